@@ -1,0 +1,1 @@
+"""The ``wpprivsync`` command: a thin layer over the services."""

@@ -1,0 +1,1 @@
+"""One client per external system, each behind a small Protocol (``protocols.py``)."""

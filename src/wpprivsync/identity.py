@@ -1,0 +1,37 @@
+"""Email normalisation and keyed hashes.
+
+The tool must not become a second copy of the data it erases: the audit log, the
+suppression list and acknowledged events keep ``email_hash(secret, email)`` instead of the
+email. The hash is HMAC-SHA256 of the normalised email under the site secret, as lower-case
+hex, so the same person hashes the same way in every system that knows the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case; emails match after this."""
+    return email.strip().lower()
+
+
+def is_email(text: str) -> bool:
+    return bool(_EMAIL.match(normalise_email(text)))
+
+
+def email_hash(secret: str | bytes, email: str) -> str:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+def redact_email(email: str) -> str:
+    """A form safe for logs and messages: first letter and domain's TLD only (``j***@***.com``)."""
+    email = normalise_email(email)
+    local, _, domain = email.partition("@")
+    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    return f"{local[:1]}***@***.{tld}" if local else "***"

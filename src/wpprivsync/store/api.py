@@ -1,0 +1,168 @@
+"""What the engine needs from a store; one contract for every backend.
+
+A *request* is one thing asked for one person on one site (erase, remove comments, unsubscribe,
+export, ...), with a due date (received + one month, GDPR art. 12(3)). It holds the plain email
+only while it is open: completing or cancelling it clears ``email`` and keeps ``email_hash``.
+A request has *steps*, one per system and action; steps are what workers claim (with a lease),
+run, and finish. Every finished step writes *audit* entries (hash only). The *suppression* list
+holds hashes of people who must never be re-subscribed.
+
+Every method is one transaction. Timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Protocol, Sequence
+
+# Request.status
+OPEN, DONE, FAILED, CANCELLED = "open", "done", "failed", "cancelled"
+# Step.status
+PENDING, RUNNING, STEP_DONE, DEAD = "pending", "running", "done", "dead"
+
+
+@dataclass(frozen=True)
+class NewStep:
+    system: str  # "wordpress" | "activecampaign" | "suppression" | ...
+    action: str  # "erase", "remove_comments", "delete_contact", "unsubscribe", "set_consent", ...
+    params: dict[str, Any] = field(default_factory=dict)  # never a plain email; the request has it
+    position: int = 0  # steps of a request run in position order; equal positions may run together
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    site: str
+    action: str
+    email: str | None  # normalised; None for site-wide requests (retention sweep)
+    email_hash: str | None
+    source: str  # "event", "cli", "admin-page", "reconcile", "retention"
+    received_at: datetime
+    due_at: datetime
+    steps: Sequence[NewStep]
+    event_id: int | None = None  # the outbox event it came from, for idempotent ingestion
+    dedupe_key: str | None = None  # one open request per key (e.g. "erase:<hash>")
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    site: str
+    action: str
+    email: str | None
+    email_hash: str | None
+    source: str
+    status: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    event_id: int | None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: int
+    request_id: int
+    site: str
+    system: str
+    action: str
+    params: dict[str, Any]
+    position: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    result: dict[str, Any] | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    site: str
+    email_hash: str | None
+    system: str
+    action: str
+    items_removed: int = 0
+    items_retained: int = 0
+    retained_until: date | None = None
+    reason: str = ""  # a policy rule id and clause, or a plain explanation
+    request_id: int | None = None
+    step_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # filled by the store when None
+
+
+@dataclass(frozen=True)
+class Audit(AuditEntry):
+    id: int = 0
+
+
+class Store(Protocol):
+    """Implemented by ``SqlStore`` for SQLite and PostgreSQL (``open_store(url)``)."""
+
+    # lifecycle
+    def migrate(self) -> int: ...  # applies pending migrations, returns the schema version
+    def schema_version(self) -> int: ...
+    def close(self) -> None: ...
+    def check_writable(self) -> None: ...  # raises StoreError with the reason
+
+    # events and cursors
+    def get_cursor(self, site: str) -> int: ...
+    def ingest(self, site: str, event_id: int, requests: Sequence[NewRequest]) -> list[int]:
+        """Record the requests planned from one event and move the site's cursor to
+        ``event_id`` in one transaction. Idempotent: an event already ingested adds nothing and
+        returns []. A request whose ``dedupe_key`` matches an open request is merged into it
+        (its steps are not added twice)."""
+        ...
+
+    def add_request(self, request: NewRequest) -> int: ...  # for CLI/admin requests; same dedupe rule
+
+    # requests
+    def get_request(self, request_id: int) -> Request | None: ...
+    def list_requests(self, *, site: str | None = None, status: str | None = None,
+                      due_before: datetime | None = None, limit: int = 100) -> list[Request]: ...
+    def steps_of(self, request_id: int) -> list[Step]: ...
+
+    # work
+    def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
+                    systems: Iterable[str] | None = None) -> list[Step]:
+        """Lease up to ``limit`` due steps (pending with next_attempt_at <= now, or running with
+        an expired lease) whose earlier-position steps of the same request are done. On
+        PostgreSQL uses FOR UPDATE SKIP LOCKED, so workers never claim the same step."""
+        ...
+
+    def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
+                    audit: Sequence[AuditEntry] = ()) -> bool:
+        """Mark done, write the audit entries, and close the request (clearing its email) when
+        all its steps are done. Returns False (and writes nothing) if ``worker`` no longer holds
+        the lease."""
+        ...
+
+    def fail_step(self, step_id: int, worker: str, now: datetime, *, error: str,
+                  retry_at: datetime | None) -> bool:
+        """Record a failed attempt. ``retry_at`` None means dead-letter (status dead; request
+        failed). Same lease rule as finish_step."""
+        ...
+
+    def retry_step(self, step_id: int, now: datetime) -> bool: ...  # dead → pending, attempts reset
+    def retry_all_dead(self, now: datetime) -> int: ...
+    def cancel_request(self, request_id: int, now: datetime) -> bool: ...
+
+    # reporting
+    def queue_depth(self, site: str | None = None) -> int: ...  # steps pending or running
+    def dead_steps(self, site: str | None = None, limit: int = 100) -> list[Step]: ...
+    def counts(self) -> dict[str, int]: ...  # {"requests_open", "steps_pending", "steps_dead", ...}
+
+    # audit and suppression
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+    def audit(self, *, email_hash: str | None = None, site: str | None = None,
+              limit: int = 200) -> list[Audit]: ...
+    def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool: ...  # True if new
+    def is_suppressed(self, site: str, email_hash: str) -> bool: ...
+    def suppressed(self, site: str) -> set[str]: ...
+
+    # small key/value state (last reconcile, last retention sweep, exports made, ...)
+    def get_state(self, key: str) -> str | None: ...
+    def set_state(self, key: str, value: str) -> None: ...
