@@ -110,8 +110,10 @@ class Store(Protocol):
 
     # events and cursors
     def get_cursor(self, site: str) -> int: ...
-    def ingest(self, site: str, event_id: int, requests: Sequence[NewRequest]) -> list[int]:
-        """Record the requests planned from one event and move the site's cursor to
+    def ingest(self, site: str, event_id: int, requests: Sequence[NewRequest],
+               audit: Sequence[AuditEntry] = ()) -> list[int]:
+        """Record the requests planned from one event (and the audit entries an event writes
+        by itself, e.g. "comment deleted in WordPress") and move the site's cursor to
         ``event_id`` in one transaction. Idempotent: an event already ingested adds nothing and
         returns []. A request whose ``dedupe_key`` matches an open request is merged into it
         (its steps are not added twice)."""
@@ -160,6 +162,7 @@ class Store(Protocol):
     def audit(self, *, email_hash: str | None = None, site: str | None = None,
               limit: int = 200) -> list[Audit]: ...
     def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool: ...  # True if new
+    def unsuppress(self, site: str, email_hash: str) -> bool: ...  # True if it was there (fresh consent)
     def is_suppressed(self, site: str, email_hash: str) -> bool: ...
     def suppressed(self, site: str) -> set[str]: ...
 
