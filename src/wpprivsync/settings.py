@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     policy_file: Path = Field(default_factory=default_policy_file)
     sites: list[SiteSettings] = Field(default_factory=list)
 
-    poll_interval_s: float = Field(default=2.0, gt=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
     heartbeat_interval_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=8, ge=1, le=100)
     reconcile_at: str = Field(default="03:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    step_concurrency: int = Field(default=4, ge=1, le=32)
 
     @field_validator("store_url")
     @classmethod
