@@ -1,0 +1,50 @@
+"""``run`` (the daemon) and ``sync`` (one pass)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import services
+from .common import emit, get_app, step_printer
+from .main import cli
+
+
+@cli.command("run")
+@click.pass_context
+def run_cmd(ctx: click.Context) -> None:
+    """Run the daemon: poll events, run steps, heartbeat, nightly reconcile, daily retention.
+
+    Stops cleanly on SIGTERM or Ctrl-C after finishing the steps in flight.
+
+    \b
+    Example:
+      wpprivsync --config /etc/wpprivsync/wpprivsync.toml run
+    """
+    from ..daemon import Daemon
+
+    raise SystemExit(Daemon(get_app(ctx)).run())
+
+
+@cli.command("sync")
+@click.pass_context
+def sync_cmd(ctx: click.Context) -> None:
+    """One pass: pull every site's events and run every step that is due.
+
+    \b
+    Example:
+      wpprivsync sync --json
+    """
+    summary = services.sync_once(get_app(ctx), on_step=step_printer(ctx))
+
+    def human() -> None:
+        for site, s in summary["sites"].items():
+            if "error" in s:
+                click.secho(f"{site}: {s['error']}", fg="red")
+            else:
+                click.echo(f"{site}: {s['events']} events, {s['requests']} new requests")
+        st = summary["steps"]
+        click.echo(f"steps: {st['done']} done, {st['retrying']} waiting to retry, {st['dead']} failed")
+
+    emit(ctx, summary, human)
+    if any("error" in s for s in summary["sites"].values()):
+        ctx.exit(1)

@@ -1,0 +1,139 @@
+"""``wpprivsync run``: the background daemon, APScheduler 3 jobs over the services.
+
+    poll         every ``poll_interval_s``: pull each site's events, run due steps
+    heartbeat    every ``heartbeat_interval_s``: queue, failures and recent requests → plugin
+    reconcile    daily at ``reconcile_at`` (UTC): WordPress consent vs ActiveCampaign lists
+    retention    daily at ``retention_at`` (UTC): orders past retention anonymised; expired
+                 export archives deleted
+
+SIGTERM or SIGINT sets a stop flag: the worker finishes the steps in flight and records them,
+the scheduler waits for running jobs, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from . import errors, services
+from .app import App
+from .engine.reconcile import reconcile
+from .engine.retention import sweep_exports, sweep_orders
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, app: App, *, stop: threading.Event | None = None):
+        self.app = app
+        self.stop = stop or threading.Event()
+        self.worker = app.worker(stop=self.stop)
+        self.last_error: dict[str, str | None] = {s.name: None for s in app.sites}
+        self._retention_pushed: set[str] = set()
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                           "misfire_grace_time": 3600})
+
+    # -- jobs ----------------------------------------------------------------------------
+    def poll(self) -> None:
+        for site in self.app.sites:
+            if self.stop.is_set():
+                return
+            try:
+                if site.name not in self._retention_pushed:
+                    services.push_retention(self.app, site.name)
+                    self._retention_pushed.add(site.name)
+                services.pull(self.app, site.name)
+                self.last_error[site.name] = None
+            except errors.WpprivsyncError as exc:
+                self.last_error[site.name] = str(exc)
+                log.warning("poll failed", extra={"site": site.name, "error": str(exc)})
+        if not self.stop.is_set():
+            self.worker.run_pass(max_batches=50)
+
+    def heartbeat(self) -> None:
+        for site in self.app.sites:
+            try:
+                services.send_heartbeat(self.app, site.name, last_error=self.last_error.get(site.name))
+            except errors.WpprivsyncError as exc:
+                log.warning("heartbeat failed", extra={"site": site.name, "error": str(exc)})
+        if self.app.metrics is not None:
+            try:
+                self.app.metrics.observe(services.status(self.app),
+                                         [self.app.clients(s.name).activecampaign for s in self.app.sites])
+            except errors.WpprivsyncError:
+                pass
+
+    def reconcile(self) -> None:
+        for site in self.app.sites:
+            c = self.app.clients(site.name)
+            try:
+                reconcile(site, c.wordpress, c.activecampaign, self.app.store, self.app.planner(site.name),
+                          self.app.secret, self.app.clock)
+            except errors.WpprivsyncError as exc:
+                self.last_error[site.name] = f"reconcile: {exc}"
+                log.error("reconcile failed", extra={"site": site.name, "error": str(exc)})
+
+    def retention(self) -> None:
+        now = self.app.clock()
+        for site in self.app.sites:
+            try:
+                sweep_orders(site, self.app.clients(site.name).wordpress, self.app.store, self.app.policy,
+                             now.date(), now)
+            except errors.WpprivsyncError as exc:
+                self.last_error[site.name] = f"retention: {exc}"
+                log.error("retention sweep failed", extra={"site": site.name, "error": str(exc)})
+        removed = sweep_exports(self.app.settings.export_dir, self.app.policy.export_ttl_days, now)
+        if removed:
+            log.info("expired exports deleted", extra={"count": removed})
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def schedule(self) -> None:
+        s = self.app.settings
+        self.scheduler.add_job(self._guard(self.poll), "interval", seconds=s.poll_interval_s, id="poll",
+                               next_run_time=self.app.clock())
+        self.scheduler.add_job(self._guard(self.heartbeat), "interval", seconds=s.heartbeat_interval_s,
+                               id="heartbeat", next_run_time=self.app.clock())
+        hour, minute = (int(x) for x in s.reconcile_at.split(":"))
+        self.scheduler.add_job(self._guard(self.reconcile), CronTrigger(hour=hour, minute=minute, timezone="UTC"),
+                               id="reconcile")
+        hour, minute = (int(x) for x in s.retention_at.split(":"))
+        self.scheduler.add_job(self._guard(self.retention), CronTrigger(hour=hour, minute=minute, timezone="UTC"),
+                               id="retention")
+
+    def _guard(self, job: Any) -> Any:
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a job never kills the scheduler thread
+                log.exception("job failed", extra={"job": job.__name__})
+        run.__name__ = job.__name__
+        return run
+
+    def run(self, *, install_signals: bool = True) -> int:
+        if install_signals:
+            signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+            signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        if self.app.metrics is not None and self.app.settings.metrics_port:
+            self.app.metrics.serve(self.app.settings.metrics_port)
+        self.schedule()
+        self.scheduler.start()
+        log.info("daemon started", extra={"sites": len(self.app.sites)})
+        try:
+            while not self.stop.wait(0.5):
+                pass
+        finally:
+            log.info("stopping: finishing the steps in flight")
+            self.scheduler.shutdown(wait=True)
+            self.worker.close()
+            try:
+                self.heartbeat()
+            except Exception:  # noqa: BLE001
+                pass
+            self.app.close()
+            log.info("daemon stopped")
+        return 0

@@ -1,0 +1,114 @@
+"""Access and portability (GDPR art. 15 and 20): one archive with everything every system
+holds about a person — every WordPress exporter's groups (core, WooCommerce, Thrive, any
+other plugin) and the ActiveCampaign contact with its lists, field values and tags — as JSON
+for machines and as a readable HTML page for the person."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..clients.protocols import ActiveCampaignApi, WordPressApi
+
+
+def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, *, site: Any,
+            now: datetime) -> dict[str, Any]:
+    wp = wordpress.export(email)
+    groups = wp.get("groups", {}) if isinstance(wp, dict) else {}
+    contact = activecampaign.find_contact(email)
+    ac = activecampaign.contact_details(contact.id) if contact is not None else None
+    items = sum(len(g.get("items", [])) for g in groups.values())
+    summary = {
+        "wordpress_groups": len(groups),
+        "wordpress_items": items,
+        "activecampaign_contact": ac is not None,
+        "activecampaign_lists": len(ac.get("lists", [])) if ac else 0,
+        "activecampaign_fields": len(ac.get("fields", [])) if ac else 0,
+        "activecampaign_tags": len(ac.get("tags", [])) if ac else 0,
+    }
+    return {
+        "format": "wpprivsync-export/1",
+        "generated_at": now.isoformat(),
+        "generator": f"wpprivsync {__version__}",
+        "site": {"name": site.name, "wordpress_url": str(site.wordpress_url)},
+        "subject": {"email": email},
+        "wordpress": {"groups": groups},
+        "activecampaign": ac,
+        "summary": summary,
+    }
+
+
+def write_archive(data: dict[str, Any], path: Path) -> Path:
+    """Write the ZIP atomically with owner-only permissions; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export.json", json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        zf.writestr("export.html", render_html(data))
+        zf.writestr("README.txt", _README)
+    os.replace(tmp, path)
+    return path
+
+
+_README = """This archive holds a copy of the personal data kept about you.
+export.html  - the same data as a page you can open in any browser
+export.json  - the same data in a machine-readable form (GDPR art. 20, data portability)
+"""
+
+
+def _e(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return html.escape("" if value is None else str(value))
+
+
+def render_html(data: dict[str, Any]) -> str:
+    out = [
+        "<!doctype html><html lang=en><meta charset=utf-8>",
+        f"<title>Your data at {_e(data['site']['name'])}</title>",
+        "<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;"
+        "padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f4f4f4;width:30%}</style>",
+        f"<h1>Your data at {_e(data['site']['name'])}</h1>",
+        f"<p>Prepared {_e(data['generated_at'])} for {_e(data['subject']['email'])} "
+        f"from {_e(data['site']['wordpress_url'])}.</p>",
+        "<h2>Website (WordPress, shop, comments, references, leads)</h2>",
+    ]
+    groups = data["wordpress"]["groups"]
+    if not groups:
+        out.append("<p>No data found.</p>")
+    for gid, group in groups.items():
+        out.append(f"<h3>{_e(group.get('label') or gid)}</h3>")
+        for item in group.get("items", []):
+            out.append(f"<table><caption>{_e(item.get('item_id', ''))}</caption>")
+            for pair in item.get("data", []):
+                out.append(f"<tr><th>{_e(pair.get('name'))}</th><td>{_e(pair.get('value'))}</td></tr>")
+            out.append("</table>")
+    out.append("<h2>Newsletter (ActiveCampaign)</h2>")
+    ac = data.get("activecampaign")
+    if not ac:
+        out.append("<p>No newsletter contact found.</p>")
+    else:
+        out.append("<table>")
+        for key, value in (ac.get("contact") or {}).items():
+            out.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
+        out.append("</table><h3>Lists</h3><table><tr><th>list</th><td>status</td></tr>")
+        for entry in ac.get("lists", []):
+            status = {1: "subscribed", 2: "unsubscribed"}.get(int(entry.get("status", 0) or 0), entry.get("status"))
+            out.append(f"<tr><th>{_e(entry.get('name') or entry.get('list'))}</th><td>{_e(status)}</td></tr>")
+        out.append("</table><h3>Fields</h3><table>")
+        for value in ac.get("fields", []):
+            out.append(f"<tr><th>{_e(value.get('title') or value.get('field'))}</th><td>{_e(value.get('value'))}</td></tr>")
+        out.append("</table><h3>Tags</h3><ul>")
+        out.extend(f"<li>{_e(t.get('tag'))}</li>" for t in ac.get("tags", []))
+        out.append("</ul>")
+    out.append("</html>")
+    return "\n".join(out)

@@ -1,0 +1,109 @@
+"""Nightly reconcile: WordPress newsletter consent against ActiveCampaign list status.
+
+Webhooks get lost and people edit lists by hand, so once a night both sides are compared and
+the differences fixed, in bulk where ActiveCampaign allows it (250 contacts per import call):
+
+    WordPress says no, ActiveCampaign subscribed     → unsubscribe in bulk, then an unsubscribe
+                                                      request per person (delete + suppress)
+    suppressed hash, ActiveCampaign subscribed       → the same (a re-import slipped through)
+    ActiveCampaign unsubscribed, WordPress says yes  → an unsubscribe request that clears the
+                                                      WordPress consent, deletes, suppresses
+    WordPress says yes, absent from the list         → subscribe in bulk (unless suppressed)
+
+WordPress users who never answered (consent unknown) are left alone: they may have subscribed
+through an ActiveCampaign form, which is consent WordPress does not see.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from ..clients.protocols import ActiveCampaignApi, BulkContact, WordPressApi
+from ..identity import email_hash, normalise_email
+from ..store.api import Store
+from .plan import UNSUBSCRIBE, Planner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    wordpress_users: int = 0
+    list_members: int = 0
+    unsubscribe_in_activecampaign: int = 0
+    subscribe_in_activecampaign: int = 0
+    unsubscribe_in_wordpress: int = 0
+    requests_queued: int = 0
+    import_calls: int = 0
+    batch_ids: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, store: Store,
+              planner: Planner, secret: str, clock: Callable[[], datetime], *, dry_run: bool = False,
+              progress: Callable[[str, int], None] | None = None) -> ReconcileReport:
+    report = ReconcileReport(dry_run=dry_run)
+    tick = progress or (lambda _stage, _n: None)
+
+    consent: dict[str, bool | None] = {}
+    for user in wordpress.consents():
+        email = normalise_email(str(user.get("email", "")))
+        if email:
+            consent[email] = user.get("subscribed")
+        report.wordpress_users += 1
+        tick("wordpress", 1)
+
+    lists = [int(i) for i in site.newsletter_list_ids]
+    status: dict[str, dict[int, int]] = {}
+    for list_id in lists:
+        for member in activecampaign.list_members(list_id):
+            status.setdefault(normalise_email(member.email), {})[list_id] = int(member.status)
+            report.list_members += 1
+            tick("activecampaign", 1)
+
+    suppressed = store.suppressed(site.name)
+
+    to_unsubscribe: list[str] = []   # subscribed in ActiveCampaign, must not be
+    to_subscribe: list[str] = []     # consent in WordPress, missing from ActiveCampaign
+    to_clear_wp: list[str] = []      # unsubscribed in ActiveCampaign, WordPress still says yes
+    for email, per_list in status.items():
+        subscribed_somewhere = any(s == 1 for s in per_list.values())
+        hashed = email_hash(secret, email)
+        if subscribed_somewhere and (consent.get(email) is False or hashed in suppressed):
+            to_unsubscribe.append(email)
+        elif not subscribed_somewhere and any(s == 2 for s in per_list.values()) and consent.get(email) is True:
+            to_clear_wp.append(email)
+    for email, given in consent.items():
+        if given is True and email not in status and email_hash(secret, email) not in suppressed:
+            to_subscribe.append(email)
+
+    report.unsubscribe_in_activecampaign = len(to_unsubscribe)
+    report.subscribe_in_activecampaign = len(to_subscribe)
+    report.unsubscribe_in_wordpress = len(to_clear_wp)
+    if dry_run:
+        return report
+
+    bulk = [BulkContact(email=e, unsubscribe=lists) for e in to_unsubscribe] + \
+           [BulkContact(email=e, subscribe=lists) for e in to_subscribe]
+    if bulk:
+        report.batch_ids = list(activecampaign.bulk_import(bulk))
+        report.import_calls = len(report.batch_ids)
+    now = clock()
+    for email in to_unsubscribe:
+        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                          unsubscribed_in_bulk=True))
+        report.requests_queued += 1
+    for email in to_clear_wp:
+        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                          from_activecampaign=True))
+        report.requests_queued += 1
+    store.set_state(f"reconcile:{site.name}", now.isoformat())
+    log.info("reconcile done", extra={"site": site.name, **{k: v for k, v in report.as_dict().items()
+                                                           if isinstance(v, int)}})
+    return report

@@ -1,0 +1,222 @@
+"""One handler per (system, action) step. Every handler is idempotent: running it again after a
+crash, a timeout or a retry does no harm (a contact already gone, comments already deleted,
+a hash already suppressed all count as done). A handler returns the step's result and the
+audit entries that prove what happened; it never puts a plain email into either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import errors
+from ..clients.protocols import ActiveCampaignApi, WordPressApi
+from ..store.api import AuditEntry, Request, Step, Store
+
+
+@dataclass
+class StepContext:
+    site: Any  # SiteSettings
+    request: Request
+    step: Step
+    wordpress: WordPressApi
+    activecampaign: ActiveCampaignApi
+    store: Store
+    policy: Any  # wpprivsync.policy.Policy
+    now: datetime
+    export_dir: Path
+
+    @property
+    def email(self) -> str:
+        if not self.request.email:
+            raise errors.StepFailed("the request holds no email (already completed or cancelled)", retryable=False)
+        return self.request.email
+
+    def audit(self, system: str, action: str, *, removed: int = 0, retained: int = 0,
+              until: date | None = None, reason: str = "", detail: dict | None = None) -> AuditEntry:
+        return AuditEntry(site=self.site.name, email_hash=self.request.email_hash, system=system, action=action,
+                          items_removed=removed, items_retained=retained, retained_until=until, reason=reason,
+                          request_id=self.request.id, step_id=self.step.id, detail=detail or {}, at=self.now)
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    audit: list[AuditEntry] = field(default_factory=list)
+
+
+Handler = Callable[[StepContext], Outcome]
+HANDLERS: dict[tuple[str, str], Handler] = {}
+
+
+def handler(system: str, action: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[(system, action)] = fn
+        return fn
+    return register
+
+
+def _rule_reason(ctx: StepContext, rule_id: str, until: date | None = None) -> str:
+    try:
+        return ctx.policy.rule(rule_id).explain(until)
+    except errors.WpprivsyncError:
+        return rule_id
+
+
+# -- WordPress ------------------------------------------------------------------------------
+@handler("wordpress", "erase")
+def wordpress_erase(ctx: StepContext) -> Outcome:
+    answer = ctx.wordpress.erase(ctx.email, exclude=tuple(ctx.step.params.get("exclude", ())))
+    erasers = [
+        {"id": str(e.get("id", "")), "removed": bool(e.get("items_removed")), "retained": bool(e.get("items_retained"))}
+        for e in answer.get("erasers", [])
+    ]
+    retained = [
+        {"kind": str(r.get("kind", "")), "id": r.get("id"), "until": r.get("until")}
+        for r in answer.get("retained", []) if isinstance(r, dict)
+    ]
+    until = max((date.fromisoformat(r["until"]) for r in retained if r.get("until")), default=None)
+    removed = sum(1 for e in erasers if e["removed"])
+    reason = _rule_reason(ctx, "orders", until) if retained else _rule_reason(ctx, "account")
+    result = {"request_id": answer.get("request_id"), "erasers": erasers, "retained": retained,
+              "retained_until": until.isoformat() if until else None}
+    entry = ctx.audit("wordpress", "erase", removed=removed, retained=len(retained), until=until, reason=reason,
+                      detail={"erasers": erasers, "retained": retained, "wp_request_id": answer.get("request_id")})
+    return Outcome(result, [entry])
+
+
+@handler("wordpress", "remove_comments")
+def wordpress_remove_comments(ctx: StepContext) -> Outcome:
+    answer = ctx.wordpress.remove_comments(ctx.email)
+    deleted = int(answer.get("comments_deleted", 0))
+    result = {"comments_deleted": deleted, "meta_deleted": int(answer.get("meta_deleted", 0))}
+    return Outcome(result, [ctx.audit("wordpress", "remove_comments", removed=deleted,
+                                      reason=_rule_reason(ctx, "comments"), detail=result)])
+
+
+@handler("wordpress", "set_consent")
+def wordpress_set_consent(ctx: StepContext) -> Outcome:
+    subscribed = bool(ctx.step.params.get("subscribed"))
+    try:
+        answer = ctx.wordpress.set_consent(ctx.email, subscribed)
+    except errors.NotFound:
+        # No WordPress account has this email (a newsletter-only subscriber): nothing to change.
+        return Outcome({"user": None, "changed": False},
+                       [ctx.audit("wordpress", "set_consent", reason="no WordPress account with this email")])
+    result = {"user": answer.get("user_id"), "changed": bool(answer.get("changed")), "subscribed": subscribed}
+    return Outcome(result, [ctx.audit("wordpress", "set_consent", reason=_rule_reason(ctx, "newsletter"),
+                                      detail=result)])
+
+
+# -- ActiveCampaign -------------------------------------------------------------------------
+def _lists(ctx: StepContext) -> list[int]:
+    return [int(i) for i in ctx.site.newsletter_list_ids]
+
+
+@handler("activecampaign", "delete_contact")
+def activecampaign_delete(ctx: StepContext) -> Outcome:
+    contact = ctx.activecampaign.find_contact(ctx.email)
+    if contact is None:
+        return Outcome({"found": False}, [ctx.audit("activecampaign", "delete_contact",
+                                                    reason="no ActiveCampaign contact with this email")])
+    if ctx.step.params.get("keep_if_other_lists"):
+        details = ctx.activecampaign.contact_details(contact.id)
+        managed = set(_lists(ctx))
+        others = sorted(int(l["list"]) for l in details.get("lists", [])
+                        if int(l.get("status", 0)) == 1 and int(l["list"]) not in managed)
+        if others:
+            reason = "unsubscribed from the newsletter; contact kept: still subscribed to other lists"
+            return Outcome({"found": True, "deleted": False, "other_lists": others},
+                           [ctx.audit("activecampaign", "keep_contact", reason=reason, detail={"other_lists": others})])
+    existed = ctx.activecampaign.delete_contact(contact.id)
+    reason = _rule_reason(ctx, "newsletter")
+    return Outcome({"found": True, "deleted": existed, "contact_id": contact.id},
+                   [ctx.audit("activecampaign", "delete_contact", removed=1 if existed else 0, reason=reason,
+                              detail={"contact_id": contact.id, "restorable_days": 30})])
+
+
+@handler("activecampaign", "unsubscribe")
+def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
+    contact = ctx.activecampaign.find_contact(ctx.email)
+    if contact is None:
+        return Outcome({"found": False}, [ctx.audit("activecampaign", "unsubscribe",
+                                                    reason="no ActiveCampaign contact with this email")])
+    for list_id in _lists(ctx):
+        ctx.activecampaign.set_list_status(contact.id, list_id, 2)
+    result = {"found": True, "contact_id": contact.id, "lists": _lists(ctx)}
+    return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=_rule_reason(ctx, "newsletter"),
+                                      detail=result)])
+
+
+@handler("activecampaign", "subscribe")
+def activecampaign_subscribe(ctx: StepContext) -> Outcome:
+    contact = ctx.activecampaign.sync_contact(ctx.email)
+    for list_id in _lists(ctx):
+        ctx.activecampaign.set_list_status(contact.id, list_id, 1)
+    result = {"contact_id": contact.id, "lists": _lists(ctx)}
+    return Outcome(result, [ctx.audit("activecampaign", "subscribe", reason="newsletter consent given in WordPress",
+                                      detail=result)])
+
+
+@handler("activecampaign", "remove_comment_data")
+def activecampaign_remove_comment_data(ctx: StepContext) -> Outcome:
+    tags = {t.lower() for t in getattr(ctx.policy, "comment_tags", ())}
+    field_ids = {int(f) for f in getattr(ctx.policy, "comment_field_ids", ())}
+    contact = ctx.activecampaign.find_contact(ctx.email) if (tags or field_ids) else None
+    if contact is None:
+        return Outcome({"found": False, "tags_removed": 0, "fields_cleared": 0}, [])
+    details = ctx.activecampaign.contact_details(contact.id)
+    removed_tags = 0
+    for tag in details.get("tags", []):
+        if str(tag.get("tag", "")).lower() in tags:
+            removed_tags += int(ctx.activecampaign.remove_contact_tag(int(tag["id"])))
+    cleared = 0
+    for value in details.get("fields", []):
+        if int(value.get("field", 0)) in field_ids and value.get("value") not in (None, ""):
+            ctx.activecampaign.clear_field_value(contact.id, int(value["field"]))
+            cleared += 1
+    result = {"found": True, "tags_removed": removed_tags, "fields_cleared": cleared}
+    return Outcome(result, [ctx.audit("activecampaign", "remove_comment_data", removed=removed_tags + cleared,
+                                      reason=_rule_reason(ctx, "comments"), detail=result)])
+
+
+# -- local ----------------------------------------------------------------------------------
+@handler("suppression", "add")
+def suppression_add(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    reason = str(ctx.step.params.get("reason", "erasure"))
+    new = ctx.store.suppress(ctx.site.name, ctx.request.email_hash, reason, ctx.now)
+    return Outcome({"new": new}, [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
+                                                                         f"re-subscribes this person ({reason})")])
+
+
+@handler("suppression", "remove")
+def suppression_remove(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    was = ctx.store.unsuppress(ctx.site.name, ctx.request.email_hash)
+    audit = [ctx.audit("suppression", "remove", reason="fresh newsletter consent")] if was else []
+    return Outcome({"was_suppressed": was}, audit)
+
+
+@handler("wpprivsync", "export")
+def wpprivsync_export(ctx: StepContext) -> Outcome:
+    from .export import collect, write_archive
+
+    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now)
+    name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
+    path = write_archive(data, ctx.export_dir / name)
+    counts = data["summary"]
+    return Outcome({"path": str(path), "summary": counts},
+                   [ctx.audit("wpprivsync", "export", reason="access request (GDPR art. 15, 20)",
+                              detail={"file": path.name, "summary": counts})])
+
+
+@handler("wpprivsync", "invalid_event")
+def wpprivsync_invalid_event(ctx: StepContext) -> Outcome:
+    p = ctx.step.params
+    raise errors.StepFailed(f"event {p.get('event_id')} ({p.get('type')}) rejected: {p.get('problem')}",
+                            retryable=False)

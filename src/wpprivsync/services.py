@@ -1,0 +1,279 @@
+"""The operations people and the daemon run, over an ``App``. The CLI and the daemon are thin
+layers over these functions; each returns plain data (dicts and lists) that the CLI prints as
+text or JSON and the plugin's admin page receives in the heartbeat."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any, Callable
+
+from . import __version__, errors
+from .app import App
+from .engine.ingest import pull_events
+from .engine.worker import PassStats
+from .identity import email_hash, is_email, normalise_email
+from .store.api import DEAD, DONE, OPEN, PENDING, RUNNING
+
+log = logging.getLogger(__name__)
+
+
+def _check_email(email: str) -> str:
+    if not is_email(email):
+        raise errors.ConfigError("not a valid email address", field="EMAIL", hint="give it as name@example.com")
+    return normalise_email(email)
+
+
+# -- the main loop ------------------------------------------------------------------------
+def push_retention(app: App, site_name: str) -> None:
+    """Tell the plugin the policy's order retention, so WooCommerce's eraser keeps orders under
+    retention and names their end date. Sites without WooCommerce answer 501: fine."""
+    policy = app.policy
+    try:
+        app.clients(site_name).wordpress.set_retention(policy.order_years, policy.tax_year_start_month)
+    except errors.WooCommerceMissing:
+        pass
+
+
+def pull(app: App, site_name: str) -> dict[str, int]:
+    wp = app.clients(site_name).wordpress
+    stats = pull_events(site_name, wp, app.store, app.planner(site_name), app.secret, app.clock)
+    return {"events": stats.events, "requests": stats.requests, "acked": stats.acked}
+
+
+def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,
+              sites: list[str] | None = None) -> dict[str, Any]:
+    """One pass: pull every site's events, then run every due step. Errors reaching one site
+    are reported per site and do not stop the others."""
+    summary: dict[str, Any] = {"sites": {}, "steps": {}}
+    for name in sites or [s.name for s in app.sites]:
+        try:
+            summary["sites"][name] = pull(app, name)
+        except errors.RemoteError as exc:
+            summary["sites"][name] = {"error": str(exc)}
+            log.warning("pulling events failed", extra={"site": name, "error": str(exc)})
+    own = worker is None
+    worker = worker or app.worker()
+    try:
+        stats: PassStats = worker.run_pass(on_step=on_step)
+    finally:
+        if own:
+            worker.close()
+    summary["steps"] = {"done": stats.done, "retrying": stats.failed, "dead": stats.dead}
+    return summary
+
+
+# -- requests from people -------------------------------------------------------------------
+def queue_request(app: App, site_name: str, action: str, email: str, *, source: str = "cli") -> int:
+    email = _check_email(email)
+    request = app.planner(site_name).request(action, email, source=source, received_at=app.clock())
+    return app.store.add_request(request)
+
+
+def run_request(app: App, request_id: int, *, on_step: Callable | None = None, max_passes: int = 50) -> dict:
+    """Run due steps until this request is no longer open, or only has steps waiting for a
+    later retry. Returns the request's view."""
+    worker = app.worker()
+    try:
+        for _ in range(max_passes):
+            stats = worker.run_pass(on_step=on_step)
+            req = app.store.get_request(request_id)
+            if req is None or req.status != OPEN:
+                break
+            if stats.done == 0 and stats.failed == 0 and stats.dead == 0:
+                break  # nothing due now: the rest waits for its retry time
+    finally:
+        worker.close()
+    return request_view(app, request_id)
+
+
+def request_view(app: App, request_id: int) -> dict[str, Any]:
+    req = app.store.get_request(request_id)
+    if req is None:
+        raise errors.ConfigError(f"no request {request_id}", field="ID", hint="see `wpprivsync status`")
+    steps = app.store.steps_of(request_id)
+    retained_until = None
+    for s in steps:
+        until = (s.result or {}).get("retained_until")
+        if until and (retained_until is None or until > retained_until):
+            retained_until = until
+    return {
+        "id": req.id, "site": req.site, "action": req.action, "status": req.status, "source": req.source,
+        "email_hash": req.email_hash, "received_at": req.received_at, "due_at": req.due_at,
+        "completed_at": req.completed_at, "retained_until": retained_until,
+        "steps": [{"id": s.id, "system": s.system, "action": s.action, "status": s.status, "attempts": s.attempts,
+                   "last_error": s.last_error, "result": s.result, "next_attempt_at": s.next_attempt_at}
+                  for s in steps],
+    }
+
+
+def dry_run_erase(app: App, site_name: str, email: str) -> dict[str, Any]:
+    """What an erasure would do in each system, changing nothing."""
+    email = _check_email(email)
+    c = app.clients(site_name)
+    wp = c.wordpress.erase(email, dry_run=True)
+    contact = c.activecampaign.find_contact(email)
+    return {
+        "wordpress": {"erasers": wp.get("erasers", []), "would_touch": wp.get("would_touch", {}),
+                      "retained": wp.get("retained", [])},
+        "activecampaign": {"contact": contact is not None,
+                           "would": "delete the contact and keep its keyed hash on the suppression list"
+                           if contact else "nothing: no contact with this email"},
+        "suppressed": app.store.is_suppressed(site_name, email_hash(app.secret, email)),
+    }
+
+
+def retry(app: App, step_id: int | None = None, *, all_failed: bool = False) -> int:
+    now = app.clock()
+    if all_failed:
+        return app.store.retry_all_dead(now)
+    if step_id is None:
+        raise errors.ConfigError("give a step id or --all-failed", field="ID")
+    if not app.store.retry_step(step_id, now):
+        raise errors.ConfigError(f"step {step_id} is not in the dead-letter list", field="ID",
+                                 hint="see `wpprivsync status` for failed steps")
+    return 1
+
+
+# -- reporting --------------------------------------------------------------------------------
+def _systems(steps: list) -> dict[str, str]:
+    """Each system's state in a request: its least finished step wins (failed > running >
+    pending > done)."""
+    rank = {DONE: 0, PENDING: 1, RUNNING: 2, DEAD: 3}
+    worst: dict[str, str] = {}
+    for s in steps:
+        if rank.get(s.status, 0) >= rank.get(worst.get(s.system, ""), -1):
+            worst[s.system] = s.status
+    return {system: ("failed" if st == DEAD else st) for system, st in worst.items()}
+
+
+def status(app: App, *, site: str | None = None, near_days: int = 7, limit: int = 20) -> dict[str, Any]:
+    store = app.store
+    now = app.clock()
+    dead = store.dead_steps(site, limit=limit)
+    open_requests = store.list_requests(site=site, status=OPEN, limit=1000)
+    near = [r for r in open_requests if r.due_at <= now + timedelta(days=near_days)]
+    oldest = min((r.received_at for r in open_requests), default=None)
+    return {
+        "version": __version__,
+        "queue": store.queue_depth(site),
+        "counts": store.counts(),
+        "failed": [{"step_id": s.id, "request_id": s.request_id, "site": s.site, "system": s.system,
+                    "action": s.action, "error": s.last_error, "attempts": s.attempts} for s in dead],
+        "near_deadline": [{"id": r.id, "site": r.site, "action": r.action, "due_at": r.due_at,
+                           "overdue": r.due_at < now} for r in sorted(near, key=lambda r: r.due_at)],
+        "open_requests": len(open_requests),
+        "oldest_open_age_s": (now - oldest).total_seconds() if oldest else 0.0,
+        "last_reconcile": {s.name: store.get_state(f"reconcile:{s.name}") for s in app.sites},
+        "last_retention": {s.name: store.get_state(f"retention:{s.name}") for s in app.sites},
+    }
+
+
+def recent_requests(app: App, site: str, limit: int = 20) -> list[dict[str, Any]]:
+    out = []
+    for r in app.store.list_requests(site=site, limit=limit):
+        view = request_view(app, r.id)
+        out.append({"id": r.id, "action": r.action, "email_hash": r.email_hash, "received_at": r.received_at,
+                    "due_at": r.due_at, "status": r.status, "systems": _systems(app.store.steps_of(r.id)),
+                    "retained_until": view["retained_until"]})
+    return out
+
+
+def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dict[str, Any]:
+    st = status(app, site=site)
+    return {"version": __version__, "queue": st["queue"], "last_error": last_error,
+            "failed": st["failed"], "requests": recent_requests(app, site),
+            "near_deadline": st["near_deadline"]}
+
+
+def send_heartbeat(app: App, site: str, *, last_error: str | None = None) -> None:
+    import json
+
+    body = json.loads(json.dumps(heartbeat_body(app, site, last_error=last_error), default=str))
+    app.clients(site).wordpress.heartbeat(body)
+
+
+def audit_view(app: App, email: str | None = None, *, site: str | None = None, limit: int = 200) -> list[dict]:
+    digest = email_hash(app.secret, _check_email(email)) if email else None
+    return [{"id": a.id, "at": a.at, "site": a.site, "system": a.system, "action": a.action,
+             "removed": a.items_removed, "retained": a.items_retained, "retained_until": a.retained_until,
+             "reason": a.reason, "request_id": a.request_id, "email_hash": a.email_hash}
+            for a in app.store.audit(email_hash=digest, site=site, limit=limit)]
+
+
+# -- explain ----------------------------------------------------------------------------------
+def explain(app: App, site_name: str, email: str, *, today: date | None = None) -> dict[str, Any]:
+    """What each system holds about a person, what erasure would do, and why anything is kept
+    (the policy rule, its clause and its end date)."""
+    email = _check_email(email)
+    policy = app.policy
+    today = today or app.clock().date()
+    c = app.clients(site_name)
+    wp_export = c.wordpress.export(email)
+    groups = {gid: {"label": g.get("label", gid), "items": len(g.get("items", []))}
+              for gid, g in wp_export.get("groups", {}).items()}
+    wp_dry = c.wordpress.erase(email, dry_run=True)
+    orders: list[dict[str, Any]] = []
+    woocommerce = True
+    try:
+        for o in c.wordpress.orders(email=email):
+            created = date.fromisoformat(str(o["created"])[:10])
+            until = policy.order_retained_until(created)
+            orders.append({"id": o["id"], "created": created.isoformat(), "retained_until": until.isoformat(),
+                           "due": policy.is_order_due(created, today)})
+    except errors.WooCommerceMissing:
+        woocommerce = False
+    contact = c.activecampaign.find_contact(email)
+    details = c.activecampaign.contact_details(contact.id) if contact else None
+    suppressed = app.store.is_suppressed(site_name, email_hash(app.secret, email))
+    history = audit_view(app, email, limit=50)
+
+    systems: list[dict[str, Any]] = []
+    systems.append({"system": "wordpress", "holds": groups, "would_touch": wp_dry.get("would_touch", {}),
+                    "on_erasure": "erased by WordPress's erasers (core, WooCommerce, Thrive, other plugins)",
+                    "rule": policy.rule("account").explain(None)})
+    comments = sum(v["items"] for k, v in groups.items() if "comment" in k.lower())
+    if comments:
+        systems.append({"system": "comments", "holds": {"comments": comments},
+                        "on_erasure": "deleted on a removal request (`wpprivsync comments remove`)",
+                        "rule": policy.rule("comments").explain(None)})
+    kept = []
+    for o in orders:
+        until = date.fromisoformat(o["retained_until"])
+        why = policy.rule("orders").explain(until if not o["due"] else None)
+        kept.append({"system": "woocommerce", "what": f"order {o['id']}", "until": o["retained_until"],
+                     "due": o["due"], "why": why})
+    systems.append({"system": "woocommerce", "active": woocommerce, "holds": {"orders": len(orders)},
+                    "on_erasure": "kept with billing data until the retention ends, then anonymised"
+                    if orders else "nothing to do", "orders": orders})
+    ac_holds = None
+    if details:
+        ac_holds = {"lists": [{"list": l.get("list"), "name": l.get("name"), "status": l.get("status")}
+                              for l in details.get("lists", [])],
+                    "fields": len(details.get("fields", [])), "tags": [t.get("tag") for t in details.get("tags", [])]}
+    systems.append({"system": "activecampaign", "holds": ac_holds,
+                    "on_erasure": "contact deleted (restorable by ActiveCampaign for 30 days); "
+                                  "its keyed hash kept on the suppression list" if details else "nothing: no contact",
+                    "rule": policy.rule("newsletter").explain(None)})
+    return {"email_hash": email_hash(app.secret, email), "site": site_name, "systems": systems, "kept": kept,
+            "suppressed": suppressed, "history": history,
+            "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
+                          if r in policy.rules]}
+
+
+def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any]:
+    """Build the archive for one person right away (the CLI's ``export``), with an audit entry."""
+    from pathlib import Path
+
+    from .engine.export import collect, write_archive
+    from .store.api import AuditEntry
+
+    email = _check_email(email)
+    c = app.clients(site_name)
+    now = app.clock()
+    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now)
+    out = write_archive(data, Path(path))
+    app.store.add_audit([AuditEntry(site=site_name, email_hash=email_hash(app.secret, email), system="wpprivsync",
+                                    action="export", reason="access request (GDPR art. 15, 20)",
+                                    detail={"summary": data["summary"]}, at=now)])
+    return {"path": str(out), "summary": data["summary"]}
