@@ -11,6 +11,7 @@ Nested keys in the environment use ``__``: ``WPPRIVSYNC_SITES='[{...}]'`` (JSON)
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -30,7 +31,9 @@ from pydantic import (
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -40,6 +43,7 @@ APP = "wpprivsync"
 DEFAULT_CONFIG = Path(platformdirs.user_config_dir(APP)) / "wpprivsync.toml"
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
 _TOML_PATH: ContextVar[Path | None] = ContextVar("wpprivsync_toml_path", default=None)
+_SECRETS_DIR: ContextVar[Path | None] = ContextVar("wpprivsync_secrets_dir", default=None)
 
 
 def default_store_url() -> str:
@@ -55,13 +59,26 @@ def default_policy_file() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "policy.toml"
 
 
+class _FieldProblem(ValueError):
+    """A problem found by a model validator, naming the field it is about (pydantic gives
+    model-level errors no location of their own)."""
+
+    def __init__(self, field: str, message: str, hint: str | None = None):
+        self.field = field
+        self.hint = hint
+        super().__init__(message)
+
+
 def _read_secret_file(path: Path, field: str) -> SecretStr:
     try:
         text = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        raise _FieldProblem(f"{field}_file", f"cannot read secret file {path}: {exc.strerror}",
+                            "check the path and that this user may read it") from None
+    except UnicodeDecodeError:
+        raise _FieldProblem(f"{field}_file", f"secret file {path} is not UTF-8 text") from None
     if not text:
-        raise ValueError(f"secret file {path} is empty")
+        raise _FieldProblem(f"{field}_file", f"secret file {path} is empty", "write the secret into it")
     return SecretStr(text)
 
 
@@ -94,7 +111,7 @@ class SiteSettings(BaseModel):
             path = getattr(self, f"{field}_file")
             if getattr(self, field) is None:
                 if path is None:
-                    raise ValueError(f"set {field} or {field}_file")
+                    raise _FieldProblem(field, "missing", f"set {field} or {field}_file")
                 setattr(self, field, _read_secret_file(path, field))
         return self
 
@@ -143,12 +160,16 @@ class Settings(BaseSettings):
         if self.site_secret is None and self.site_secret_file is not None:
             self.site_secret = _read_secret_file(self.site_secret_file, "site_secret")
         if self.site_secret is not None and len(self.site_secret.get_secret_value()) < 16:
-            raise ValueError("site_secret must be at least 16 characters")
+            raise _FieldProblem("site_secret", "too short: it must be at least 16 characters",
+                                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         if self.sites and self.site_secret is None:
-            raise ValueError("site_secret (or site_secret_file) is required when sites are configured")
+            raise _FieldProblem("site_secret", "missing: required when sites are configured",
+                                "set site_secret_file (or WPPRIVSYNC_SITE_SECRET)")
         names = [s.name for s in self.sites]
-        if len(names) != len(set(names)):
-            raise ValueError("site names must be unique")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise _FieldProblem("sites", f"duplicate site name {', '.join(map(repr, dupes))}",
+                                "give every [[sites]] table its own name")
         return self
 
     def site(self, name: str | None) -> SiteSettings:
@@ -179,18 +200,41 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = _SECRETS_DIR.get()
+        if secrets_dir is not None:
+            # a file per top-level field, named "site_secret" (as Docker/systemd credentials
+            # name them) or "wpprivsync_site_secret"
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix=""))
         toml = _TOML_PATH.get()
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
 
 
-def _describe(err: dict[str, Any]) -> tuple[str, str]:
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "config"
+def _location(loc: tuple[Any, ...]) -> str:
+    """("sites", 0, "wordpress_url") -> "sites[0].wordpress_url"."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(field, message, hint) for one pydantic error."""
+    loc = tuple(err.get("loc", ()))
     msg = err.get("msg", "invalid value")
     msg = msg.removeprefix("Value error, ")
     kind = err.get("type", "")
+    problem = (err.get("ctx") or {}).get("error")
+    if isinstance(problem, _FieldProblem):
+        field = _location(loc + (problem.field,)) if problem.field not in loc else _location(loc)
+        return field, str(problem), problem.hint
+    loc = _location(loc) or "config"
     hints = {
         "missing": "this setting is required",
         "extra_forbidden": "unknown setting: remove it or check its spelling",
@@ -200,7 +244,10 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         "bool_parsing": "use true or false",
         "string_pattern_mismatch": "see config/wpprivsync.example.toml for the format",
     }
-    return loc, f"{msg}" + (f" — {hints[kind]}" if kind in hints else "")
+    if kind == "string_pattern_mismatch" and str(loc).endswith("name"):
+        kind = "site_name"
+        hints[kind] = "use letters, digits, '.', '_' or '-'"
+    return loc, msg, hints.get(kind)
 
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
@@ -220,22 +267,29 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
         path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
     secrets_dir = Path(os.environ.get("WPPRIVSYNC_SECRETS_DIR", DEFAULT_SECRETS_DIR))
-    if secrets_dir.is_dir():
-        overrides.setdefault("_secrets_dir", secrets_dir)
     token = _TOML_PATH.set(path)
+    secrets_token = _SECRETS_DIR.set(secrets_dir if secrets_dir.is_dir() else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        field, message = _describe(first)
+        first = exc.errors(include_url=False, include_input=False, include_context=True)[0]
+        field, message, hint = _describe(first)
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
         where = f" in {path}" if path else ""
-        raise ConfigError(f"{message}{suffix}{where}", field=field) from None
+        raise ConfigError(f"{message}{where}{suffix}", field=field, hint=hint) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", field=str(path), hint="fix the syntax at that line") from None
+        raise ConfigError(f"{path} is not valid TOML: {exc}", field="config", hint="fix the syntax at that line") from None
+    except SettingsError as exc:
+        # e.g. WPPRIVSYNC_SITES is not valid JSON; the message names the field, not the value
+        m = re.search(r'field "([^"]+)" from source "(\w+)"', str(exc))
+        name, source = (m.group(1), m.group(2)) if m else ("config", "settings")
+        where = f"WPPRIVSYNC_{name.upper()}" if source.startswith("Env") else name
+        raise ConfigError(f"cannot parse the value of {where}", field=name,
+                          hint="nested values in the environment are JSON, e.g. WPPRIVSYNC_SITES='[{\"name\": \"shop\", ...}]'") from None
     finally:
         _TOML_PATH.reset(token)
+        _SECRETS_DIR.reset(secrets_token)
 
 
 def masked(settings: Settings) -> dict[str, Any]:
