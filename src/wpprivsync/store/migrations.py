@@ -1,0 +1,74 @@
+"""Versioned schema migrations: an ordered list, applied once each, recorded in
+``schema_version``.
+
+``apply(conn)`` runs inside the caller's transaction. The caller serialises concurrent
+starts: on SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer at a time), on
+PostgreSQL it takes a transaction-scoped advisory lock first. Both backends have
+transactional DDL, so a migration that fails leaves the database at the previous version.
+
+To change the schema: edit ``schema.py`` and append a migration here that brings an existing
+database to it (never edit an applied migration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+
+from . import schema
+
+# Any fixed 64-bit number; identifies wpprivsync's migration lock among advisory locks.
+ADVISORY_LOCK_ID = 0x77707072_69760001
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    run: Callable[[sa.Connection], None]
+
+
+def _v1_tables(conn: sa.Connection) -> None:
+    for table in schema.V1_TABLES:
+        if table is not schema.schema_version:
+            table.create(conn)
+
+
+def _v2_reporting_indexes(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("CREATE INDEX ix_audit_email_hash ON audit (email_hash)")
+    conn.exec_driver_sql("CREATE INDEX ix_audit_site_at ON audit (site, at)")
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
+    Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
+]
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(conn: sa.Connection) -> int:
+    if not sa.inspect(conn).has_table(schema.schema_version.name):
+        return 0
+    found = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+    return int(found or 0)
+
+
+def apply(conn: sa.Connection, *, target: int | None = None) -> int:
+    """Apply every migration above the database's version (up to ``target``); returns the
+    version reached. Idempotent."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
+    schema.schema_version.create(conn, checkfirst=True)
+    version = current_version(conn)
+    for migration in MIGRATIONS:
+        if migration.version <= version or (target is not None and migration.version > target):
+            continue
+        migration.run(conn)
+        conn.execute(sa.insert(schema.schema_version).values(
+            version=migration.version, description=migration.description,
+            applied_at=datetime.now(timezone.utc)))
+        version = migration.version
+    return version

@@ -1,0 +1,148 @@
+"""The store's tables (SQLAlchemy Core), the same for SQLite and PostgreSQL.
+
+This module describes the newest schema. Changing it means adding a migration in
+``migrations.py`` that brings an existing database to it; ``tests/test_store_contract.py``
+checks that a migrated database has every table and column declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from ..errors import StoreError
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text in one fixed format, so
+    comparisons between stored values and bound parameters stay correct. A naive datetime is
+    refused: the store cannot guess its zone."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise StoreError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise StoreError("timestamps given to the store must be timezone-aware (UTC)")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Outbox events already turned into requests (per site), for idempotent ingestion.
+events = sa.Table(
+    "ingested_events", metadata,
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ingested_at", UtcDateTime, nullable=False),
+)
+
+requests = sa.Table(
+    "requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),  # only while open
+    sa.Column("email_hash", sa.String(128), nullable=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Column("event_id", sa.BigInteger, nullable=True),
+    sa.Column("dedupe_key", sa.String(300), nullable=True),
+    sa.Index("ix_requests_status_due", "status", "due_at"),
+    sa.Index("ix_requests_email_hash", "email_hash"),
+    # One open request per (site, dedupe_key): a partial unique index on both backends.
+    sa.Index("ux_requests_open_dedupe", "site", "dedupe_key", unique=True,
+             sqlite_where=sa.text("status = 'open' AND dedupe_key IS NOT NULL"),
+             postgresql_where=sa.text("status = 'open' AND dedupe_key IS NOT NULL")),
+)
+
+steps = sa.Table(
+    "steps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_steps_request_position", "request_id", "position"),
+    sa.Index("ix_steps_status_next", "status", "next_attempt_at"),
+)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email_hash", sa.String(128), nullable=True),
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("items_removed", sa.Integer, nullable=False),
+    sa.Column("items_retained", sa.Integer, nullable=False),
+    sa.Column("retained_until", sa.Date, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=True),
+    sa.Column("step_id", sa.Integer, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+suppression = sa.Table(
+    "suppression", metadata,
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("email_hash", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+state = sa.Table(
+    "state", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+V1_TABLES = [schema_version, cursors, events, requests, steps, audit, suppression, state]

@@ -1,0 +1,630 @@
+"""``SqlStore``: the one implementation of ``api.Store``, for SQLite and PostgreSQL.
+
+One code path for both backends (SQLAlchemy Core). What differs is set up once in
+``_engine_for``:
+
+* SQLite (``sqlite:///PATH``): WAL journal, a busy timeout, foreign keys on. pysqlite's own
+  transaction handling is switched off and every transaction is begun here: ``BEGIN
+  IMMEDIATE`` for a write (one writer at a time across threads and processes, so
+  select-then-update is atomic), plain ``BEGIN`` for a read (WAL readers never wait).
+* PostgreSQL (``postgresql://USER:PASSWORD@HOST:PORT/DB``, psycopg 3 driver): claims use
+  ``SELECT ... FOR UPDATE SKIP LOCKED`` (rendered to nothing on SQLite); migrations take an
+  advisory lock.
+
+Every public method is one transaction. SQLAlchemy and driver exceptions become ``StoreError``
+in ``_operation`` (one boundary); messages name the store (password masked) and the reason,
+never SQL parameters (they could hold an email).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from ..errors import StoreError
+from . import migrations, schema
+from .api import (
+    CANCELLED,
+    DEAD,
+    DONE,
+    FAILED,
+    OPEN,
+    PENDING,
+    RUNNING,
+    STEP_DONE,
+    Audit,
+    AuditEntry,
+    NewRequest,
+    Request,
+    Step,
+)
+
+T = TypeVar("T")
+_R, _S, _A = schema.requests, schema.steps, schema.audit
+_LIVE = (OPEN, FAILED)  # requests whose steps may still run
+_MAX_ERROR = 2000
+_ATTEMPTS = 3  # a unique-key race or a PostgreSQL deadlock is retried this many times
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _operation(fn: Callable[..., T]) -> Callable[..., T]:
+    """The error boundary: runs one store method (one transaction), retries it after a
+    unique-key race or a deadlock, converts everything else to StoreError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: "SqlStore", *args: Any, **kwargs: Any) -> T:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return fn(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except sa_exc.StatementError as exc:
+                if isinstance(exc.orig, StoreError):  # raised by a bind processor (naive datetime)
+                    raise exc.orig from None
+                if attempt < _ATTEMPTS and _is_race(exc):
+                    continue
+                raise self._store_error(exc, fn.__name__) from None
+            except (sa_exc.SQLAlchemyError, OSError) as exc:
+                raise self._store_error(exc, fn.__name__) from None
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _is_race(exc: sa_exc.StatementError) -> bool:
+    if isinstance(exc, sa_exc.IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)  # psycopg: deadlock, serialization failure
+    return code in {"40P01", "40001"}
+
+
+class SqlStore:
+    """The store on SQLite (default) or PostgreSQL. ``clock`` fills audit times the caller left
+    empty and state timestamps."""
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: float = 10.0,
+                 clock: Callable[[], datetime] = _utcnow):
+        self._url = _parse_url(url)
+        self.backend = self._url.get_backend_name()
+        self.clock = clock
+        self.busy_timeout_s = busy_timeout_s
+        self.path: Path | None = None
+        if self.backend == "sqlite":
+            self.path = _prepare_sqlite_path(self._url)
+        self.where = self._describe_location()
+        self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.where})"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _describe_location(self) -> str:
+        if self.path is not None:
+            return f"SQLite database {self.path}"
+        u = self._url
+        where = f"{u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
+        return f"PostgreSQL {where} as {u.username or 'default user'}"
+
+    @contextmanager
+    def _tx(self, *, write: bool) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(wpprivsync_write=write)
+            with conn.begin():
+                yield conn
+
+    def _store_error(self, exc: BaseException, operation: str) -> StoreError:
+        orig = getattr(exc, "orig", None) or exc
+        lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+        text = " ".join(lines[:2]) if lines else type(orig).__name__
+        low = text.lower()
+        if self.backend == "sqlite":
+            if "unable to open database file" in low:
+                reason = "cannot open the file (does its directory exist, and is it writable?)"
+            elif "readonly database" in low or "read-only" in low:
+                reason = "the file or its directory is read-only"
+            elif "database is locked" in low or "database is busy" in low:
+                reason = f"another process kept the database locked for more than {self.busy_timeout_s:g} s"
+            elif "file is not a database" in low:
+                reason = "the file is not an SQLite database"
+            else:
+                reason = text
+        elif isinstance(exc, sa_exc.OperationalError) and ("connect" in low or "connection" in low):
+            reason = f"cannot connect: {text}"
+        else:
+            reason = text
+        message = f"{self.where}: {operation} failed: {reason}"
+        if self._url.password:
+            message = message.replace(str(self._url.password), "********")
+        return StoreError(message)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @_operation
+    def migrate(self) -> int:
+        with self._tx(write=True) as conn:
+            found = migrations.current_version(conn)
+            if found > migrations.LATEST:
+                raise StoreError(f"{self.where}: schema version {found} is newer than this wpprivsync "
+                                 f"knows (up to {migrations.LATEST}); upgrade wpprivsync")
+            return migrations.apply(conn)
+
+    @_operation
+    def migrate_to(self, version: int) -> int:
+        """Apply migrations up to ``version`` only (for tests of the migrations themselves)."""
+        with self._tx(write=True) as conn:
+            return migrations.apply(conn, target=version)
+
+    @_operation
+    def schema_version(self) -> int:
+        with self._tx(write=False) as conn:
+            return migrations.current_version(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @_operation
+    def check_writable(self) -> None:
+        if self.path is not None:
+            folder = self.path.parent
+            if not folder.is_dir():
+                raise StoreError(f"{self.where}: directory {folder} does not exist")
+            if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise StoreError(f"{self.where}: not writable by this user")
+        with self.engine.connect() as conn:
+            conn.execution_options(wpprivsync_write=True)
+            trans = conn.begin()
+            try:
+                conn.execute(sa.insert(schema.state).values(
+                    key="wpprivsync.writable-check", value="", updated_at=self.clock()))
+            finally:
+                trans.rollback()
+
+    # -- events and cursors ---------------------------------------------------------------
+    @_operation
+    def get_cursor(self, site: str) -> int:
+        with self._tx(write=False) as conn:
+            found = conn.execute(sa.select(schema.cursors.c.event_id).where(schema.cursors.c.site == site)).scalar()
+            return int(found or 0)
+
+    @_operation
+    def ingest(self, site: str, event_id: int, requests: Sequence[NewRequest],
+               audit: Sequence[AuditEntry] = ()) -> list[int]:
+        with self._tx(write=True) as conn:
+            ev = schema.events
+            seen = conn.execute(sa.select(ev.c.event_id).where(ev.c.site == site, ev.c.event_id == event_id)).first()
+            if seen is not None:
+                return []
+            now = self.clock()
+            conn.execute(sa.insert(ev).values(site=site, event_id=event_id, ingested_at=now))
+            ids = [self._add_request(conn, r, event_id=event_id) for r in requests]
+            self._insert_audit(conn, audit, now)
+            cur = schema.cursors
+            old = conn.execute(sa.select(cur.c.event_id).where(cur.c.site == site)).scalar()
+            if old is None:
+                conn.execute(sa.insert(cur).values(site=site, event_id=event_id, updated_at=now))
+            elif event_id > old:
+                conn.execute(sa.update(cur).where(cur.c.site == site).values(event_id=event_id, updated_at=now))
+            return ids
+
+    @_operation
+    def add_request(self, request: NewRequest) -> int:
+        with self._tx(write=True) as conn:
+            return self._add_request(conn, request)
+
+    def _add_request(self, conn: sa.Connection, req: NewRequest, event_id: int | None = None) -> int:
+        if req.dedupe_key is not None:
+            existing = conn.execute(sa.select(_R.c.id).where(
+                _R.c.site == req.site, _R.c.dedupe_key == req.dedupe_key, _R.c.status == OPEN)).scalar()
+            if existing is not None:
+                return int(existing)
+        for s in req.steps:
+            try:
+                json.dumps(s.params)
+            except (TypeError, ValueError):
+                raise StoreError(f"params of step {s.system}.{s.action} are not JSON data") from None
+        done = not req.steps  # nothing to do: answered at once
+        rid = conn.execute(sa.insert(_R).values(
+            site=req.site, action=req.action, email=None if done else req.email, email_hash=req.email_hash,
+            source=req.source, status=DONE if done else OPEN, received_at=req.received_at, due_at=req.due_at,
+            completed_at=req.received_at if done else None,
+            event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key,
+        )).inserted_primary_key[0]
+        if req.steps:
+            conn.execute(sa.insert(_S), [dict(
+                request_id=rid, site=req.site, system=s.system, action=s.action, params=dict(s.params),
+                position=s.position, status=PENDING, attempts=0, next_attempt_at=req.received_at,
+                last_error=None, result=None, lease_owner=None, lease_until=None, updated_at=req.received_at,
+            ) for s in req.steps])
+        return int(rid)
+
+    # -- requests -------------------------------------------------------------------------
+    @_operation
+    def get_request(self, request_id: int) -> Request | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(_R).where(_R.c.id == request_id)).first()
+            return None if row is None else _request(row)
+
+    @_operation
+    def list_requests(self, *, site: str | None = None, status: str | None = None,
+                      due_before: datetime | None = None, action: str | None = None,
+                      email_hash: str | None = None, source: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[Request]:
+        q = sa.select(_R)
+        if site is not None:
+            q = q.where(_R.c.site == site)
+        if status is not None:
+            q = q.where(_R.c.status == status)
+        if due_before is not None:
+            q = q.where(_R.c.due_at < due_before)
+        if action is not None:
+            q = q.where(_R.c.action == action)
+        if email_hash is not None:
+            q = q.where(_R.c.email_hash == email_hash)
+        if source is not None:
+            q = q.where(_R.c.source == source)
+        q = q.order_by(_R.c.received_at.desc(), _R.c.id.desc()).limit(limit).offset(offset)
+        with self._tx(write=False) as conn:
+            return [_request(r) for r in conn.execute(q)]
+
+    def recent_requests(self, limit: int = 20) -> list[Request]:
+        return self.list_requests(limit=limit)
+
+    @_operation
+    def requests_for_hash(self, email_hash: str, site: str | None = None) -> list[Request]:
+        q = sa.select(_R).where(_R.c.email_hash == email_hash)
+        if site is not None:
+            q = q.where(_R.c.site == site)
+        with self._tx(write=False) as conn:
+            return [_request(r) for r in conn.execute(q.order_by(_R.c.received_at, _R.c.id))]
+
+    @_operation
+    def steps_of(self, request_id: int) -> list[Step]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(_S).where(_S.c.request_id == request_id).order_by(_S.c.position, _S.c.id))
+            return [_step(r) for r in rows]
+
+    # -- work -----------------------------------------------------------------------------
+    @_operation
+    def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
+                    systems: Iterable[str] | None = None) -> list[Step]:
+        earlier = _S.alias("earlier")
+        blocked = sa.select(earlier.c.id).where(
+            earlier.c.request_id == _S.c.request_id, earlier.c.position < _S.c.position,
+            earlier.c.status != STEP_DONE).exists()
+        q = (sa.select(_S.c.id)
+             .join(_R, _R.c.id == _S.c.request_id)
+             .where(_R.c.status.in_(_LIVE))
+             .where(sa.or_(sa.and_(_S.c.status == PENDING, _S.c.next_attempt_at <= now),
+                           sa.and_(_S.c.status == RUNNING, _S.c.lease_until <= now)))
+             .where(~blocked))
+        if systems is not None:
+            q = q.where(_S.c.system.in_(list(systems)))
+        q = q.order_by(_S.c.next_attempt_at, _S.c.id).limit(limit).with_for_update(skip_locked=True, of=_S)
+        with self._tx(write=True) as conn:
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return []
+            conn.execute(sa.update(_S).where(_S.c.id.in_(ids)).values(
+                status=RUNNING, lease_owner=worker, lease_until=now + timedelta(seconds=lease_s), updated_at=now))
+            rows = {r.id: _step(r) for r in conn.execute(sa.select(_S).where(_S.c.id.in_(ids)))}
+            return [rows[i] for i in ids]
+
+    @_operation
+    def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
+                    audit: Sequence[AuditEntry] = ()) -> bool:
+        with self._tx(write=True) as conn:
+            held = conn.execute(sa.update(_S).where(
+                _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING,
+            ).values(status=STEP_DONE, result=dict(result), lease_owner=None, lease_until=None, updated_at=now))
+            if held.rowcount != 1:
+                return False
+            request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar_one()
+            self._insert_audit(conn, audit, now, request_id=request_id, step_id=step_id)
+            left = conn.execute(sa.select(sa.func.count()).select_from(_S).where(
+                _S.c.request_id == request_id, _S.c.status != STEP_DONE)).scalar_one()
+            if left == 0:
+                conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN).values(
+                    status=DONE, completed_at=now, email=None))
+            return True
+
+    @_operation
+    def fail_step(self, step_id: int, worker: str, now: datetime, *, error: str,
+                  retry_at: datetime | None) -> bool:
+        values: dict[str, Any] = dict(attempts=_S.c.attempts + 1, last_error=error[:_MAX_ERROR],
+                                      lease_owner=None, lease_until=None, updated_at=now)
+        if retry_at is None:
+            values["status"] = DEAD
+        else:
+            values.update(status=PENDING, next_attempt_at=retry_at)
+        with self._tx(write=True) as conn:
+            held = conn.execute(sa.update(_S).where(
+                _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING).values(**values))
+            if held.rowcount != 1:
+                return False
+            if retry_at is None:
+                request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar_one()
+                conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN).values(status=FAILED))
+            return True
+
+    def _revive(self, conn: sa.Connection, step_ids: list[int], now: datetime) -> int:
+        if not step_ids:
+            return 0
+        revived = conn.execute(sa.update(_S).where(_S.c.id.in_(step_ids), _S.c.status == DEAD).values(
+            status=PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None,
+            updated_at=now)).rowcount
+        request_ids = set(conn.execute(sa.select(_S.c.request_id).where(_S.c.id.in_(step_ids))).scalars())
+        for rid in sorted(request_ids):
+            still_dead = conn.execute(sa.select(sa.func.count()).select_from(_S).where(
+                _S.c.request_id == rid, _S.c.status == DEAD)).scalar_one()
+            req = conn.execute(sa.select(_R.c.status, _R.c.site, _R.c.dedupe_key).where(_R.c.id == rid)).one()
+            if still_dead or req.status != FAILED:
+                continue
+            if req.dedupe_key is not None:
+                # A newer open request took the key while this one was failed: both run
+                # (steps are idempotent), and this one gives the key up.
+                taken = conn.execute(sa.select(_R.c.id).where(
+                    _R.c.site == req.site, _R.c.dedupe_key == req.dedupe_key, _R.c.status == OPEN)).first()
+                if taken is not None:
+                    conn.execute(sa.update(_R).where(_R.c.id == rid).values(dedupe_key=None))
+            conn.execute(sa.update(_R).where(_R.c.id == rid).values(status=OPEN))
+        return int(revived)
+
+    @_operation
+    def retry_step(self, step_id: int, now: datetime) -> bool:
+        with self._tx(write=True) as conn:
+            ok = conn.execute(sa.select(_S.c.id).join(_R, _R.c.id == _S.c.request_id).where(
+                _S.c.id == step_id, _S.c.status == DEAD, _R.c.status.in_(_LIVE))).first()
+            return ok is not None and self._revive(conn, [step_id], now) == 1
+
+    @_operation
+    def retry_all_dead(self, now: datetime) -> int:
+        with self._tx(write=True) as conn:
+            ids = list(conn.execute(sa.select(_S.c.id).join(_R, _R.c.id == _S.c.request_id).where(
+                _S.c.status == DEAD, _R.c.status.in_(_LIVE)).order_by(_S.c.id)).scalars())
+            return self._revive(conn, ids, now)
+
+    @_operation
+    def cancel_request(self, request_id: int, now: datetime) -> bool:
+        with self._tx(write=True) as conn:
+            res = conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status.in_(_LIVE)).values(
+                status=CANCELLED, completed_at=now, email=None))
+            if res.rowcount != 1:
+                return False
+            conn.execute(sa.update(_S).where(_S.c.request_id == request_id, _S.c.status == RUNNING).values(
+                status=PENDING, lease_owner=None, lease_until=None, updated_at=now))
+            return True
+
+    # -- reporting ------------------------------------------------------------------------
+    @_operation
+    def queue_depth(self, site: str | None = None) -> int:
+        q = (sa.select(sa.func.count()).select_from(_S.join(_R, _R.c.id == _S.c.request_id))
+             .where(_S.c.status.in_((PENDING, RUNNING)), _R.c.status.in_(_LIVE)))
+        if site is not None:
+            q = q.where(_S.c.site == site)
+        with self._tx(write=False) as conn:
+            return int(conn.execute(q).scalar_one())
+
+    @_operation
+    def dead_steps(self, site: str | None = None, limit: int = 100) -> list[Step]:
+        q = (sa.select(_S).join(_R, _R.c.id == _S.c.request_id)
+             .where(_S.c.status == DEAD, _R.c.status.in_(_LIVE)))
+        if site is not None:
+            q = q.where(_S.c.site == site)
+        with self._tx(write=False) as conn:
+            return [_step(r) for r in conn.execute(q.order_by(_S.c.updated_at.desc(), _S.c.id.desc()).limit(limit))]
+
+    @_operation
+    def counts(self) -> dict[str, int]:
+        """Requests by status (``requests_open`` ...), steps by status (``steps_pending`` ...;
+        steps of cancelled or finished requests excluded from pending/running), plus
+        ``suppressed`` and ``audit_entries``. Every key is present."""
+        out = {f"requests_{s}": 0 for s in (OPEN, DONE, FAILED, CANCELLED)}
+        out.update({f"steps_{s}": 0 for s in (PENDING, RUNNING, STEP_DONE, DEAD)})
+        with self._tx(write=False) as conn:
+            for status, n in conn.execute(sa.select(_R.c.status, sa.func.count()).group_by(_R.c.status)):
+                out[f"requests_{status}"] = int(n)
+            q = (sa.select(_S.c.status, sa.func.count()).select_from(_S.join(_R, _R.c.id == _S.c.request_id))
+                 .where(sa.or_(_R.c.status.in_(_LIVE), _S.c.status == STEP_DONE)).group_by(_S.c.status))
+            for status, n in conn.execute(q):
+                out[f"steps_{status}"] = int(n)
+            out["suppressed"] = int(conn.execute(sa.select(sa.func.count()).select_from(schema.suppression)).scalar_one())
+            out["audit_entries"] = int(conn.execute(sa.select(sa.func.count()).select_from(_A)).scalar_one())
+        return out
+
+    @_operation
+    def oldest_open_request_age(self, now: datetime) -> timedelta | None:
+        """Age of the oldest request not yet answered (open or failed), None if there is none."""
+        with self._tx(write=False) as conn:
+            oldest = conn.execute(sa.select(sa.func.min(_R.c.received_at)).where(_R.c.status.in_(_LIVE))).scalar()
+        if oldest is None:
+            return None
+        if not isinstance(oldest, datetime) or oldest.tzinfo is None:
+            oldest = _parse_sqlite_time(oldest)  # in case a backend hands back min() untyped
+        return now - oldest
+
+    @_operation
+    def overdue_requests(self, now: datetime, limit: int = 100) -> list[Request]:
+        """Requests not yet answered whose due date has passed, most overdue first."""
+        q = (sa.select(_R).where(_R.c.status.in_(_LIVE), _R.c.due_at < now)
+             .order_by(_R.c.due_at, _R.c.id).limit(limit))
+        with self._tx(write=False) as conn:
+            return [_request(r) for r in conn.execute(q)]
+
+    # -- audit and suppression ------------------------------------------------------------
+    def _insert_audit(self, conn: sa.Connection, entries: Sequence[AuditEntry], now: datetime,
+                      request_id: int | None = None, step_id: int | None = None) -> None:
+        if not entries:
+            return
+        rows = []
+        for e in entries:
+            try:
+                json.dumps(e.detail)
+            except (TypeError, ValueError):
+                raise StoreError(f"detail of the audit entry {e.system}.{e.action} is not JSON data") from None
+            rows.append(dict(
+                at=e.at or now, site=e.site, email_hash=e.email_hash, system=e.system, action=e.action,
+                items_removed=e.items_removed, items_retained=e.items_retained, retained_until=e.retained_until,
+                reason=e.reason, request_id=e.request_id if e.request_id is not None else request_id,
+                step_id=e.step_id if e.step_id is not None else step_id, detail=dict(e.detail)))
+        conn.execute(sa.insert(_A), rows)
+
+    @_operation
+    def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        with self._tx(write=True) as conn:
+            self._insert_audit(conn, entries, self.clock())
+
+    @_operation
+    def audit(self, *, email_hash: str | None = None, site: str | None = None,
+              request_id: int | None = None, limit: int = 200) -> list[Audit]:
+        """The newest ``limit`` entries matching, in the order they were written."""
+        q = sa.select(_A)
+        if email_hash is not None:
+            q = q.where(_A.c.email_hash == email_hash)
+        if site is not None:
+            q = q.where(_A.c.site == site)
+        if request_id is not None:
+            q = q.where(_A.c.request_id == request_id)
+        with self._tx(write=False) as conn:
+            rows = list(conn.execute(q.order_by(_A.c.id.desc()).limit(limit)))
+        return [_audit(r) for r in reversed(rows)]
+
+    @_operation
+    def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool:
+        sup = schema.suppression
+        with self._tx(write=True) as conn:
+            if conn.execute(sa.select(sup.c.site).where(sup.c.site == site, sup.c.email_hash == email_hash)).first():
+                return False
+            conn.execute(sa.insert(sup).values(site=site, email_hash=email_hash, reason=reason, at=now))
+            return True
+
+    @_operation
+    def unsuppress(self, site: str, email_hash: str) -> bool:
+        sup = schema.suppression
+        with self._tx(write=True) as conn:
+            return conn.execute(sa.delete(sup).where(sup.c.site == site, sup.c.email_hash == email_hash)).rowcount > 0
+
+    @_operation
+    def is_suppressed(self, site: str, email_hash: str) -> bool:
+        sup = schema.suppression
+        with self._tx(write=False) as conn:
+            return conn.execute(sa.select(sup.c.site).where(sup.c.site == site, sup.c.email_hash == email_hash)).first() is not None
+
+    @_operation
+    def suppressed(self, site: str) -> set[str]:
+        sup = schema.suppression
+        with self._tx(write=False) as conn:
+            return set(conn.execute(sa.select(sup.c.email_hash).where(sup.c.site == site)).scalars())
+
+    # -- key/value state ------------------------------------------------------------------
+    @_operation
+    def get_state(self, key: str) -> str | None:
+        st = schema.state
+        with self._tx(write=False) as conn:
+            return conn.execute(sa.select(st.c.value).where(st.c.key == key)).scalar()
+
+    @_operation
+    def set_state(self, key: str, value: str) -> None:
+        st = schema.state
+        with self._tx(write=True) as conn:
+            now = self.clock()
+            if conn.execute(sa.update(st).where(st.c.key == key).values(value=value, updated_at=now)).rowcount == 0:
+                conn.execute(sa.insert(st).values(key=key, value=value, updated_at=now))
+
+
+# -- rows to records ----------------------------------------------------------------------
+def _request(r: sa.Row[Any]) -> Request:
+    return Request(id=r.id, site=r.site, action=r.action, email=r.email, email_hash=r.email_hash, source=r.source,
+                   status=r.status, received_at=r.received_at, due_at=r.due_at, completed_at=r.completed_at,
+                   event_id=r.event_id)
+
+
+def _step(r: sa.Row[Any]) -> Step:
+    return Step(id=r.id, request_id=r.request_id, site=r.site, system=r.system, action=r.action,
+                params=dict(r.params or {}), position=r.position, status=r.status, attempts=r.attempts,
+                next_attempt_at=r.next_attempt_at, last_error=r.last_error,
+                result=None if r.result is None else dict(r.result), lease_owner=r.lease_owner,
+                lease_until=r.lease_until, updated_at=r.updated_at)
+
+
+def _audit(r: sa.Row[Any]) -> Audit:
+    return Audit(id=r.id, at=r.at, site=r.site, email_hash=r.email_hash, system=r.system, action=r.action,
+                 items_removed=r.items_removed, items_retained=r.items_retained, retained_until=r.retained_until,
+                 reason=r.reason, request_id=r.request_id, step_id=r.step_id, detail=dict(r.detail or {}))
+
+
+def _parse_sqlite_time(value: Any) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+# -- URLs and engines ---------------------------------------------------------------------
+_URL_HELP = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def _parse_url(url: str) -> sa.URL:
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError, TypeError):
+        raise StoreError(f"not a valid store URL ({_URL_HELP})") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError("an in-memory SQLite store would lose everything at exit; give a file path "
+                             f"({_URL_HELP})")
+        return parsed.set(drivername="sqlite+pysqlite")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        if not parsed.database:
+            raise StoreError(f"the PostgreSQL store URL names no database ({_URL_HELP})")
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(f"unsupported store URL scheme {parsed.drivername!r} ({_URL_HELP})")
+
+
+def _prepare_sqlite_path(url: sa.URL) -> Path:
+    path = Path(str(url.database)).expanduser()
+    if path.is_dir():
+        raise StoreError(f"SQLite database {path}: is a directory; give the path of a file inside it")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"SQLite database {path}: cannot create its directory {folder}: "
+                         f"{exc.strerror or exc}") from None
+    return path.resolve()
+
+
+def _engine_for(url: sa.URL, *, busy_timeout_s: float, connect_timeout_s: float) -> sa.Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
+            pool_size=8, max_overflow=24, pool_timeout=busy_timeout_s)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun below, not by pysqlite
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            write = conn.get_execution_options().get("wpprivsync_write", True)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=24,
+                            connect_args={"connect_timeout": max(1, int(connect_timeout_s))})
