@@ -8,6 +8,7 @@
  * Author:            wpprivsync
  * License:           GPL-2.0-or-later
  * Text Domain:       wpprivsync
+ * Domain Path:       /languages
  *
  * @package wpprivsync
  */
@@ -15,3 +16,21 @@
 defined( 'ABSPATH' ) || exit;
 
 define( 'WPPRIVSYNC_VERSION', '0.1.0' );
+define( 'WPPRIVSYNC_FILE', __FILE__ );
+define( 'WPPRIVSYNC_DIR', __DIR__ );
+
+require_once __DIR__ . '/includes/class-wpprivsync-plugin.php';
+require_once __DIR__ . '/includes/class-wpprivsync-installer.php';
+require_once __DIR__ . '/includes/class-wpprivsync-outbox.php';
+require_once __DIR__ . '/includes/class-wpprivsync-hooks.php';
+require_once __DIR__ . '/includes/class-wpprivsync-consent.php';
+require_once __DIR__ . '/includes/class-wpprivsync-retention.php';
+require_once __DIR__ . '/includes/class-wpprivsync-privacy.php';
+require_once __DIR__ . '/includes/class-wpprivsync-orders.php';
+require_once __DIR__ . '/includes/class-wpprivsync-webhook.php';
+require_once __DIR__ . '/includes/class-wpprivsync-rest.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
+
+register_activation_hook( __FILE__, array( 'Wpprivsync_Installer', 'activate' ) );
+
+Wpprivsync_Plugin::boot();

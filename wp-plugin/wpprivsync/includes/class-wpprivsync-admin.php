@@ -1,0 +1,316 @@
+<?php
+/**
+ * Tools → Privacy Sync: the daemon's health, failed work, recent requests, the webhook URL and
+ * forms that hand erasure/export/comment removal to the daemon.
+ *
+ * @package wpprivsync
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * The admin page.
+ */
+class Wpprivsync_Admin {
+
+	const PAGE = 'wpprivsync';
+	/** A heartbeat older than this shows red. */
+	const STALE_AFTER_S = 300;
+
+	/** Form actions: admin-post action => [nonce action, event type or handler]. */
+	const ACTIONS = array(
+		'wpprivsync_erase'          => 'erasure.requested',
+		'wpprivsync_export'         => 'export.requested',
+		'wpprivsync_remove_comments' => 'comments.removal_requested',
+	);
+
+	/**
+	 * Adds the hooks.
+	 */
+	public static function register() {
+		add_action( 'admin_menu', array( __CLASS__, 'add_page' ) );
+		foreach ( array_keys( self::ACTIONS ) as $action ) {
+			add_action( 'admin_post_' . $action, array( __CLASS__, 'handle_email_form' ) );
+		}
+		add_action( 'admin_post_wpprivsync_retry', array( __CLASS__, 'handle_retry' ) );
+		add_action( 'admin_post_wpprivsync_rotate', array( __CLASS__, 'handle_rotate' ) );
+	}
+
+	/**
+	 * Tools → Privacy Sync.
+	 */
+	public static function add_page() {
+		add_management_page(
+			__( 'Privacy Sync', 'wpprivsync' ),
+			__( 'Privacy Sync', 'wpprivsync' ),
+			Wpprivsync_Plugin::CAPABILITY,
+			self::PAGE,
+			array( __CLASS__, 'render' )
+		);
+	}
+
+	/**
+	 * The page URL, with a notice code.
+	 *
+	 * @param string $notice Notice code.
+	 * @return string
+	 */
+	private static function page_url( $notice = '' ) {
+		$url = admin_url( 'tools.php?page=' . self::PAGE );
+		return $notice ? add_query_arg( 'wpprivsync_notice', $notice, $url ) : $url;
+	}
+
+	/**
+	 * Capability and nonce check for a form post.
+	 *
+	 * @param string $action Nonce action.
+	 */
+	private static function guard( $action ) {
+		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'wpprivsync' ), 403 );
+		}
+		check_admin_referer( $action );
+	}
+
+	/**
+	 * The three email forms: each records one outbox event for the daemon.
+	 */
+	public static function handle_email_form() {
+		$action = isset( $_REQUEST['action'] ) ? sanitize_key( wp_unslash( $_REQUEST['action'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked in guard().
+		if ( ! isset( self::ACTIONS[ $action ] ) ) {
+			wp_die( esc_html__( 'Unknown action.', 'wpprivsync' ), 400 );
+		}
+		self::guard( $action );
+		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_email( wp_unslash( $_POST['email'] ) ) ) : '';
+		if ( ! is_email( $email ) ) {
+			wp_safe_redirect( self::page_url( 'bad_email' ) );
+			exit;
+		}
+		$payload = array(
+			'email'  => $email,
+			'source' => 'admin-page',
+		);
+		if ( 'wpprivsync_erase' === $action ) {
+			$payload = array(
+				'email'      => $email,
+				'request_id' => 0,
+				'source'     => 'admin-page',
+			);
+		}
+		$id = Wpprivsync_Outbox::record( self::ACTIONS[ $action ], $payload );
+		wp_safe_redirect( self::page_url( $id > 0 ? $action : 'not_recorded' ) );
+		exit;
+	}
+
+	/**
+	 * Retry of one failed step (or all): an event for the daemon.
+	 */
+	public static function handle_retry() {
+		self::guard( 'wpprivsync_retry' );
+		$step = isset( $_POST['step_id'] ) ? absint( wp_unslash( $_POST['step_id'] ) ) : 0;
+		$id   = Wpprivsync_Outbox::record( 'retry.requested', $step > 0 ? array( 'step_id' => $step ) : array( 'all' => true ) );
+		wp_safe_redirect( self::page_url( $id > 0 ? 'wpprivsync_retry' : 'not_recorded' ) );
+		exit;
+	}
+
+	/**
+	 * New webhook secret.
+	 */
+	public static function handle_rotate() {
+		self::guard( 'wpprivsync_rotate' );
+		Wpprivsync_Webhook::rotate();
+		wp_safe_redirect( self::page_url( 'wpprivsync_rotate' ) );
+		exit;
+	}
+
+	/**
+	 * Notice texts.
+	 *
+	 * @return array code => [class, text]
+	 */
+	private static function notices() {
+		return array(
+			'wpprivsync_erase'           => array( 'success', __( 'Erasure everywhere was handed to the daemon.', 'wpprivsync' ) ),
+			'wpprivsync_export'          => array( 'success', __( 'Export everywhere was handed to the daemon.', 'wpprivsync' ) ),
+			'wpprivsync_remove_comments' => array( 'success', __( 'Comment removal was handed to the daemon.', 'wpprivsync' ) ),
+			'wpprivsync_retry'           => array( 'success', __( 'Retry was handed to the daemon.', 'wpprivsync' ) ),
+			'wpprivsync_rotate'          => array( 'warning', __( 'New webhook URL: paste it into ActiveCampaign; the old one no longer works.', 'wpprivsync' ) ),
+			'bad_email'                  => array( 'error', __( 'Please enter a valid email address.', 'wpprivsync' ) ),
+			'not_recorded'               => array( 'error', __( 'The request could not be recorded; see the PHP error log.', 'wpprivsync' ) ),
+		);
+	}
+
+	/**
+	 * A form posting to admin-post.php with a nonce.
+	 *
+	 * @param string $action  Action.
+	 * @param string $id      Element id.
+	 * @param string $label   Button label.
+	 * @param string $fields  Extra field HTML (already escaped).
+	 * @param string $class   Button class.
+	 */
+	private static function form( $action, $id, $label, $fields = '', $class = 'button button-primary' ) {
+		?>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" id="<?php echo esc_attr( $id ); ?>" class="wpprivsync-form">
+			<input type="hidden" name="action" value="<?php echo esc_attr( $action ); ?>" />
+			<?php wp_nonce_field( $action ); ?>
+			<?php echo $fields; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built from escaped parts. ?>
+			<button type="submit" class="<?php echo esc_attr( $class ); ?>"><?php echo esc_html( $label ); ?></button>
+		</form>
+		<?php
+	}
+
+	/**
+	 * Renders the page.
+	 */
+	public static function render() {
+		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+			wp_die( esc_html__( 'Sorry, you are not allowed to access this page.', 'wpprivsync' ), 403 );
+		}
+		$beat    = Wpprivsync_Rest::last_heartbeat();
+		$pending = Wpprivsync_Outbox::pending_count();
+		$notice  = isset( $_GET['wpprivsync_notice'] ) ? sanitize_key( wp_unslash( $_GET['wpprivsync_notice'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- display only.
+		$notices = self::notices();
+		$fresh   = $beat && $beat['age_s'] <= self::STALE_AFTER_S;
+		?>
+		<div class="wrap" id="wpprivsync-admin">
+			<h1><?php esc_html_e( 'Privacy Sync', 'wpprivsync' ); ?></h1>
+			<?php if ( isset( $notices[ $notice ] ) ) : ?>
+				<div id="wpprivsync-notice" class="notice notice-<?php echo esc_attr( $notices[ $notice ][0] ); ?> is-dismissible" data-notice="<?php echo esc_attr( $notice ); ?>"><p><?php echo esc_html( $notices[ $notice ][1] ); ?></p></div>
+			<?php endif; ?>
+
+			<h2><?php esc_html_e( 'Daemon', 'wpprivsync' ); ?></h2>
+			<table class="widefat striped" style="max-width:40em">
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Last heartbeat', 'wpprivsync' ); ?></th>
+					<td id="wpprivsync-heartbeat" class="<?php echo esc_attr( $fresh ? 'wpprivsync-ok' : 'wpprivsync-stale' ); ?>" data-age="<?php echo esc_attr( $beat ? (string) $beat['age_s'] : '' ); ?>" style="color:<?php echo esc_attr( $fresh ? '#008a20' : '#d63638' ); ?>;font-weight:600">
+						<?php
+						if ( $beat ) {
+							/* translators: 1: seconds, 2: daemon version. */
+							echo esc_html( sprintf( __( '%1$d s ago (daemon %2$s)', 'wpprivsync' ), $beat['age_s'], $beat['version'] ?? '?' ) );
+						} else {
+							esc_html_e( 'never: the daemon has not reported yet', 'wpprivsync' );
+						}
+						?>
+					</td>
+				</tr>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Events waiting for the daemon', 'wpprivsync' ); ?></th>
+					<td id="wpprivsync-outbox" data-count="<?php echo esc_attr( (string) $pending ); ?>"><?php echo esc_html( number_format_i18n( $pending ) ); ?></td>
+				</tr>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Daemon work queue', 'wpprivsync' ); ?></th>
+					<td id="wpprivsync-queue" data-count="<?php echo esc_attr( $beat ? (string) (int) $beat['queue'] : '' ); ?>"><?php echo esc_html( $beat ? number_format_i18n( (int) $beat['queue'] ) : '—' ); ?></td>
+				</tr>
+				<?php if ( $beat && ! empty( $beat['last_error'] ) ) : ?>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Last error', 'wpprivsync' ); ?></th>
+					<td id="wpprivsync-last-error"><?php echo esc_html( $beat['last_error'] ); ?></td>
+				</tr>
+				<?php endif; ?>
+			</table>
+
+			<h2><?php esc_html_e( 'Failed work', 'wpprivsync' ); ?></h2>
+			<div id="wpprivsync-failed">
+				<?php $failed = $beat ? (array) $beat['failed'] : array(); ?>
+				<?php if ( ! $failed ) : ?>
+					<p class="wpprivsync-empty"><?php esc_html_e( 'Nothing has failed.', 'wpprivsync' ); ?></p>
+				<?php else : ?>
+					<table class="widefat striped">
+						<thead><tr>
+							<th><?php esc_html_e( 'Step', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'System', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Action', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Error', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Attempts', 'wpprivsync' ); ?></th>
+							<th></th>
+						</tr></thead>
+						<tbody>
+						<?php foreach ( $failed as $step ) : ?>
+							<?php $step_id = (int) ( $step['step_id'] ?? 0 ); ?>
+							<tr class="wpprivsync-failed-step" data-step-id="<?php echo esc_attr( (string) $step_id ); ?>">
+								<td><?php echo esc_html( (string) $step_id ); ?></td>
+								<td><?php echo esc_html( (string) ( $step['system'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $step['action'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $step['error'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) (int) ( $step['attempts'] ?? 0 ) ); ?></td>
+								<td>
+								<?php
+								self::form(
+									'wpprivsync_retry',
+									'wpprivsync-retry-' . $step_id,
+									__( 'Retry', 'wpprivsync' ),
+									'<input type="hidden" name="step_id" value="' . esc_attr( (string) $step_id ) . '" />',
+									'button'
+								);
+								?>
+								</td>
+							</tr>
+						<?php endforeach; ?>
+						</tbody>
+					</table>
+					<?php self::form( 'wpprivsync_retry', 'wpprivsync-retry-all', __( 'Retry all', 'wpprivsync' ), '', 'button' ); ?>
+				<?php endif; ?>
+			</div>
+
+			<h2><?php esc_html_e( 'Recent requests', 'wpprivsync' ); ?></h2>
+			<div id="wpprivsync-requests">
+				<?php $requests = $beat ? (array) $beat['requests'] : array(); ?>
+				<?php if ( ! $requests ) : ?>
+					<p class="wpprivsync-empty"><?php esc_html_e( 'No requests reported by the daemon.', 'wpprivsync' ); ?></p>
+				<?php else : ?>
+					<table class="widefat striped">
+						<thead><tr>
+							<th><?php esc_html_e( 'Request', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Action', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Person (hash)', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Received', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Due', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Status', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Systems', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Orders retained until', 'wpprivsync' ); ?></th>
+						</tr></thead>
+						<tbody>
+						<?php foreach ( $requests as $req ) : ?>
+							<tr class="wpprivsync-request" data-request-id="<?php echo esc_attr( (string) ( $req['id'] ?? '' ) ); ?>">
+								<td><?php echo esc_html( (string) ( $req['id'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $req['action'] ?? '' ) ); ?></td>
+								<td><code><?php echo esc_html( substr( (string) ( $req['email_hash'] ?? '' ), 0, 12 ) ); ?></code></td>
+								<td><?php echo esc_html( (string) ( $req['received_at'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $req['due_at'] ?? '' ) ); ?></td>
+								<td class="wpprivsync-status"><?php echo esc_html( (string) ( $req['status'] ?? '' ) ); ?></td>
+								<td class="wpprivsync-systems">
+									<?php foreach ( (array) ( $req['systems'] ?? array() ) as $system => $state ) : ?>
+										<span class="wpprivsync-system" data-system="<?php echo esc_attr( (string) $system ); ?>"><?php echo esc_html( $system . ': ' . $state ); ?></span><br />
+									<?php endforeach; ?>
+								</td>
+								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?></td>
+							</tr>
+						<?php endforeach; ?>
+						</tbody>
+					</table>
+				<?php endif; ?>
+			</div>
+
+			<h2><?php esc_html_e( 'ActiveCampaign webhook', 'wpprivsync' ); ?></h2>
+			<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings → Developer → Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
+			<p><input type="text" readonly class="large-text code" id="wpprivsync-webhook-url" value="<?php echo esc_attr( Wpprivsync_Webhook::url() ); ?>" onfocus="this.select()" /></p>
+			<?php self::form( 'wpprivsync_rotate', 'wpprivsync-rotate-form', __( 'Rotate webhook URL', 'wpprivsync' ), '', 'button' ); ?>
+
+			<h2><?php esc_html_e( 'Act for a person', 'wpprivsync' ); ?></h2>
+			<?php
+			$email_field = static function ( $id ) {
+				return '<label for="' . esc_attr( $id ) . '" class="screen-reader-text">' . esc_html__( 'Email', 'wpprivsync' ) . '</label>'
+					. '<input type="email" required name="email" id="' . esc_attr( $id ) . '" class="regular-text" placeholder="' . esc_attr__( 'person@example.com', 'wpprivsync' ) . '" /> ';
+			};
+			?>
+			<h3><?php esc_html_e( 'Erase everywhere', 'wpprivsync' ); ?></h3>
+			<?php self::form( 'wpprivsync_erase', 'wpprivsync-erase-form', __( 'Erase everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-erase-email' ) ); ?>
+			<h3><?php esc_html_e( 'Export everywhere', 'wpprivsync' ); ?></h3>
+			<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
+			<h3><?php esc_html_e( 'Remove comments', 'wpprivsync' ); ?></h3>
+			<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+		</div>
+		<?php
+	}
+}

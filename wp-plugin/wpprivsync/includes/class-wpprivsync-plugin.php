@@ -1,0 +1,100 @@
+<?php
+/**
+ * Names shared by every class (option keys, the REST namespace, the capability) and the wiring.
+ *
+ * @package wpprivsync
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Constants and bootstrap.
+ */
+class Wpprivsync_Plugin {
+
+	const REST_NAMESPACE = 'wpprivsync/v1';
+	const CAPABILITY     = 'wpprivsync_sync';
+	const ROLE           = 'wpprivsync_daemon';
+	const TEXT_DOMAIN    = 'wpprivsync';
+
+	const OPTION_DB_VERSION     = 'wpprivsync_db_version';
+	const OPTION_WEBHOOK_SECRET = 'wpprivsync_webhook_secret';
+	const OPTION_HASH_KEY       = 'wpprivsync_hash_key';
+	const OPTION_HEARTBEAT      = 'wpprivsync_heartbeat';
+	const OPTION_RETENTION      = 'wpprivsync_retention';
+
+	const CONSENT_META = 'wpprivsync_newsletter';
+
+	/**
+	 * Every option the plugin owns (uninstall removes them).
+	 *
+	 * @return string[]
+	 */
+	public static function options() {
+		return array(
+			self::OPTION_DB_VERSION,
+			self::OPTION_WEBHOOK_SECRET,
+			self::OPTION_HASH_KEY,
+			self::OPTION_HEARTBEAT,
+			self::OPTION_RETENTION,
+		);
+	}
+
+	/**
+	 * Hooks every concern in.
+	 */
+	public static function boot() {
+		add_action( 'plugins_loaded', array( 'Wpprivsync_Installer', 'maybe_upgrade' ) );
+		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
+		Wpprivsync_Hooks::register();
+		Wpprivsync_Consent::register();
+		Wpprivsync_Retention::register();
+		Wpprivsync_Privacy::register();
+		add_action( 'rest_api_init', array( 'Wpprivsync_Rest', 'register_routes' ) );
+		add_action( 'rest_api_init', array( 'Wpprivsync_Webhook', 'register_routes' ) );
+		if ( is_admin() ) {
+			Wpprivsync_Admin::register();
+		}
+	}
+
+	/**
+	 * Loads translations.
+	 */
+	public static function load_textdomain() {
+		load_plugin_textdomain( self::TEXT_DOMAIN, false, dirname( plugin_basename( WPPRIVSYNC_FILE ) ) . '/languages' );
+	}
+
+	/**
+	 * Normalises an email the way the daemon does (trim, lower-case).
+	 *
+	 * @param string $email Email.
+	 * @return string
+	 */
+	public static function normalise_email( $email ) {
+		return strtolower( trim( (string) $email ) );
+	}
+
+	/**
+	 * The plugin's own keyed hash of an email (HMAC-SHA256, hex).
+	 *
+	 * @param string $email Email.
+	 * @return string
+	 */
+	public static function email_hash( $email ) {
+		$key = get_option( self::OPTION_HASH_KEY );
+		if ( ! is_string( $key ) || '' === $key ) {
+			$key = Wpprivsync_Installer::random_secret( 64 );
+			update_option( self::OPTION_HASH_KEY, $key, false );
+		}
+		return hash_hmac( 'sha256', self::normalise_email( $email ), $key );
+	}
+
+	/**
+	 * Whether WooCommerce is active.
+	 *
+	 * @return bool
+	 */
+	public static function woocommerce_active() {
+		return class_exists( 'WooCommerce' ) && function_exists( 'wc_get_orders' );
+	}
+}

@@ -1,0 +1,432 @@
+<?php
+/**
+ * WordPress's privacy framework: wpprivsync's own eraser, and running every eraser or exporter
+ * for an email on the server (core only does it one AJAX page at a time from a browser).
+ *
+ * @package wpprivsync
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Erasure, export and comment removal.
+ */
+class Wpprivsync_Privacy {
+
+	const ERASER_ID        = 'wpprivsync';
+	const EXPORT_PAGE_SIZE = 500;
+	/** A runaway eraser/exporter that never says done stops here. */
+	const MAX_PAGES = 1000;
+
+	/**
+	 * Adds the hooks.
+	 */
+	public static function register() {
+		add_filter( 'wp_privacy_personal_data_erasers', array( __CLASS__, 'register_eraser' ) );
+	}
+
+	/**
+	 * Registers wpprivsync's eraser, so Tools → Erase Personal Data also reaches the daemon.
+	 *
+	 * @param array $erasers Erasers.
+	 * @return array
+	 */
+	public static function register_eraser( $erasers ) {
+		$erasers[ self::ERASER_ID ] = array(
+			'eraser_friendly_name' => __( 'Privacy Sync (ActiveCampaign and other systems)', 'wpprivsync' ),
+			'callback'             => array( __CLASS__, 'eraser' ),
+		);
+		return $erasers;
+	}
+
+	/**
+	 * wpprivsync's eraser: records erasure.requested for the daemon, once per request.
+	 *
+	 * @param string $email Email.
+	 * @param int    $page  Page.
+	 * @return array
+	 */
+	public static function eraser( $email, $page = 1 ) {
+		$request_id = self::current_request_id( $email );
+		$id         = Wpprivsync_Outbox::record(
+			'erasure.requested',
+			array(
+				'email'      => Wpprivsync_Plugin::normalise_email( $email ),
+				'request_id' => $request_id,
+				'source'     => 'privacy-tools',
+			),
+			$request_id > 0 ? 'erasure.requested:' . $request_id : null
+		);
+		$messages = array();
+		if ( $id > 0 ) {
+			$messages[] = __( 'Erasure in the other systems (ActiveCampaign) was handed to the wpprivsync daemon.', 'wpprivsync' );
+		}
+		return array(
+			'items_removed'  => false,
+			'items_retained' => false,
+			'messages'       => $messages,
+			'done'           => true,
+		);
+	}
+
+	/**
+	 * The user_request being processed by core's AJAX eraser, else the newest open one for the email.
+	 *
+	 * @param string $email Email.
+	 * @return int
+	 */
+	private static function current_request_id( $email ) {
+		// phpcs:ignore WordPress.Security.NonceVerification.Missing -- core checked the nonce of this AJAX request.
+		if ( wp_doing_ajax() && isset( $_POST['id'] ) ) {
+			$request = wp_get_user_request( absint( $_POST['id'] ) ); // phpcs:ignore WordPress.Security.NonceVerification.Missing
+			if ( $request && 'remove_personal_data' === $request->action_name ) {
+				return (int) $request->ID;
+			}
+		}
+		$ids = get_posts(
+			array(
+				'post_type'      => 'user_request',
+				'post_name__in'  => array( 'remove_personal_data' ),
+				'title'          => Wpprivsync_Plugin::normalise_email( $email ),
+				'post_status'    => array( 'request-pending', 'request-confirmed' ),
+				'posts_per_page' => 1,
+				'orderby'        => 'ID',
+				'order'          => 'DESC',
+				'fields'         => 'ids',
+			)
+		);
+		return $ids ? (int) $ids[0] : 0;
+	}
+
+	/**
+	 * Every eraser except ours and the excluded ones.
+	 *
+	 * @param string[] $exclude Eraser ids.
+	 * @return array id => eraser
+	 */
+	public static function erasers( array $exclude = array() ) {
+		$all = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		$out = array();
+		foreach ( (array) $all as $id => $eraser ) {
+			if ( self::ERASER_ID === $id || in_array( $id, $exclude, true ) || ! is_array( $eraser ) || empty( $eraser['callback'] ) || ! is_callable( $eraser['callback'] ) ) {
+				continue;
+			}
+			$out[ $id ] = $eraser;
+		}
+		return $out;
+	}
+
+	/**
+	 * Runs every eraser for an email, page by page; records nothing (the daemon asked).
+	 *
+	 * @param string   $email   Email (normalised).
+	 * @param bool     $dry_run Change nothing, report what would be touched.
+	 * @param string[] $exclude Eraser ids to skip.
+	 * @return array|WP_Error
+	 */
+	public static function erase( $email, $dry_run, array $exclude ) {
+		return Wpprivsync_Outbox::muted(
+			static function () use ( $email, $dry_run, $exclude ) {
+				return $dry_run ? self::erase_dry_run( $email, $exclude ) : self::erase_for_real( $email, $exclude );
+			}
+		);
+	}
+
+	/**
+	 * The dry run: lists erasers and counts what the plugin can count.
+	 *
+	 * @param string   $email   Email.
+	 * @param string[] $exclude Eraser ids to skip.
+	 * @return array
+	 */
+	private static function erase_dry_run( $email, array $exclude ) {
+		global $wpdb;
+		$report = array();
+		foreach ( self::erasers( $exclude ) as $id => $eraser ) {
+			$report[] = array(
+				'id'             => (string) $id,
+				'name'           => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
+				'items_removed'  => false,
+				'items_retained' => false,
+				'pages'          => 0,
+				'messages'       => array(),
+			);
+		}
+		$would = array(
+			'users'    => get_user_by( 'email', $email ) ? 1 : 0,
+			'comments' => (int) $wpdb->get_var( $wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->comments} WHERE comment_author_email = %s", $email ) ),
+		);
+		$retained = array();
+		if ( Wpprivsync_Plugin::woocommerce_active() ) {
+			$orders          = Wpprivsync_Orders::find_ids_by_email( $email );
+			$would['orders'] = count( $orders );
+			foreach ( $orders as $order_id ) {
+				$order = wc_get_order( $order_id );
+				$until = $order ? Wpprivsync_Retention::order_until( $order ) : null;
+				if ( $until && gmdate( 'Y-m-d' ) <= $until ) {
+					$retained[] = array(
+						'kind'  => 'order',
+						'id'    => (int) $order_id,
+						'until' => $until,
+					);
+				}
+			}
+		}
+		return array(
+			'email_hash'     => Wpprivsync_Plugin::email_hash( $email ),
+			'request_id'     => 0,
+			'dry_run'        => true,
+			'items_removed'  => false,
+			'items_retained' => false,
+			'erasers'        => $report,
+			'would_touch'    => $would,
+			'retained'       => $retained,
+		);
+	}
+
+	/**
+	 * The real erasure, as a completed user_request.
+	 *
+	 * @param string   $email   Email.
+	 * @param string[] $exclude Eraser ids to skip.
+	 * @return array|WP_Error
+	 */
+	private static function erase_for_real( $email, array $exclude ) {
+		require_once ABSPATH . 'wp-admin/includes/privacy-tools.php';
+		$request_id = self::open_request( $email );
+		if ( is_wp_error( $request_id ) ) {
+			return $request_id;
+		}
+		Wpprivsync_Retention::start_log();
+		$report        = array();
+		$any_removed   = false;
+		$any_retained  = false;
+		foreach ( self::erasers( $exclude ) as $id => $eraser ) {
+			$entry = array(
+				'id'             => (string) $id,
+				'name'           => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
+				'items_removed'  => false,
+				'items_retained' => false,
+				'pages'          => 0,
+				'messages'       => array(),
+			);
+			for ( $page = 1; $page <= self::MAX_PAGES; $page++ ) {
+				$response = call_user_func( $eraser['callback'], $email, $page );
+				++$entry['pages'];
+				if ( ! is_array( $response ) ) {
+					$entry['messages'][] = __( 'This eraser did not answer as WordPress expects.', 'wpprivsync' );
+					$entry['error']      = 'invalid_response';
+					break;
+				}
+				$entry['items_removed']  = $entry['items_removed'] || ! empty( $response['items_removed'] );
+				$entry['items_retained'] = $entry['items_retained'] || ! empty( $response['items_retained'] );
+				foreach ( (array) ( $response['messages'] ?? array() ) as $message ) {
+					$entry['messages'][] = wp_strip_all_tags( (string) $message );
+				}
+				if ( ! empty( $response['done'] ) ) {
+					break;
+				}
+			}
+			$any_removed  = $any_removed || $entry['items_removed'];
+			$any_retained = $any_retained || $entry['items_retained'];
+			$report[]     = $entry;
+		}
+		$messages = array();
+		foreach ( $report as $entry ) {
+			foreach ( $entry['messages'] as $message ) {
+				$messages[] = $message;
+			}
+		}
+		if ( $messages ) {
+			// Core keeps the eraser messages of a request in this meta too.
+			update_post_meta( $request_id, '_wp_user_request_erasure_messages', $messages );
+		}
+		_wp_privacy_completed_request( $request_id );
+		/** This action is documented in wp-admin/includes/privacy-tools.php */
+		do_action( 'wp_privacy_personal_data_erased', $request_id );
+
+		return array(
+			'email_hash'     => Wpprivsync_Plugin::email_hash( $email ),
+			'request_id'     => (int) $request_id,
+			'dry_run'        => false,
+			'items_removed'  => $any_removed,
+			'items_retained' => $any_retained,
+			'erasers'        => $report,
+			'retained'       => Wpprivsync_Retention::log(),
+		);
+	}
+
+	/**
+	 * A confirmed remove_personal_data request for the email: an open one is reused.
+	 *
+	 * @param string $email Email.
+	 * @return int|WP_Error
+	 */
+	private static function open_request( $email ) {
+		$request_id = wp_create_user_request( $email, 'remove_personal_data', array( 'source' => 'wpprivsync' ), 'confirmed' );
+		if ( ! is_wp_error( $request_id ) ) {
+			return (int) $request_id;
+		}
+		$open = get_posts(
+			array(
+				'post_type'      => 'user_request',
+				'post_name__in'  => array( 'remove_personal_data' ),
+				'title'          => $email,
+				'post_status'    => array( 'request-pending', 'request-confirmed' ),
+				'posts_per_page' => 1,
+				'fields'         => 'ids',
+			)
+		);
+		if ( ! $open ) {
+			return new WP_Error( 'wpprivsync_request_failed', __( 'Could not create the erasure request.', 'wpprivsync' ), array( 'status' => 500 ) );
+		}
+		wp_update_post(
+			array(
+				'ID'          => (int) $open[0],
+				'post_status' => 'request-confirmed',
+			)
+		);
+		update_post_meta( (int) $open[0], '_wp_user_request_confirmed_timestamp', time() );
+		return (int) $open[0];
+	}
+
+	/**
+	 * Every exporter's data for an email, merged by group and item, cut into pages.
+	 *
+	 * @param string $email Email.
+	 * @param int    $page  1-based page of about EXPORT_PAGE_SIZE items.
+	 * @return array
+	 */
+	public static function export( $email, $page ) {
+		$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() );
+		$groups    = array();
+		$items     = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
+		foreach ( (array) $exporters as $exporter ) {
+			if ( ! is_array( $exporter ) || empty( $exporter['callback'] ) || ! is_callable( $exporter['callback'] ) ) {
+				continue;
+			}
+			for ( $p = 1; $p <= self::MAX_PAGES; $p++ ) {
+				$response = call_user_func( $exporter['callback'], $email, $p );
+				if ( ! is_array( $response ) ) {
+					break;
+				}
+				foreach ( (array) ( $response['data'] ?? array() ) as $item ) {
+					if ( ! is_array( $item ) || ! isset( $item['group_id'] ) ) {
+						continue;
+					}
+					$group_id = (string) $item['group_id'];
+					if ( ! isset( $groups[ $group_id ] ) ) {
+						$groups[ $group_id ] = array(
+							'label'       => (string) ( $item['group_label'] ?? $group_id ),
+							'description' => (string) ( $item['group_description'] ?? '' ),
+						);
+					}
+					$item_id = (string) ( $item['item_id'] ?? '' );
+					$key     = $group_id . "\0" . $item_id;
+					if ( ! isset( $items[ $key ] ) ) {
+						$items[ $key ] = array(
+							'group_id' => $group_id,
+							'item_id'  => $item_id,
+							'data'     => array(),
+						);
+					}
+					foreach ( (array) ( $item['data'] ?? array() ) as $pair ) {
+						if ( is_array( $pair ) && isset( $pair['name'] ) ) {
+							$items[ $key ]['data'][] = array(
+								'name'  => (string) $pair['name'],
+								'value' => is_scalar( $pair['value'] ?? '' ) ? (string) ( $pair['value'] ?? '' ) : wp_json_encode( $pair['value'] ),
+							);
+						}
+					}
+				}
+				if ( ! empty( $response['done'] ) ) {
+					break;
+				}
+			}
+		}
+		$all   = array_values( $items );
+		$total = count( $all );
+		$slice = array_slice( $all, ( $page - 1 ) * self::EXPORT_PAGE_SIZE, self::EXPORT_PAGE_SIZE );
+		$out   = array();
+		foreach ( $slice as $item ) {
+			$group_id = $item['group_id'];
+			if ( ! isset( $out[ $group_id ] ) ) {
+				$out[ $group_id ] = array(
+					'label'       => $groups[ $group_id ]['label'],
+					'description' => $groups[ $group_id ]['description'],
+					'items'       => array(),
+				);
+			}
+			$out[ $group_id ]['items'][] = array(
+				'item_id' => $item['item_id'],
+				'data'    => $item['data'],
+			);
+		}
+		return array(
+			'groups' => (object) $out,
+			'page'   => (int) $page,
+			'total'  => $total,
+			'done'   => $page * self::EXPORT_PAGE_SIZE >= $total,
+		);
+	}
+
+	/**
+	 * Deletes (not anonymises) every comment with that author email, with its meta.
+	 *
+	 * @param string $email   Email.
+	 * @param bool   $dry_run Count only.
+	 * @return array
+	 */
+	public static function remove_comments( $email, $dry_run ) {
+		global $wpdb;
+		$ids  = array_map( 'intval', (array) $wpdb->get_col( $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE comment_author_email = %s ORDER BY comment_ID", $email ) ) );
+		$meta = 0;
+		if ( $ids ) {
+			$in   = implode( ',', $ids );
+			$meta = (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE comment_id IN ({$in})" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers only.
+		}
+		if ( $dry_run ) {
+			return array(
+				'dry_run'          => true,
+				'comments_deleted' => 0,
+				'meta_deleted'     => 0,
+				'would_delete'     => array(
+					'comments' => count( $ids ),
+					'meta'     => $meta,
+				),
+			);
+		}
+		$deleted = Wpprivsync_Outbox::muted(
+			static function () use ( $ids ) {
+				$n = 0;
+				// Children first keeps wp_delete_comment from re-parenting replies we delete anyway.
+				foreach ( array_reverse( $ids ) as $id ) {
+					if ( wp_delete_comment( $id, true ) ) {
+						++$n;
+					}
+				}
+				return $n;
+			}
+		);
+		return array(
+			'dry_run'          => false,
+			'comments_deleted' => $deleted,
+			'meta_deleted'     => $meta - self::remaining_meta( $ids ),
+		);
+	}
+
+	/**
+	 * Meta rows left for these comment ids.
+	 *
+	 * @param int[] $ids Comment ids.
+	 * @return int
+	 */
+	private static function remaining_meta( array $ids ) {
+		global $wpdb;
+		if ( ! $ids ) {
+			return 0;
+		}
+		$in = implode( ',', array_map( 'intval', $ids ) );
+		return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE comment_id IN ({$in})" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	}
+}

@@ -1,0 +1,22 @@
+<?php
+/**
+ * Removes what wpprivsync created: the outbox table, its options, the daemon role and the capability.
+ *
+ * @package wpprivsync
+ */
+
+defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
+
+require_once __DIR__ . '/includes/class-wpprivsync-plugin.php';
+require_once __DIR__ . '/includes/class-wpprivsync-installer.php';
+require_once __DIR__ . '/includes/class-wpprivsync-outbox.php';
+
+if ( is_multisite() ) {
+	foreach ( get_sites( array( 'fields' => 'ids', 'number' => 0 ) ) as $wpprivsync_site ) {
+		switch_to_blog( $wpprivsync_site );
+		Wpprivsync_Installer::uninstall();
+		restore_current_blog();
+	}
+} else {
+	Wpprivsync_Installer::uninstall();
+}
