@@ -1,0 +1,273 @@
+"""``doctor``: is every configured site ready for the daemon? One result per check.
+
+For each site: WordPress reachable, credentials valid, plugin active (and its version), the
+service user holds the plugin's capability; ActiveCampaign reachable, token valid, each
+newsletter list exists. Then: the store is writable. A failed check does not stop the others
+of the other system (ActiveCampaign is checked even when WordPress is down); checks that
+depend on a failed one are reported as skipped, saying why.
+
+The HTTP session, the client constructors and the store opener are passed in, so tests run
+the checks against real or local servers without patching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable
+
+import requests
+
+from . import errors
+from .settings import Settings, SiteSettings
+
+CAPABILITY = "wpprivsync_sync"
+ROLE = "wpprivsync_daemon"
+NAMESPACE = "wpprivsync/v1"
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    site: str | None  # None for checks not tied to a site (the store)
+    system: str  # "wordpress", "activecampaign", "store"
+    name: str  # "reachable", "credentials", "plugin", "capability", "token", "list 7", "writable"
+    status: str  # PASS, FAIL or SKIP
+    detail: str  # the reason, never a secret
+
+    @property
+    def ok(self) -> bool:
+        return self.status == PASS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+WordPressFactory = Callable[[SiteSettings, requests.Session], Any]
+ActiveCampaignFactory = Callable[[SiteSettings, requests.Session, Settings], Any]
+
+
+def default_wordpress(site: SiteSettings, session: requests.Session, *, timeout: float = 10.0) -> Any:
+    from .clients.wordpress import WordPressClient
+
+    assert site.wordpress_app_password is not None  # settings guarantee it
+    return WordPressClient(str(site.wordpress_url), site.wordpress_user,
+                           site.wordpress_app_password.get_secret_value(),
+                           session=session, timeout=timeout, verify=site.verify_tls)
+
+
+def default_activecampaign(site: SiteSettings, session: requests.Session, settings: Settings) -> Any:
+    from .clients.activecampaign import ActiveCampaignClient
+    from .clients.ratebudget import rate_budget
+
+    assert site.activecampaign_token is not None  # settings guarantee it
+    budget = rate_budget(site.account_key, store_url=settings.store_url)
+    return ActiveCampaignClient(str(site.activecampaign_url), site.activecampaign_token.get_secret_value(),
+                                session=session, budget=budget)
+
+
+def default_store_opener(url: str) -> Any:
+    from .store import open_store
+
+    return open_store(url)
+
+
+def run_checks(settings: Settings, *, session_factory: Callable[[], requests.Session] = requests.Session,
+               store_opener: Callable[[str], Any] = default_store_opener,
+               wordpress_factory: WordPressFactory | None = None,
+               activecampaign_factory: ActiveCampaignFactory | None = None,
+               sites: Iterable[str] | None = None) -> list[CheckResult]:
+    """Run every check and return the results in a stable order: per site WordPress then
+    ActiveCampaign, then the store. ``sites`` limits the sites checked (default: all)."""
+    wordpress_factory = wordpress_factory or default_wordpress
+    activecampaign_factory = activecampaign_factory or default_activecampaign
+    chosen = list(settings.sites) if sites is None else [settings.site(n) for n in sites]
+    results: list[CheckResult] = []
+    for site in chosen:
+        with session_factory() as session:
+            results += check_wordpress(site, wordpress_factory(site, session))
+        with session_factory() as session:
+            results += check_activecampaign(site, lambda: activecampaign_factory(site, session, settings))
+    results += check_store(settings.store_url, store_opener)
+    return results
+
+
+# -- WordPress ---------------------------------------------------------------------------
+
+
+def check_wordpress(site: SiteSettings, client: Any) -> list[CheckResult]:
+    name = site.name
+    url = str(site.wordpress_url).rstrip("/")
+
+    def result(check: str, status: str, detail: str) -> CheckResult:
+        return CheckResult(name, "wordpress", check, status, detail)
+
+    out: list[CheckResult] = []
+    # 1. reachable: the unauthenticated REST index answers
+    index: dict[str, Any] | None = None
+    try:
+        index = client.index()
+        if not isinstance(index, dict) or "namespaces" not in index:
+            raise errors.BadResponse("the REST index lists no namespaces", system="wordpress")
+        out.append(result("reachable", PASS, f"REST API answers at {url}"
+                          + (f" ({index['name']})" if index.get("name") else "")))
+    except errors.Unreachable as exc:
+        out.append(result("reachable", FAIL, f"{_unreachable(exc)} (check wordpress_url)"))
+    except errors.NotFound:
+        out.append(result("reachable", FAIL, f"not reachable: no WordPress REST API at {url} (check wordpress_url)"))
+    except errors.WpprivsyncError as exc:
+        out.append(result("reachable", FAIL, f"not reachable: {_reason(exc)} (is {url} a WordPress site?)"))
+    if index is None:
+        why = "skipped: WordPress not reachable"
+        return out + [result(c, SKIP, why) for c in ("credentials", "plugin", "capability")]
+
+    # 2. credentials: the service user signs in with its Application Password
+    me: dict[str, Any] | None = None
+    try:
+        me = client.me()
+        roles = ", ".join(me.get("roles") or []) or "no role"
+        out.append(result("credentials", PASS, f"signed in as {me.get('slug') or site.wordpress_user} ({roles})"))
+    except errors.AuthenticationFailed as exc:
+        out.append(result("credentials", FAIL, f"authentication failed{_code(exc)}: check wordpress_user and "
+                          "wordpress_app_password (an Application Password of that user)"))
+    except errors.WpprivsyncError as exc:
+        out.append(result("credentials", FAIL, f"cannot sign in: {_reason(exc)}"))
+
+    # 3. plugin: its namespace is registered (works without credentials); version from status
+    if NAMESPACE not in (index.get("namespaces") or []):
+        out.append(result("plugin", FAIL, "plugin not active: the REST namespace wpprivsync/v1 is missing "
+                          "(activate wpprivsync under Plugins)"))
+    elif me is None:
+        out.append(result("plugin", PASS, "plugin active (version unknown: cannot sign in)"))
+    else:
+        try:
+            status = client.status()
+            version = status.get("version", "unknown") if isinstance(status, dict) else "unknown"
+            extra = ""
+            if isinstance(status, dict) and "woocommerce" in status:
+                extra = ", WooCommerce " + ("active" if status["woocommerce"] else "not active")
+            out.append(result("plugin", PASS, f"plugin active, version {version}{extra}"))
+        except errors.PermissionDenied:
+            out.append(result("plugin", PASS, "plugin active (version unknown: the user lacks the capability)"))
+        except errors.WpprivsyncError as exc:
+            out.append(result("plugin", FAIL, f"plugin active but its status fails: {_reason(exc)}"))
+
+    # 4. capability: the service user may use the plugin's routes
+    if me is None:
+        out.append(result("capability", SKIP, "skipped: cannot sign in to WordPress"))
+    else:
+        caps = me.get("capabilities") or {}
+        if isinstance(caps, dict) and caps.get(CAPABILITY):
+            out.append(result("capability", PASS, f"{site.wordpress_user} holds {CAPABILITY}"))
+        else:
+            out.append(result("capability", FAIL, f"{site.wordpress_user} lacks capability {CAPABILITY} "
+                              f"(give it the role {ROLE})"))
+    return out
+
+
+# -- ActiveCampaign ----------------------------------------------------------------------
+
+
+def check_activecampaign(site: SiteSettings, build: Callable[[], Any]) -> list[CheckResult]:
+    name = site.name
+    url = str(site.activecampaign_url).rstrip("/")
+    lists = [f"list {i}" for i in site.newsletter_list_ids]
+
+    def result(check: str, status: str, detail: str) -> CheckResult:
+        return CheckResult(name, "activecampaign", check, status, detail)
+
+    try:
+        client = build()
+    except errors.WpprivsyncError as exc:
+        reason = f"cannot set up the client: {_reason(exc)}"
+        return [result(c, FAIL if c == "reachable" else SKIP, reason if c == "reachable" else
+                       "skipped: no client") for c in ("reachable", "token", *lists)]
+
+    try:
+        client.check()
+        out = [result("reachable", PASS, f"API answers at {url}"), result("token", PASS, "token accepted")]
+    except errors.Unreachable as exc:
+        why = "skipped: ActiveCampaign not reachable"
+        return [result("reachable", FAIL, f"{_unreachable(exc)} (check activecampaign_url)"),
+                *(result(c, SKIP, why) for c in ("token", *lists))]
+    except (errors.AuthenticationFailed, errors.PermissionDenied) as exc:
+        why = "skipped: token not accepted"
+        return [result("reachable", PASS, f"API answers at {url}"),
+                result("token", FAIL, f"token not accepted{_code(exc)}: check activecampaign_token"),
+                *(result(c, SKIP, why) for c in lists)]
+    except errors.NotFound:
+        why = "skipped: ActiveCampaign not reachable"
+        return [result("reachable", FAIL, f"not reachable: no ActiveCampaign API at {url} (check activecampaign_url)"),
+                *(result(c, SKIP, why) for c in ("token", *lists))]
+    except errors.WpprivsyncError as exc:
+        why = "skipped: ActiveCampaign check failed"
+        return [result("reachable", FAIL, f"not usable: {_reason(exc)}"),
+                *(result(c, SKIP, why) for c in ("token", *lists))]
+
+    for list_id, check in zip(site.newsletter_list_ids, lists):
+        try:
+            found = client.get_list(list_id)
+            label = _list_name(found)
+            out.append(result(check, PASS, f"list {list_id} exists" + (f" ({label})" if label else "")))
+        except errors.NotFound:
+            out.append(result(check, FAIL, f"list {list_id} not found (check newsletter_list_ids)"))
+        except errors.WpprivsyncError as exc:
+            out.append(result(check, FAIL, f"cannot read list {list_id}: {_reason(exc)}"))
+    return out
+
+
+def _list_name(found: Any) -> str | None:
+    if isinstance(found, dict):
+        inner = found.get("list", found)
+        if isinstance(inner, dict):
+            return inner.get("name") or None
+    return getattr(found, "name", None)
+
+
+# -- store -------------------------------------------------------------------------------
+
+
+def check_store(url: str, opener: Callable[[str], Any]) -> list[CheckResult]:
+    from .settings import _mask_url_password
+
+    shown = _mask_url_password(url)
+    try:
+        store = opener(url)
+    except errors.WpprivsyncError as exc:
+        return [CheckResult(None, "store", "writable", FAIL, f"cannot open {shown}: {_reason(exc)}")]
+    try:
+        store.check_writable()
+        return [CheckResult(None, "store", "writable", PASS, f"{shown} is writable")]
+    except errors.WpprivsyncError as exc:
+        return [CheckResult(None, "store", "writable", FAIL, f"{shown} is not writable: {_reason(exc)}")]
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    """The error's message without the "system: " prefix RemoteError adds."""
+    text = str(exc)
+    system = getattr(exc, "system", None)
+    if system and text.startswith(f"{system}: "):
+        text = text[len(system) + 2:]
+    return text
+
+
+def _unreachable(exc: BaseException) -> str:
+    reason = _reason(exc)
+    return reason if reason.startswith("not reachable") else f"not reachable: {reason}"
+
+
+def _code(exc: errors.RemoteError) -> str:
+    if exc.code:
+        return f" ({exc.code})"
+    return f" (HTTP {exc.status})" if exc.status else ""
+
+
+def summary(results: list[CheckResult]) -> dict[str, int]:
+    return {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP)}

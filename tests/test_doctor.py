@@ -1,0 +1,119 @@
+"""``doctor``: each check against real servers — a real WordPress with the plugin (``wp``), the
+local ActiveCampaign server (``ac_server``), a real SQLite store — and against broken setups,
+each with its own clear reason."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from wpprivsync import doctor
+from wpprivsync.cli.main import cli
+from wpprivsync.settings import SiteSettings
+
+SITE_SECRET = "doctor-site-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def not_wordpress():
+    """A plain HTTP server that is not WordPress (answers HTML)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"<html><body>just a page</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def site_settings(wordpress_url: str, user: str = "svc", password: str = "xxxx xxxx xxxx xxxx",
+                  ac_url: str = "http://127.0.0.1:9", token: str = "token-0123456789", lists=(1,)) -> SiteSettings:
+    return SiteSettings(name="shop", wordpress_url=wordpress_url, wordpress_user=user,
+                        wordpress_app_password=password, activecampaign_url=ac_url,
+                        activecampaign_token=token, newsletter_list_ids=list(lists))
+
+
+def wordpress_checks(site: SiteSettings) -> dict[str, doctor.CheckResult]:
+    with requests.Session() as session:
+        results = doctor.check_wordpress(site, doctor.default_wordpress(site, session, timeout=5))
+    assert [r.name for r in results] == ["reachable", "credentials", "plugin", "capability"]
+    assert all(r.site == "shop" and r.system == "wordpress" for r in results)
+    return {r.name: r for r in results}
+
+
+# -- WordPress: broken setups without a WordPress ---------------------------------------------
+
+
+def test_wordpress_wrong_url_is_not_reachable():
+    url = f"http://127.0.0.1:{free_port()}"
+    checks = wordpress_checks(site_settings(url))
+    assert checks["reachable"].status == doctor.FAIL
+    assert checks["reachable"].detail.startswith("not reachable")
+    assert url in checks["reachable"].detail and "wordpress_url" in checks["reachable"].detail
+    for name in ("credentials", "plugin", "capability"):
+        assert checks[name].status == doctor.SKIP
+        assert checks[name].detail == "skipped: WordPress not reachable"
+
+
+def test_wordpress_url_of_something_else_is_not_reachable(not_wordpress):
+    checks = wordpress_checks(site_settings(not_wordpress))
+    assert checks["reachable"].status == doctor.FAIL
+    assert checks["reachable"].detail.startswith("not reachable")
+    assert "WordPress site?" in checks["reachable"].detail
+    assert checks["capability"].status == doctor.SKIP
+
+
+# -- store ------------------------------------------------------------------------------------
+
+
+def test_store_writable(tmp_path):
+    url = f"sqlite:///{tmp_path}/state/wpprivsync.sqlite3"
+    (tmp_path / "state").mkdir()
+    [result] = doctor.check_store(url, doctor.default_store_opener)
+    assert (result.site, result.system, result.name, result.status) == (None, "store", "writable", doctor.PASS)
+    assert str(tmp_path) in result.detail
+
+
+def test_store_not_writable(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    [result] = doctor.check_store(f"sqlite:///{blocker}/wpprivsync.sqlite3", doctor.default_store_opener)
+    assert result.status == doctor.FAIL and not result.ok
+    assert str(blocker) in result.detail
+
+
+def test_store_url_password_not_shown():
+    def refuse(url: str):
+        from wpprivsync.errors import StoreError
+
+        raise StoreError("connection refused")
+
+    [result] = doctor.check_store("postgresql+psycopg://wp:db-Secret-77@127.0.0.1:1/x", refuse)
+    assert result.status == doctor.FAIL
+    assert "db-Secret-77" not in result.detail and "connection refused" in result.detail
