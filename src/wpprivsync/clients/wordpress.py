@@ -6,14 +6,18 @@ every failure to ``wpprivsync.errors`` at one place (``_call``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import requests
 
 from .. import errors
+from ..identity import normalise_email
+from .protocols import Event
 
 NAMESPACE = "wpprivsync/v1"
 SYSTEM = "wordpress"
+PAGE_SIZE = 500  # the plugin's maximum for events, consents and orders
+MAX_EXPORT_PAGES = 10_000  # a plugin that never says done must not loop forever
 
 
 class WordPressClient:
@@ -51,8 +55,107 @@ class WordPressClient:
         return self._call("GET", "wp/v2/users/me", params={"context": "edit"})
 
     # -- plugin ------------------------------------------------------------------------
+    def _plugin(self, method: str, route: str, **kw: Any) -> Any:
+        return self._call(method, f"{NAMESPACE}/{route}", **kw)
+
     def status(self) -> dict[str, Any]:
-        return self._call("GET", f"{NAMESPACE}/status")
+        return self._plugin("GET", "status")
+
+    def events(self, after: int, limit: int = 100) -> tuple[list[Event], int]:
+        body = self._plugin("GET", "events", params={"after": int(after), "limit": int(limit)})
+        try:
+            events = [Event(id=int(e["id"]), type=str(e["type"]), payload=dict(e.get("payload") or {}),
+                            created_at=str(e["created_at"])) for e in body["events"]]
+            return events, int(body.get("pending", 0))
+        except (KeyError, TypeError, ValueError):
+            raise errors.BadResponse("events answer does not follow the protocol", system=SYSTEM) from None
+
+    def ack(self, ids: Sequence[int], hashes: dict[int, str] | None = None) -> int:
+        if not ids:
+            return 0
+        payload: dict[str, Any] = {"ids": [int(i) for i in ids]}
+        if hashes:
+            payload["hashes"] = {str(k): v for k, v in hashes.items()}
+        return int(_field(self._plugin("POST", "events/ack", json=payload), "acked"))
+
+    def erase(self, email: str, *, dry_run: bool = False, exclude: Sequence[str] = ()) -> dict[str, Any]:
+        return self._plugin("POST", "erase", json={"email": normalise_email(email), "dry_run": bool(dry_run),
+                                                   "exclude": list(exclude)})
+
+    def export(self, email: str) -> dict[str, Any]:
+        """Every page of the export, merged: ``{"groups": {id: {"label", "items": [...]}}}``."""
+        groups: dict[str, Any] = {}
+        for page in range(1, MAX_EXPORT_PAGES + 1):
+            body = self._plugin("POST", "export", json={"email": normalise_email(email), "page": page})
+            page_groups = _field(body, "groups")
+            if not isinstance(page_groups, dict):  # PHP encodes an empty map as []
+                page_groups = {}
+            for group_id, group in page_groups.items():
+                merged = groups.setdefault(group_id, {k: v for k, v in group.items() if k != "items"} | {"items": []})
+                merged["items"].extend(group.get("items", []))
+            if body.get("done", True):
+                return {"groups": groups}
+        raise errors.BadResponse(f"export did not finish within {MAX_EXPORT_PAGES} pages", system=SYSTEM)
+
+    def remove_comments(self, email: str, *, dry_run: bool = False) -> dict[str, Any]:
+        return self._plugin("POST", "comments/remove", json={"email": normalise_email(email), "dry_run": bool(dry_run)})
+
+    def set_consent(self, email: str, subscribed: bool) -> dict[str, Any]:
+        return self._plugin("POST", "consent", json={"email": normalise_email(email), "subscribed": bool(subscribed)})
+
+    def consents(self) -> Iterator[dict[str, Any]]:
+        """Every user ``{"id", "email", "subscribed"}``, paging by id."""
+        after = 0
+        while True:
+            body = self._plugin("GET", "consents", params={"after": after, "limit": PAGE_SIZE})
+            users = _field(body, "users")
+            yield from users
+            last = int(body.get("last_id", after))
+            if len(users) < PAGE_SIZE or last <= after:
+                return
+            after = last
+
+    def orders(self, *, email: str | None = None, before: str | None = None) -> Iterator[dict[str, Any]]:
+        """Orders not yet anonymised, by billing email and/or created before a date (YYYY-MM-DD).
+
+        Pages by number in id order; an order that shows up again (the set shifted between two
+        pages) is yielded once. Callers that anonymise should collect first, then act."""
+        params: dict[str, Any] = {"per_page": PAGE_SIZE}
+        if email:
+            params["email"] = normalise_email(email)
+        if before:
+            params["before"] = before
+        page, seen = 1, set()
+        while True:
+            body = self._plugin("GET", "orders", params=params | {"page": page})
+            orders = _field(body, "orders")
+            for order in orders:
+                if order["id"] not in seen:
+                    seen.add(order["id"])
+                    yield order
+            total = int(body.get("total", 0))
+            if not orders or page * PAGE_SIZE >= total:
+                return
+            page += 1
+
+    def anonymize_orders(self, order_ids: Sequence[int]) -> dict[str, Any]:
+        return self._plugin("POST", "orders/anonymize", json={"order_ids": [int(i) for i in order_ids]})
+
+    def retention(self) -> dict[str, Any]:
+        return self._plugin("GET", "retention")
+
+    def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]:
+        return self._plugin("POST", "retention", json={"order_years": int(order_years),
+                                                       "tax_year_start_month": int(tax_year_start_month)})
+
+    def heartbeat(self, body: dict[str, Any]) -> None:
+        _field(self._plugin("POST", "heartbeat", json=body), "ok")
+
+
+def _field(body: Any, name: str) -> Any:
+    if not isinstance(body, dict) or name not in body:
+        raise errors.BadResponse(f"answer without {name!r}", system=SYSTEM)
+    return body[name]
 
 
 def _decode(resp: requests.Response) -> Any:
