@@ -117,3 +117,57 @@ def test_store_url_password_not_shown():
     [result] = doctor.check_store("postgresql+psycopg://wp:db-Secret-77@127.0.0.1:1/x", refuse)
     assert result.status == doctor.FAIL
     assert "db-Secret-77" not in result.detail and "connection refused" in result.detail
+
+
+# -- WordPress: the real stack ----------------------------------------------------------------
+
+
+def test_wordpress_all_checks_pass(wp):
+    checks = wordpress_checks(site_settings(wp.url, wp.service_user, wp.service_app_password))
+    for name, result in checks.items():
+        assert result.status == doctor.PASS, (name, result.detail)
+    assert wp.service_user in checks["credentials"].detail and "wpprivsync_daemon" in checks["credentials"].detail
+    assert checks["plugin"].detail.startswith("plugin active, version ")
+    from wpprivsync import __version__  # noqa: F401  (the plugin has its own version)
+
+    version = checks["plugin"].detail.split("version ", 1)[1].split(",")[0]
+    assert version and version != "unknown"
+    assert "holds wpprivsync_sync" in checks["capability"].detail
+
+
+def test_wordpress_wrong_password_is_authentication_failed(wp):
+    checks = wordpress_checks(site_settings(wp.url, wp.service_user, "aaaa bbbb cccc dddd eeee ffff"))
+    assert checks["reachable"].status == doctor.PASS
+    assert checks["credentials"].status == doctor.FAIL
+    assert checks["credentials"].detail.startswith("authentication failed")
+    assert "wordpress_app_password" in checks["credentials"].detail
+    assert "aaaa bbbb" not in checks["credentials"].detail
+    assert checks["plugin"].status == doctor.PASS  # seen without signing in
+    assert checks["capability"].status == doctor.SKIP
+
+
+def test_wordpress_unknown_user_is_authentication_failed(wp):
+    checks = wordpress_checks(site_settings(wp.url, "nobody-here", wp.service_app_password))
+    assert checks["credentials"].status == doctor.FAIL
+    assert checks["credentials"].detail.startswith("authentication failed")
+
+
+def test_wordpress_plugin_inactive(wp):
+    wp.deactivate_plugin("wpprivsync")
+    try:
+        checks = wordpress_checks(site_settings(wp.url, wp.service_user, wp.service_app_password))
+    finally:
+        wp.activate_plugin("wpprivsync")
+    assert checks["reachable"].status == doctor.PASS
+    assert checks["credentials"].status == doctor.PASS
+    assert checks["plugin"].status == doctor.FAIL
+    assert checks["plugin"].detail.startswith("plugin not active")
+
+
+def test_wordpress_user_without_capability(wp):
+    checks = wordpress_checks(site_settings(wp.url, wp.subscriber_user, wp.subscriber_app_password))
+    assert checks["credentials"].status == doctor.PASS
+    assert checks["plugin"].status == doctor.PASS
+    assert checks["capability"].status == doctor.FAIL
+    assert checks["capability"].detail == (f"{wp.subscriber_user} lacks capability wpprivsync_sync "
+                                           "(give it the role wpprivsync_daemon)")

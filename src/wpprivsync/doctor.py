@@ -56,14 +56,18 @@ def default_wordpress(site: SiteSettings, session: requests.Session, *, timeout:
                            session=session, timeout=timeout, verify=site.verify_tls)
 
 
-def default_activecampaign(site: SiteSettings, session: requests.Session, settings: Settings) -> Any:
+def default_activecampaign(site: SiteSettings, session: requests.Session, settings: Settings, *,
+                           timeout: float = 10.0) -> Any:
+    """The real client, sharing the account's rate budget, retrying once at most: doctor
+    reports a failure rather than waiting it out."""
     from .clients.activecampaign import ActiveCampaignClient
     from .clients.ratebudget import rate_budget
 
     assert site.activecampaign_token is not None  # settings guarantee it
     budget = rate_budget(site.account_key, store_url=settings.store_url)
     return ActiveCampaignClient(str(site.activecampaign_url), site.activecampaign_token.get_secret_value(),
-                                session=session, budget=budget)
+                                session=session, budget=budget, timeout=timeout, max_retries=1,
+                                max_429_retries=2, backoff_max=2.0)
 
 
 def default_store_opener(url: str) -> Any:
@@ -178,8 +182,8 @@ def check_activecampaign(site: SiteSettings, build: Callable[[], Any]) -> list[C
 
     try:
         client = build()
-    except errors.WpprivsyncError as exc:
-        reason = f"cannot set up the client: {_reason(exc)}"
+    except Exception as exc:  # noqa: BLE001 — e.g. the rate budget's database; report, don't crash
+        reason = f"cannot set up the client: {_reason(exc) or type(exc).__name__}"
         return [result(c, FAIL if c == "reachable" else SKIP, reason if c == "reachable" else
                        "skipped: no client") for c in ("reachable", "token", *lists)]
 
@@ -197,7 +201,8 @@ def check_activecampaign(site: SiteSettings, build: Callable[[], Any]) -> list[C
                 *(result(c, SKIP, why) for c in lists)]
     except errors.NotFound:
         why = "skipped: ActiveCampaign not reachable"
-        return [result("reachable", FAIL, f"not reachable: no ActiveCampaign API at {url} (check activecampaign_url)"),
+        return [result("reachable", FAIL, f"not reachable: no ActiveCampaign API at {url} "
+                       "(check activecampaign_url: the account's API URL followed by /api/3)"),
                 *(result(c, SKIP, why) for c in ("token", *lists))]
     except errors.WpprivsyncError as exc:
         why = "skipped: ActiveCampaign check failed"
