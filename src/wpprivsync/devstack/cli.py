@@ -1,0 +1,142 @@
+"""``python -m wpprivsync.devstack up|down|env|status``: a detached WordPress stack for people
+and the sandbox (``scripts/wp-stack`` runs this from the repository root).
+
+``up`` starts the stack in ``--dir`` (default ``.stack/wordpress``) and leaves it running;
+``down`` stops it and removes the directory; ``env`` prints ``export WPPRIVSYNC_...=`` lines;
+``status`` exits 0 when the stack runs, 3 when it does not. All are idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from .processes import StackError
+from .wordpress import STATE_FILE, WordPressStack
+
+DEFAULT_DIR = Path(".stack") / "wordpress"
+DEFAULT_PLUGIN = Path("wp-plugin") / "wpprivsync"
+NOT_RUNNING = 3
+
+_dir_option = click.option("--dir", "stack_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR,
+                           show_default=True, help="Directory of the stack.")
+# accepted (and ignored) by down/env/status so one set of arguments serves every command
+_plugin_option = click.option("--plugin", "plugins", multiple=True, type=click.Path(path_type=Path), hidden=True)
+
+
+@click.group()
+def main() -> None:
+    """A real WordPress (system package, private MariaDB, PHP's built-in server) for local use."""
+
+
+@main.command()
+@_dir_option
+@click.option("--plugin", "plugins", multiple=True, type=click.Path(path_type=Path),
+              help="Plugin directory to link and activate (repeatable). Default: wp-plugin/wpprivsync.")
+@click.option("--test-plugins", is_flag=True, help="Also activate every plugin under tests/wp-plugins/.")
+@click.option("--woocommerce", type=click.Path(path_type=Path),
+              default=lambda: os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None,
+              help="WooCommerce plugin directory [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
+@click.option("--workers", default=4, show_default=True, help="PHP server workers.")
+def up(stack_dir: Path, plugins: tuple[Path, ...], test_plugins: bool, woocommerce: Path | None, workers: int) -> None:
+    """Start the stack (or show the one already running)."""
+    existing = _attach(stack_dir)
+    if existing is not None and existing.running:
+        _describe(existing, started=False)
+        return
+    if existing is not None:
+        _teardown(existing)
+    elif stack_dir.exists() and any(stack_dir.iterdir()):
+        raise click.ClickException(f"{stack_dir} exists but holds no stack state; remove it first")
+    plugin_dirs = list(plugins) or [DEFAULT_PLUGIN]
+    if test_plugins:
+        plugin_dirs += sorted(d for d in Path("tests/wp-plugins").glob("*") if d.is_dir())
+    stack = WordPressStack(stack_dir, plugin_dirs=plugin_dirs, woocommerce_dir=woocommerce, workers=workers)
+    try:
+        stack.start()
+        stack.snapshot()
+        stack.detach()
+    except StackError as exc:
+        shutil.rmtree(stack_dir, ignore_errors=True)
+        raise click.ClickException(str(exc)) from None
+    _describe(stack, started=True)
+
+
+@main.command()
+@_dir_option
+@_plugin_option
+def down(stack_dir: Path, plugins: tuple[Path, ...]) -> None:
+    """Stop the stack and remove its directory."""
+    stack = _attach(stack_dir)
+    if stack is None:
+        click.echo("no WordPress stack here")
+        return
+    _teardown(stack)
+    click.echo("WordPress stack stopped")
+
+
+@main.command()
+@_dir_option
+@_plugin_option
+def env(stack_dir: Path, plugins: tuple[Path, ...]) -> None:
+    """Print export lines for the running stack (eval "$(scripts/wp-stack env)")."""
+    stack = _running(stack_dir)
+    for key, value in stack.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@main.command()
+@_dir_option
+@_plugin_option
+def status(stack_dir: Path, plugins: tuple[Path, ...]) -> None:
+    """Say whether the stack runs (exit 0) or not (exit 3)."""
+    stack = _attach(stack_dir)
+    if stack is None or not stack.running:
+        click.echo("WordPress stack: not running")
+        sys.exit(NOT_RUNNING)
+    click.echo(f"WordPress stack: running at {stack.url} (php pid {stack.server_pid}, mariadbd pid {stack.db.pid})")
+
+
+def _attach(stack_dir: Path) -> WordPressStack | None:
+    if not (stack_dir / STATE_FILE).exists():
+        return None
+    try:
+        return WordPressStack.attach(stack_dir)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _running(stack_dir: Path) -> WordPressStack:
+    stack = _attach(stack_dir)
+    if stack is None or not stack.running:
+        click.echo("WordPress stack: not running (start it with scripts/wp-stack up)", err=True)
+        sys.exit(1)
+    return stack
+
+
+def _teardown(stack: WordPressStack) -> None:
+    try:
+        stack.stop()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    shutil.rmtree(stack.root, ignore_errors=True)
+
+
+def _describe(stack: WordPressStack, *, started: bool) -> None:
+    head = f"WordPress stack up in {stack.startup_seconds:.1f} s" if started else "WordPress stack already running"
+    lines = [
+        f"{head}: {stack.url}",
+        f"  admin login:  {stack.url}/wp-login.php  user {stack.admin_user}  password {stack.admin_password}",
+        f"  service user: {stack.service_user} (role {stack.service_role})  application password {stack.service_app_password}",
+        f"  subscriber:   {stack.subscriber_user}  application password {stack.subscriber_app_password}",
+        f"  plugins:      {', '.join(stack.plugins)}",
+        f"  files:        {stack.root}",
+        '  environment:  eval "$(scripts/wp-stack env)"',
+    ]
+    lines += [f"  warning: {w}" for w in stack.warnings]
+    click.echo("\n".join(lines))

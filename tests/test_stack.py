@@ -1,0 +1,238 @@
+"""The development stack: a real WordPress with the plugin, per-test isolation, fault
+injection on the database, and nothing left running afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from support.wordpress import PLUGIN_DIR, extra_plugin_dirs, requires_woocommerce, rest_session
+from wpprivsync.devstack import StackError, WordPressStack
+from wpprivsync.devstack import processes
+from wpprivsync.devstack.ports import is_listening
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_rest_index_answers(wp):
+    resp = requests.get(f"{wp.url}/wp-json/", timeout=30)
+    assert resp.status_code == 200
+    assert "wp/v2" in resp.json()["namespaces"]
+
+
+def test_service_user_authenticates_with_its_application_password(wp):
+    me = rest_session(wp.service_user, wp.service_app_password).get(
+        f"{wp.url}/wp-json/wp/v2/users/me", params={"context": "edit"}, timeout=30)
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == wp.service_user
+    assert me.json()["roles"] == [wp.service_role]
+
+
+def test_wrong_application_password_is_refused(wp):
+    resp = rest_session(wp.service_user, "aaaa bbbb cccc dddd eeee ffff").get(
+        f"{wp.url}/wp-json/wp/v2/users/me", timeout=30)
+    assert resp.status_code == 401
+
+
+def test_subscriber_is_forbidden_what_needs_an_editor(wp):
+    resp = rest_session(wp.subscriber_user, wp.subscriber_app_password).get(
+        f"{wp.url}/wp-json/wp/v2/users", params={"context": "edit"}, timeout=30)
+    assert resp.status_code == 403
+
+
+def test_admin_can_log_in_with_the_browser_password(wp):
+    session = requests.Session()
+    session.cookies.set("wordpress_test_cookie", "WP Cookie check")
+    resp = session.post(f"{wp.url}/wp-login.php", data={
+        "log": wp.admin_user, "pwd": wp.admin_password, "wp-submit": "Log In", "testcookie": "1",
+        "redirect_to": f"{wp.url}/wp-admin/"}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.url.startswith(f"{wp.url}/wp-admin/")
+    assert any(c.name.startswith("wordpress_logged_in_") for c in session.cookies)
+
+
+def test_plugin_and_test_plugins_are_active(wp):
+    active = wp.active_plugins()
+    assert "wpprivsync/wpprivsync.php" in active
+    for d in extra_plugin_dirs():
+        assert wp.plugins[d.name] in active
+    # linked, not copied: the site runs the working tree's plugin
+    link = wp.site / "wp-content" / "plugins" / "wpprivsync"
+    assert link.resolve() == PLUGIN_DIR.resolve()
+
+
+def test_deactivate_and_activate_plugin(wp):
+    assert wp.deactivate_plugin("wpprivsync") == "wpprivsync/wpprivsync.php"
+    assert "wpprivsync/wpprivsync.php" not in wp.active_plugins()
+    assert wp.activate_plugin("wpprivsync") == "wpprivsync/wpprivsync.php"
+    assert "wpprivsync/wpprivsync.php" in wp.active_plugins()
+
+
+def test_activating_a_missing_plugin_is_a_clear_error(wp):
+    with pytest.raises(StackError, match="no plugin in directory no-such-plugin"):
+        wp.activate_plugin("no-such-plugin")
+
+
+def test_php_returns_output_and_json(wp):
+    assert wp.php("echo get_option('home');") == wp.url
+    assert wp.php_json("echo json_encode(['users' => count_users()['total_users']]);") == {"users": 3}
+
+
+def test_php_failure_raises_with_the_error(wp):
+    with pytest.raises(StackError, match="boom from a snippet"):
+        wp.php("throw new RuntimeException('boom from a snippet');")
+    with pytest.raises(StackError, match="no JSON"):
+        wp.php_json("echo 'not json';")
+
+
+def test_snapshot_restore_isolates_users_options_and_new_tables(wp):
+    wp.php("wp_insert_user(['user_login' => 'temp-user', 'user_pass' => wp_generate_password(),"
+           " 'user_email' => 'temp-user@example.test']);"
+           " update_option('blogname', 'Changed by a test');")
+    wp.sql("CREATE TABLE wp_made_by_test (id INT PRIMARY KEY);")
+    assert wp.php("echo username_exists('temp-user') ? 'yes' : 'no';") == "yes"
+
+    wp.restore()
+
+    assert wp.php("echo username_exists('temp-user') ? 'yes' : 'no';") == "no"
+    assert wp.php("echo get_option('blogname');") == "wpprivsync test site"
+    assert "wp_made_by_test" not in wp.sql("SHOW TABLES;").split()
+    # the service user's Application Password still works after a restore
+    me = rest_session(wp.service_user, wp.service_app_password).get(f"{wp.url}/wp-json/wp/v2/users/me", timeout=30)
+    assert me.status_code == 200
+
+
+def test_restore_recreates_dropped_and_altered_tables(wp):
+    wp.sql("DROP TABLE wp_termmeta; ALTER TABLE wp_links ADD COLUMN extra INT;")
+    wp.restore()
+    tables = wp.sql("SHOW TABLES;").split()
+    assert "wp_termmeta" in tables
+    assert "extra" not in wp.sql("SHOW COLUMNS FROM wp_links;")
+
+
+def test_restart_db_keeps_data(wp):
+    post_id = int(wp.php("echo wp_insert_post(['post_title' => 'survives a restart', 'post_status' => 'publish']);"))
+    pid_before = wp.db.pid
+    wp.restart_db()
+    assert wp.db.pid != pid_before
+    resp = requests.get(f"{wp.url}/wp-json/wp/v2/posts/{post_id}", timeout=30)
+    assert resp.status_code == 200
+    assert resp.json()["title"]["rendered"] == "survives a restart"
+
+
+def test_stopped_db_makes_the_site_fail_until_started(wp):
+    wp.stop_db()
+    try:
+        down = requests.get(f"{wp.url}/wp-json/", timeout=30)
+        assert down.status_code == 500
+        assert not wp.db.running
+    finally:
+        wp.start_db()
+    assert requests.get(f"{wp.url}/wp-json/", timeout=30).status_code == 200
+
+
+def test_mail_is_caught_not_sent(wp):
+    before = len(wp.sent_mail())
+    assert wp.php("echo wp_mail('someone@example.test', 'Hello', 'Body') ? 'sent' : 'failed';") == "sent"
+    mail = wp.sent_mail()[before:]
+    assert [(m["to"], m["subject"]) for m in mail] == [(["someone@example.test"], "Hello")]
+
+
+def test_env_names_the_connection(wp):
+    env = wp.env()
+    assert env["WPPRIVSYNC_WP_URL"] == wp.url
+    assert env["WPPRIVSYNC_WP_USER"] == "wpprivsync-daemon"
+    assert env["WPPRIVSYNC_WP_APP_PASSWORD"] == wp.service_app_password
+    assert Path(env["WPPRIVSYNC_WP_DB_SOCKET"]).exists()
+
+
+@requires_woocommerce
+def test_woocommerce_is_active_and_takes_orders(wp):
+    assert "woocommerce/woocommerce.php" in wp.active_plugins()
+    tables = wp.sql("SHOW TABLES;").split()
+    for table in ("wp_woocommerce_order_items", "wp_wc_customer_lookup", "wp_actionscheduler_actions"):
+        assert table in tables
+    order = wp.php_json(
+        "$o = wc_create_order(); $o->set_billing_email('buyer@example.test'); $o->set_billing_first_name('Bea');"
+        " $o->set_total('12.50'); $o->save();"
+        " echo json_encode(['id' => $o->get_id(), 'email' => wc_get_order($o->get_id())->get_billing_email()]);")
+    assert order["email"] == "buyer@example.test"
+    resp = rest_session(wp.admin_user, wp.admin_app_password).get(
+        f"{wp.url}/wp-json/wc/v3/orders/{order['id']}", timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["billing"]["email"] == "buyer@example.test"
+
+
+# -- stacks of their own -------------------------------------------------------------------
+
+def test_bad_inputs_are_refused_before_anything_starts(tmp_path):
+    with pytest.raises(StackError, match="plugin directory not found"):
+        WordPressStack(tmp_path / "a", plugin_dirs=[tmp_path / "missing"]).start()
+    with pytest.raises(StackError, match="holds no woocommerce.php"):
+        WordPressStack(tmp_path / "b", plugin_dirs=[], woocommerce_dir=tmp_path).start()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "keep.txt").write_text("mine")
+    with pytest.raises(StackError, match="not empty"):
+        WordPressStack(tmp_path / "c", plugin_dirs=[]).start()
+    assert (tmp_path / "c" / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "a" / "mysql").exists()
+
+
+def test_stop_leaves_no_process(tmp_path):
+    stack = WordPressStack(tmp_path / "stack", plugin_dirs=[PLUGIN_DIR], workers=2)
+    stack.start()
+    try:
+        groups = stack.pgids()
+        members = {pid for g in groups for pid in processes.group_members(g)}
+        names = {Path(processes.cmdline(pid)[0]).name for pid in members}
+        assert {"mariadbd", "php"} <= names
+        assert len(members) >= 4  # mariadbd, php master and its two workers
+    finally:
+        stack.stop()
+    for g in groups:
+        assert not processes.group_alive(g)
+    assert all(not processes.cmdline(pid) for pid in members)
+    assert not is_listening(stack.http_port)
+    assert not is_listening(stack.db.port)
+
+
+def _wp_stack_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wpprivsync.devstack", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "WPPRIVSYNC_WOOCOMMERCE_DIR"})
+
+
+def test_detached_stack_up_env_status_down(tmp_path):
+    where = ["--dir", str(tmp_path / "detached"), "--plugin", str(PLUGIN_DIR)]
+    up = _wp_stack_cli("up", *where, cwd=tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "wpprivsync-daemon" in up.stdout
+        again = _wp_stack_cli("up", *where, cwd=tmp_path)  # idempotent: same stack
+        assert again.returncode == 0, again.stderr
+        state = json.loads((tmp_path / "detached" / "state.json").read_text())
+
+        env = _wp_stack_cli("env", *where, cwd=tmp_path)
+        assert env.returncode == 0, env.stderr
+        exported = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
+        assert exported["WPPRIVSYNC_WP_URL"] == state["url"]
+        assert state["url"] in again.stdout
+        me = rest_session("wpprivsync-daemon", state["service_app_password"]).get(
+            f"{state['url']}/wp-json/wp/v2/users/me", timeout=30)
+        assert me.status_code == 200
+
+        assert _wp_stack_cli("status", *where, cwd=tmp_path).returncode == 0
+    finally:
+        down = _wp_stack_cli("down", *where, cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    for key in ("server_pid", "db_pid"):
+        assert not processes.group_alive(state[key])
+    assert _wp_stack_cli("down", *where, cwd=tmp_path).returncode == 0  # idempotent
+    assert _wp_stack_cli("status", *where, cwd=tmp_path).returncode == 3
+    assert _wp_stack_cli("env", *where, cwd=tmp_path).returncode == 1
