@@ -171,3 +171,93 @@ def test_wordpress_user_without_capability(wp):
     assert checks["capability"].status == doctor.FAIL
     assert checks["capability"].detail == (f"{wp.subscriber_user} lacks capability wpprivsync_sync "
                                            "(give it the role wpprivsync_daemon)")
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, sites: list[SiteSettings], store_url: str | None = None) -> Path:
+    """A TOML config for ``sites`` with the secrets in files, as in production."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "site_secret").write_text(SITE_SECRET)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    store_url = store_url or f"sqlite:///{tmp_path}/state/wpprivsync.sqlite3"
+    lines = [f'store_url = "{store_url}"', f'site_secret_file = "{secrets / "site_secret"}"']
+    for site in sites:
+        wp_file = secrets / f"{site.name}-wp"
+        wp_file.write_text(site.wordpress_app_password.get_secret_value())
+        ac_file = secrets / f"{site.name}-ac"
+        ac_file.write_text(site.activecampaign_token.get_secret_value())
+        lines += ["", "[[sites]]", f'name = "{site.name}"', f'wordpress_url = "{site.wordpress_url}"',
+                  f'wordpress_user = "{site.wordpress_user}"', f'wordpress_app_password_file = "{wp_file}"',
+                  f'activecampaign_url = "{site.activecampaign_url}"', f'activecampaign_token_file = "{ac_file}"',
+                  f"newsletter_list_ids = {json.dumps(site.newsletter_list_ids)}"]
+    path = tmp_path / "wpprivsync.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_doctor(config: Path, *args: str):
+    return CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False,
+                              env={"WPPRIVSYNC_SECRETS_DIR": str(config.parent / "no-secrets-dir")})
+
+
+def test_cli_prints_a_line_per_check_and_exits_1_on_failure(wp, tmp_path):
+    ac_url = f"http://127.0.0.1:{free_port()}/api/3"
+    site = site_settings(wp.url, wp.service_user, wp.service_app_password, ac_url=ac_url, token="ac-Tok-4242-x")
+    config = write_config(tmp_path, [site])
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    for check in ("reachable", "credentials", "plugin", "capability"):
+        assert any(line.startswith(f"PASS shop: wordpress {check} — ") for line in lines), result.output
+    assert any(line.startswith("FAIL shop: activecampaign reachable — not reachable") for line in lines)
+    assert "SKIP shop: activecampaign token — skipped: ActiveCampaign not reachable" in lines
+    assert "SKIP shop: activecampaign list 1 — skipped: ActiveCampaign not reachable" in lines
+    assert any(line.startswith("PASS store writable — ") for line in lines)
+    assert lines[-1] == "1 failed, 2 skipped, 5 passed"
+    for secret in (wp.service_app_password, "ac-Tok-4242-x", SITE_SECRET):
+        assert secret not in result.output
+
+    as_json = run_doctor(config, "doctor", "--json")
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.output)
+    assert data["ok"] is False and data["summary"] == {"pass": 5, "fail": 1, "skip": 2}
+    first = data["checks"][0]
+    assert first == {"site": "shop", "system": "wordpress", "name": "reachable", "status": "pass",
+                     "ok": True, "detail": first["detail"]}
+    assert json.loads(run_doctor(config, "--json", "doctor").output) == data
+    assert wp.service_app_password not in as_json.output and "ac-Tok-4242-x" not in as_json.output
+
+
+def test_cli_several_sites_and_site_option(tmp_path):
+    down = f"http://127.0.0.1:{free_port()}"
+    a = site_settings(down, ac_url=down)
+    b = a.model_copy(update={"name": "blog"})
+    config = write_config(tmp_path, [a, b])
+    data = json.loads(run_doctor(config, "--json", "doctor").output)
+    assert [c["site"] for c in data["checks"]] == ["shop"] * 7 + ["blog"] * 7 + [None]
+    assert all(c["status"] in ("fail", "skip") for c in data["checks"][:-1])
+    only = json.loads(run_doctor(config, "--site", "blog", "--json", "doctor").output)
+    assert {c["site"] for c in only["checks"]} == {None, "blog"}
+    unknown = run_doctor(config, "--site", "nope", "doctor")
+    assert unknown.exit_code == 2 and "no site named 'nope'" in unknown.output
+
+
+def test_cli_invalid_config_exits_2(tmp_path):
+    config = tmp_path / "wpprivsync.toml"
+    config.write_text('site_secret = "short"\n')
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: site_secret: too short")
+    assert "short\"" not in result.output
+
+
+def test_cli_store_failure_fails(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    config = write_config(tmp_path, [], store_url=f"sqlite:///{blocker}/db.sqlite3")
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("FAIL store writable — cannot open")
