@@ -49,10 +49,13 @@ def test_help_has_an_example(path, command):
     words = " ".join(line.strip() for line in example_lines if line.strip().startswith("wpprivsync")).split()
     for name in path:
         assert name in words, f"the example of `{_id(path)}` does not use {name!r}"
-    # every option is described
-    for param in command.params:
-        if isinstance(param, click.Option) and not param.hidden and param.name != "help":
-            assert param.help, f"option {param.opts[0]} of `{_id(path)}` has no help"
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[_id(p) for p, _ in COMMANDS])
+def test_every_option_is_described(path, command):
+    undescribed = [p.opts[0] for p in command.params
+                   if isinstance(p, click.Option) and not p.hidden and not p.help]
+    assert undescribed == [], f"options of `{_id(path)}` without help: {undescribed}"
 
 
 def test_group_lists_its_commands():
