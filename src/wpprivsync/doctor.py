@@ -59,12 +59,17 @@ def default_wordpress(site: SiteSettings, session: requests.Session, *, timeout:
 def default_activecampaign(site: SiteSettings, session: requests.Session, settings: Settings, *,
                            timeout: float = 10.0) -> Any:
     """The real client, sharing the account's rate budget, retrying once at most: doctor
-    reports a failure rather than waiting it out."""
+    reports a failure rather than waiting it out. When the shared budget cannot be set up
+    (its database lives next to the store, whose own check reports why) the client runs
+    without one: doctor makes only a few calls."""
     from .clients.activecampaign import ActiveCampaignClient
     from .clients.ratebudget import rate_budget
 
     assert site.activecampaign_token is not None  # settings guarantee it
-    budget = rate_budget(site.account_key, store_url=settings.store_url)
+    try:
+        budget = rate_budget(site.account_key, store_url=settings.store_url)
+    except Exception:  # noqa: BLE001 — see above
+        budget = None
     return ActiveCampaignClient(str(site.activecampaign_url), site.activecampaign_token.get_secret_value(),
                                 session=session, budget=budget, timeout=timeout, max_retries=1,
                                 max_429_retries=2, backoff_max=2.0)
