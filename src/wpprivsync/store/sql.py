@@ -325,12 +325,14 @@ class SqlStore:
     def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
                     audit: Sequence[AuditEntry] = ()) -> bool:
         with self._tx(write=True) as conn:
+            request_id = self._lock_request_of(conn, step_id)
+            if request_id is None:
+                return False
             held = conn.execute(sa.update(_S).where(
                 _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING,
             ).values(status=STEP_DONE, result=dict(result), lease_owner=None, lease_until=None, updated_at=now))
             if held.rowcount != 1:
                 return False
-            request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar_one()
             self._insert_audit(conn, audit, now, request_id=request_id, step_id=step_id)
             left = conn.execute(sa.select(sa.func.count()).select_from(_S).where(
                 _S.c.request_id == request_id, _S.c.status != STEP_DONE)).scalar_one()
@@ -349,18 +351,37 @@ class SqlStore:
         else:
             values.update(status=PENDING, next_attempt_at=retry_at)
         with self._tx(write=True) as conn:
+            request_id = self._lock_request_of(conn, step_id)
+            if request_id is None:
+                return False
             held = conn.execute(sa.update(_S).where(
                 _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING).values(**values))
             if held.rowcount != 1:
                 return False
             if retry_at is None:
-                request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar_one()
                 conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN).values(status=FAILED))
             return True
+
+    @staticmethod
+    def _lock_requests(conn: sa.Connection, request_ids: Iterable[int]) -> None:
+        """Lock request rows (in id order) before touching their steps. Every writer that
+        changes a request and its steps takes the request first, so on PostgreSQL two workers
+        finishing the last two steps of a request see each other's step (the second one closes
+        the request) and never deadlock. On SQLite the write transaction already serialises."""
+        ids = sorted(set(request_ids))
+        if ids:
+            conn.execute(sa.select(_R.c.id).where(_R.c.id.in_(ids)).order_by(_R.c.id).with_for_update())
+
+    def _lock_request_of(self, conn: sa.Connection, step_id: int) -> int | None:
+        request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar()
+        if request_id is not None:
+            self._lock_requests(conn, [request_id])
+        return request_id
 
     def _revive(self, conn: sa.Connection, step_ids: list[int], now: datetime) -> int:
         if not step_ids:
             return 0
+        self._lock_requests(conn, conn.execute(sa.select(_S.c.request_id).where(_S.c.id.in_(step_ids))).scalars())
         revived = conn.execute(sa.update(_S).where(_S.c.id.in_(step_ids), _S.c.status == DEAD).values(
             status=PENDING, attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None,
             updated_at=now)).rowcount

@@ -1,0 +1,567 @@
+"""One contract for every store backend: each test runs on an SQLite file and on PostgreSQL
+(a fresh database per test on the session's private server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from wpprivsync.errors import StoreError
+from wpprivsync.store import AuditEntry, NewRequest, NewStep, open_store
+from wpprivsync.store import migrations, schema
+from wpprivsync.store.api import CANCELLED, DEAD, DONE, FAILED, OPEN, PENDING, RUNNING, STEP_DONE
+from wpprivsync.store.sql import SqlStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+SITE = "shop"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    return request.getfixturevalue("pg_fresh_url")
+
+
+@pytest.fixture
+def store(url: str):
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def req(key: str | None = "erase:h1", *, site: str = SITE, email: str | None = "ann@example.com",
+        email_hash: str | None = "h1", steps=None, received: datetime = T0, action: str = "erase",
+        source: str = "event") -> NewRequest:
+    if steps is None:
+        steps = [NewStep("wordpress", "erase", {"page": 1}, 0), NewStep("activecampaign", "delete_contact", {}, 0),
+                 NewStep("suppression", "add", {"reason": "erasure"}, 1)]
+    return NewRequest(site=site, action=action, email=email, email_hash=email_hash, source=source,
+                      received_at=received, due_at=received + timedelta(days=30), steps=steps, dedupe_key=key)
+
+
+def one_step(key: str | None = None, **kw) -> NewRequest:
+    return req(key, steps=[NewStep("wordpress", "erase", {}, 0)], **kw)
+
+
+def claim_all(store, worker="w1", now=T0, **kw):
+    kw.setdefault("lease_s", 3600)
+    return store.claim_steps(worker, now, limit=100, **kw)
+
+
+# -- ingest, cursor, dedupe -----------------------------------------------------------------
+def test_ingest_is_idempotent_and_moves_the_cursor(store):
+    assert store.get_cursor(SITE) == 0
+    audit = [AuditEntry(site=SITE, email_hash="h1", system="wordpress", action="comment_deleted", items_removed=1)]
+    ids = store.ingest(SITE, 7, [req()], audit)
+    assert len(ids) == 1
+    assert store.get_cursor(SITE) == 7
+    assert store.get_request(ids[0]).event_id == 7
+    assert store.ingest(SITE, 7, [req(), one_step("other")], audit) == []
+    assert len(store.steps_of(ids[0])) == 3
+    assert store.counts()["requests_open"] == 1
+    assert len(store.audit(site=SITE)) == 1
+    # an older event arriving late is recorded but never moves the cursor back
+    assert len(store.ingest(SITE, 3, [one_step("late")])) == 1
+    assert store.get_cursor(SITE) == 7
+    assert store.get_cursor("elsewhere") == 0
+    # an event that plans nothing still counts as ingested
+    assert store.ingest(SITE, 8, []) == []
+    assert store.get_cursor(SITE) == 8
+
+
+def test_dedupe_merges_into_the_open_request_only(store):
+    first = store.add_request(req("erase:h1"))
+    assert store.add_request(req("erase:h1")) == first
+    assert store.ingest(SITE, 1, [req("erase:h1")]) == [first]
+    assert len(store.steps_of(first)) == 3
+    assert store.add_request(req("erase:h1", site="other-site")) != first
+    assert store.add_request(req(None)) != store.add_request(req(None))  # no key, no merge
+    for step in claim_all(store):
+        store.finish_step(step.id, "w1", T0, result={})
+    for step in claim_all(store):
+        store.finish_step(step.id, "w1", T0, result={})
+    assert store.get_request(first).status == DONE
+    assert store.add_request(req("erase:h1")) != first  # the old one is closed: a new request
+
+
+def test_request_without_steps_is_answered_at_once(store):
+    rid = store.add_request(req("nothing", steps=[]))
+    got = store.get_request(rid)
+    assert got.status == DONE and got.email is None and got.email_hash == "h1"
+
+
+def test_rejects_naive_timestamps_and_non_json_params(store):
+    naive = datetime(2026, 1, 1, 12, 0)
+    with pytest.raises(StoreError, match="timezone-aware"):
+        store.add_request(req(received=naive))
+    with pytest.raises(StoreError, match="JSON"):
+        store.add_request(req(steps=[NewStep("wordpress", "erase", {"x": object()}, 0)]))
+    assert store.counts()["requests_open"] == 0  # nothing half-written
+
+
+# -- claiming ---------------------------------------------------------------------------------
+def test_steps_run_in_position_order(store):
+    rid = store.add_request(req())
+    first = claim_all(store)
+    assert sorted((s.system, s.position) for s in first) == [("activecampaign", 0), ("wordpress", 0)]
+    assert all(s.status == RUNNING and s.lease_owner == "w1" for s in first)
+    assert claim_all(store, "w2") == []
+    assert store.finish_step(first[0].id, "w1", T0, result={"ok": 1})
+    assert claim_all(store, "w2") == []  # a position-0 step is still running
+    assert store.finish_step(first[1].id, "w1", T0, result={"ok": 2})
+    last = claim_all(store, "w2")
+    assert [(s.system, s.action, s.position) for s in last] == [("suppression", "add", 1)]
+    assert last[0].params == {"reason": "erasure"}
+    assert store.get_request(rid).status == OPEN
+
+
+def test_not_due_steps_and_system_filter(store):
+    store.add_request(one_step(received=T0 + timedelta(minutes=5)))
+    store.add_request(req(None, steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    assert [s.system for s in claim_all(store, systems=["wordpress"])] == []
+    assert [s.system for s in claim_all(store, systems=["activecampaign"], lease_s=600)] == ["activecampaign"]
+    assert [s.system for s in claim_all(store, now=T0 + timedelta(minutes=5))] == ["wordpress"]
+
+
+def test_claim_respects_limit_and_due_order(store):
+    for i in range(5):
+        store.add_request(one_step(received=T0 - timedelta(minutes=i)))
+    got = store.claim_steps("w1", T0, limit=2)
+    assert len(got) == 2
+    assert [s.next_attempt_at for s in got] == [T0 - timedelta(minutes=4), T0 - timedelta(minutes=3)]
+    assert store.queue_depth() == 5
+
+
+def test_expired_lease_is_claimed_again_and_the_old_owner_loses(store):
+    store.add_request(one_step())
+    (step,) = store.claim_steps("w1", T0, lease_s=60)
+    assert step.lease_until == T0 + timedelta(seconds=60)
+    assert store.claim_steps("w2", T0 + timedelta(seconds=59)) == []
+    (again,) = store.claim_steps("w2", T0 + timedelta(seconds=61))
+    assert again.id == step.id and again.lease_owner == "w2"
+    assert store.finish_step(step.id, "w1", T0 + timedelta(seconds=62), result={"by": "w1"}) is False
+    assert store.fail_step(step.id, "w1", T0 + timedelta(seconds=62), error="x", retry_at=None) is False
+    assert store.finish_step(step.id, "w2", T0 + timedelta(seconds=63), result={"by": "w2"}) is True
+    (done,) = store.steps_of(step.request_id)
+    assert done.status == STEP_DONE and done.result == {"by": "w2"} and done.lease_owner is None
+
+
+def test_lease_owner_is_checked(store):
+    store.add_request(one_step())
+    (step,) = claim_all(store, "w1")
+    audit = [AuditEntry(site=SITE, email_hash="h1", system="wordpress", action="erase")]
+    assert store.finish_step(step.id, "intruder", T0, result={}, audit=audit) is False
+    assert store.fail_step(step.id, "intruder", T0, error="boom", retry_at=None) is False
+    (same,) = store.steps_of(step.request_id)
+    assert same.status == RUNNING and same.lease_owner == "w1" and same.attempts == 0
+    assert store.audit(site=SITE) == []  # a refused finish writes nothing
+    assert store.finish_step(12345, "w1", T0, result={}) is False
+
+
+# -- failures, dead-letter, retry ----------------------------------------------------------------
+def test_retry_later_then_dead_letter_then_retry(store):
+    rid = store.add_request(req())
+    steps = {s.system: s for s in claim_all(store)}
+    wp, ac = steps["wordpress"], steps["activecampaign"]
+    later = T0 + timedelta(minutes=2)
+    assert store.fail_step(wp.id, "w1", T0, error="503 from WordPress", retry_at=later)
+    after = {s.id: s for s in store.steps_of(rid)}[wp.id]
+    assert (after.status, after.attempts, after.last_error, after.next_attempt_at) == (PENDING, 1, "503 from WordPress", later)
+    assert after.lease_owner is None
+    assert claim_all(store, now=later - timedelta(seconds=1)) == []
+    (wp,) = claim_all(store, now=later)
+    assert wp.attempts == 1
+    assert store.fail_step(wp.id, "w1", later, error="401 wrong password", retry_at=None)
+    assert store.get_request(rid).status == FAILED
+    assert [s.id for s in store.dead_steps()] == [wp.id]
+    assert store.dead_steps(site="other-site") == []
+    # the independent sibling still finishes; the later position waits for the dead one
+    assert store.finish_step(ac.id, "w1", later, result={})
+    assert claim_all(store, now=later + timedelta(hours=1)) == []
+    assert store.get_request(rid).status == FAILED
+    assert store.queue_depth() == 1  # the position-1 step, still pending
+    counts = store.counts()
+    assert counts["steps_dead"] == 1 and counts["requests_failed"] == 1
+
+    assert store.retry_step(wp.id, later) is True
+    assert store.retry_step(wp.id, later) is False  # no longer dead
+    revived = {s.id: s for s in store.steps_of(rid)}[wp.id]
+    assert (revived.status, revived.attempts, revived.next_attempt_at) == (PENDING, 0, later)
+    assert store.get_request(rid).status == OPEN
+    (wp,) = claim_all(store, now=later)
+    assert store.finish_step(wp.id, "w1", later, result={})
+    (last,) = claim_all(store, now=later)
+    assert store.finish_step(last.id, "w1", later, result={})
+    assert store.get_request(rid).status == DONE
+
+
+def test_retry_all_dead(store):
+    rids = [store.add_request(one_step(f"k{i}")) for i in range(3)]
+    for s in claim_all(store):
+        assert store.fail_step(s.id, "w1", T0, error="gone", retry_at=None)
+    assert store.counts()["steps_dead"] == 3
+    store.cancel_request(rids[2], T0)  # a cancelled request's steps stay where they are
+    assert store.retry_all_dead(T0) == 2
+    assert store.retry_all_dead(T0) == 0
+    assert [store.get_request(r).status for r in rids] == [OPEN, OPEN, CANCELLED]
+    assert len(claim_all(store)) == 2
+
+
+def test_retry_of_a_failed_request_whose_key_was_taken_again(store):
+    old = store.add_request(one_step("erase:h1"))
+    (s,) = claim_all(store)
+    store.fail_step(s.id, "w1", T0, error="x", retry_at=None)
+    new = store.add_request(one_step("erase:h1"))  # the failed one is not open: a new request
+    assert new != old
+    assert store.retry_step(s.id, T0)
+    assert {store.get_request(old).status, store.get_request(new).status} == {OPEN}
+    assert store.add_request(one_step("erase:h1")) == new
+
+
+def test_error_text_is_bounded(store):
+    store.add_request(one_step())
+    (s,) = claim_all(store)
+    store.fail_step(s.id, "w1", T0, error="x" * 10_000, retry_at=T0)
+    assert len(store.steps_of(s.request_id)[0].last_error) == 2000
+
+
+# -- email lifecycle ------------------------------------------------------------------------------
+def test_completion_clears_the_email_and_keeps_the_hash(store):
+    rid = store.add_request(req())
+    assert store.get_request(rid).email == "ann@example.com"
+    finish = T0 + timedelta(minutes=3)
+    for _ in range(2):
+        for s in claim_all(store):
+            store.finish_step(s.id, "w1", finish, result={})
+    got = store.get_request(rid)
+    assert (got.status, got.email, got.email_hash, got.completed_at) == (DONE, None, "h1", finish)
+
+
+def test_cancel_clears_the_email_and_stops_the_work(store):
+    rid = store.add_request(req())
+    (a, _b) = claim_all(store)
+    assert store.cancel_request(rid, T0) is True
+    assert store.cancel_request(rid, T0) is False
+    got = store.get_request(rid)
+    assert (got.status, got.email, got.email_hash) == (CANCELLED, None, "h1")
+    assert claim_all(store, now=T0 + timedelta(days=1)) == []
+    assert store.finish_step(a.id, "w1", T0, result={}) is False
+    assert store.queue_depth() == 0
+
+
+# -- audit, suppression, state ---------------------------------------------------------------------
+def test_audit_entries(store, url):
+    rid = store.add_request(one_step())
+    (s,) = claim_all(store)
+    store.finish_step(s.id, "w1", T0, result={}, audit=[AuditEntry(
+        site=SITE, email_hash="h1", system="woocommerce", action="erase", items_removed=2, items_retained=3,
+        retained_until=date(2031, 12, 31), reason="orders: invoices kept", detail={"orders": [11, 12, 13]})])
+    store.add_audit([AuditEntry(site=SITE, email_hash="h2", system="activecampaign", action="delete_contact")])
+    store.add_audit([AuditEntry(site="other", email_hash="h1", system="wordpress", action="erase",
+                                at=T0 + timedelta(days=1))])
+    (mine,) = store.audit(email_hash="h1", site=SITE)
+    assert (mine.request_id, mine.step_id, mine.at) == (rid, s.id, T0)
+    assert (mine.items_removed, mine.items_retained, mine.retained_until) == (2, 3, date(2031, 12, 31))
+    assert mine.detail == {"orders": [11, 12, 13]} and mine.id > 0
+    assert [a.site for a in store.audit(email_hash="h1")] == [SITE, "other"]  # oldest first
+    h2 = store.audit(email_hash="h2")[0]
+    assert h2.at.tzinfo is not None and h2.request_id is None
+    assert [a.email_hash for a in store.audit(limit=2)] == ["h2", "h1"]  # the newest two
+    assert len(store.audit(request_id=rid)) == 1
+    # nothing plain in the stored rows: the audit table holds only the hash
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        dump = json.dumps([list(map(str, r)) for r in conn.execute(sa.select(schema.audit))])
+    engine.dispose()
+    assert "@" not in dump
+
+
+def test_suppression_list(store):
+    assert store.suppress(SITE, "h1", "erasure", T0) is True
+    assert store.suppress(SITE, "h1", "unsubscribed", T0) is False
+    assert store.suppress(SITE, "h2", "unsubscribed", T0) is True
+    assert store.is_suppressed(SITE, "h1") and not store.is_suppressed("other", "h1")
+    assert store.suppressed(SITE) == {"h1", "h2"} and store.suppressed("other") == set()
+    assert store.unsuppress(SITE, "h1") is True
+    assert store.unsuppress(SITE, "h1") is False
+    assert store.suppressed(SITE) == {"h2"}
+    assert store.counts()["suppressed"] == 1
+
+
+def test_key_value_state(store):
+    assert store.get_state("last_reconcile") is None
+    store.set_state("last_reconcile", "2026-03-01T03:15:00+00:00")
+    store.set_state("last_reconcile", "2026-03-02T03:15:00+00:00")
+    assert store.get_state("last_reconcile") == "2026-03-02T03:15:00+00:00"
+
+
+# -- reporting --------------------------------------------------------------------------------------
+def test_reporting_queries(store):
+    a = store.add_request(one_step("a", email_hash="ha", received=T0 - timedelta(days=40)))
+    b = store.add_request(one_step("b", email_hash="hb", received=T0 - timedelta(days=2), action="export",
+                                   source="cli"))
+    c = store.add_request(one_step("c", email_hash="ha", received=T0 - timedelta(days=1), site="blog"))
+    assert [r.id for r in store.recent_requests(2)] == [c, b]
+    assert [r.id for r in store.list_requests(site=SITE)] == [b, a]
+    assert [r.id for r in store.list_requests(action="export")] == [b]
+    assert [r.id for r in store.list_requests(source="cli")] == [b]
+    assert [r.id for r in store.list_requests(email_hash="ha")] == [c, a]
+    assert [r.id for r in store.list_requests(due_before=T0)] == [a]
+    assert [r.id for r in store.list_requests(limit=1, offset=1)] == [b]
+    assert [r.id for r in store.overdue_requests(T0)] == [a]
+    assert [r.id for r in store.requests_for_hash("ha")] == [a, c]
+    assert [r.id for r in store.requests_for_hash("ha", site="blog")] == [c]
+    assert store.oldest_open_request_age(T0) == timedelta(days=40)
+    store.cancel_request(a, T0)
+    assert store.oldest_open_request_age(T0) == timedelta(days=2)
+    assert [r.id for r in store.list_requests(status=CANCELLED)] == [a]
+    assert store.queue_depth() == 2 and store.queue_depth(site="blog") == 1
+    counts = store.counts()
+    assert counts["requests_open"] == 2 and counts["requests_cancelled"] == 1 and counts["steps_pending"] == 2
+    assert set(counts) >= {"requests_done", "requests_failed", "steps_running", "steps_done", "steps_dead",
+                           "audit_entries", "suppressed"}
+    store.cancel_request(b, T0)
+    store.cancel_request(c, T0)
+    assert store.oldest_open_request_age(T0) is None
+
+
+# -- migrations ---------------------------------------------------------------------------------------
+def test_migrations_are_versioned_and_idempotent(url):
+    s = SqlStore(url)
+    assert s.schema_version() == 0
+    assert s.migrate_to(1) == 1
+    assert s.schema_version() == 1
+    assert s.migrate() == migrations.LATEST
+    assert s.migrate() == migrations.LATEST
+    with s.engine.connect() as conn:
+        versions = [r.version for r in conn.execute(sa.select(schema.schema_version).order_by("version"))]
+        inspector = sa.inspect(conn)
+        for table in schema.metadata.sorted_tables:
+            assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
+        indexes = {i["name"] for i in inspector.get_indexes("audit")}
+    assert versions == [m.version for m in migrations.MIGRATIONS]
+    assert {"ix_audit_email_hash", "ix_audit_site_at"} <= indexes
+    s.close()
+
+
+def test_concurrent_migrations_from_threads(url):
+    stores = [SqlStore(url) for _ in range(4)]
+    results: list[int | BaseException] = []
+    gate = threading.Barrier(len(stores))
+
+    def go(s):
+        gate.wait()
+        try:
+            results.append(s.migrate())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [migrations.LATEST] * 4
+    assert stores[0].schema_version() == migrations.LATEST
+    for s in stores:
+        s.close()
+
+
+def test_a_newer_schema_is_refused(store):
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(schema.schema_version).values(version=99, description="from the future", applied_at=T0))
+    with pytest.raises(StoreError, match="newer than this wpprivsync"):
+        store.migrate()
+
+
+# -- concurrency ----------------------------------------------------------------------------------------
+def _fill(store, n_requests: int) -> int:
+    for i in range(n_requests):
+        store.add_request(req(f"k{i}", steps=[NewStep("wordpress", "erase", {}, 0),
+                                              NewStep("activecampaign", "delete_contact", {}, 0),
+                                              NewStep("suppression", "add", {}, 1)]))
+    return n_requests * 3
+
+
+def _claim_until_empty(store, worker: str) -> list[int]:
+    got = []
+    while True:
+        steps = store.claim_steps(worker, T0, limit=4, lease_s=600)
+        if not steps:
+            # a position-1 step may wait for another worker's position-0 step
+            if store.queue_depth() == 0:
+                return got
+            continue
+        for s in steps:
+            got.append(s.id)
+            assert store.finish_step(s.id, worker, T0, result={"by": worker})
+
+
+def test_threads_never_claim_the_same_step_twice(store):
+    total = _fill(store, 60)
+    claimed: dict[str, list[int]] = {}
+    gate = threading.Barrier(8)
+
+    def work(name):
+        gate.wait()
+        claimed[name] = _claim_until_empty(store, name)
+
+    threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for got in claimed.values() for i in got]
+    assert len(ids) == total and len(set(ids)) == total
+    assert store.counts()["steps_done"] == total and store.counts()["requests_done"] == 60
+    by = {}
+    for rid in range(1, 61):
+        for s in store.steps_of(rid):
+            by[s.id] = s.result["by"]
+    assert all(by[i] == name for name, got in claimed.items() for i in got)
+
+
+def test_last_two_steps_finished_at_once_close_the_request(store):
+    """Sibling steps of one request finished by different workers at the same moment: the
+    request is closed exactly when its last step is done."""
+    systems = ["wordpress", "activecampaign", "thrive", "woocommerce"]
+    rids = [store.add_request(req(f"k{i}", steps=[NewStep(s, "erase", {}, 0) for s in systems])) for i in range(50)]
+    held = {s: claim_all(store, f"w-{s}", systems=[s]) for s in systems}
+    assert all(len(v) == 50 for v in held.values())
+    gate = threading.Barrier(len(systems))
+    errors: list[BaseException] = []
+
+    def finish(system):
+        gate.wait()
+        try:
+            for step in held[system]:
+                assert store.finish_step(step.id, f"w-{system}", T0, result={})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finish, args=(s,)) for s in systems]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [store.get_request(r).status for r in rids] == [DONE] * 50
+    assert all(store.get_request(r).email is None for r in rids)
+
+
+_CLAIMER = r"""
+import json, sys
+from datetime import datetime
+from wpprivsync.store.sql import SqlStore
+url, worker, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
+store = SqlStore(url)
+store.schema_version()  # connected
+print("ready", flush=True)
+sys.stdin.readline()
+got = []
+while True:
+    steps = store.claim_steps(worker, now, limit=4, lease_s=600)
+    if not steps:
+        if store.queue_depth() == 0:
+            break
+        continue
+    for s in steps:
+        got.append(s.id)
+        if not store.finish_step(s.id, worker, now, result={"by": worker}):
+            raise SystemExit(f"lost the lease of step {s.id}")
+print(json.dumps(got), flush=True)
+"""
+
+
+def test_processes_never_claim_the_same_step_twice(store, url):
+    total = _fill(store, 40)
+    procs = [subprocess.Popen([sys.executable, "-c", _CLAIMER, url, f"p{i}", T0.isoformat()],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(4)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0] * 4
+    ids = [i for out in outputs for i in json.loads(out.strip().splitlines()[-1])]
+    assert len(ids) == total and len(set(ids)) == total
+    assert store.counts()["requests_done"] == 40
+
+
+# -- errors ------------------------------------------------------------------------------------------------
+def test_sqlite_path_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create its directory") as err:
+        open_store(f"sqlite:///{blocker / 'sub' / 'store.sqlite3'}")
+    assert str(blocker) in str(err.value)
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(f"sqlite:///{tmp_path}")
+
+
+def test_sqlite_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 200)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == b"this is not sqlite" * 200  # left as it was
+
+
+@pytest.mark.parametrize("bad", ["mysql://root@localhost/db", "no url at all", "sqlite://", "sqlite:///:memory:",
+                                 "postgresql://u@localhost"])
+def test_bad_urls(bad):
+    with pytest.raises(StoreError, match="sqlite:///PATH"):
+        open_store(bad)
+
+
+def test_unreachable_postgres_names_the_server_not_the_password():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens once closed
+    with pytest.raises(StoreError) as err:
+        SqlStore(f"postgresql://wp:Sup3rSecretPw@127.0.0.1:{port}/wpprivsync", connect_timeout_s=2).migrate()
+    text = str(err.value)
+    assert "Sup3rSecretPw" not in text
+    assert f"127.0.0.1:{port}/wpprivsync" in text and "cannot connect" in text
+
+
+@pytest.mark.postgres
+def test_wrong_postgres_database_and_read_only_store(pg_server, pg_url):
+    with pytest.raises(StoreError, match="cannot connect.*no_such_db"):
+        open_store(pg_url.rsplit("/", 1)[0] + "/no_such_db")
+    db = pg_server.create_database("read_only_store")
+    open_store(db).close()
+    read_only = SqlStore(db + "?options=-c%20default_transaction_read_only%3Don")
+    with pytest.raises(StoreError, match="read-only transaction"):
+        read_only.check_writable()
+    with pytest.raises(StoreError, match="set_state failed"):
+        read_only.set_state("k", "v")
+    read_only.close()
+
+
+def test_check_writable(store, tmp_path, url):
+    store.check_writable()
+    if url.startswith("sqlite"):
+        store.path.unlink()
+        for extra in store.path.parent.glob("store.sqlite3-*"):
+            extra.unlink()
+        store.path.parent.rmdir()
+        with pytest.raises(StoreError, match="does not exist"):
+            store.check_writable()
