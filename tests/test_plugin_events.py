@@ -1,0 +1,204 @@
+"""Each hook of the plugin records exactly one outbox event, and the daemon's own changes none;
+pulling and acknowledging events through the REST API scrubs their personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from support.wordpress import rest_session
+
+NS = "wpprivsync/v1"
+
+
+def outbox(stack) -> list[dict]:
+    return stack.php_json(
+        "global $wpdb; $rows = $wpdb->get_results(\"SELECT * FROM {$wpdb->prefix}wpprivsync_outbox ORDER BY id\", ARRAY_A);"
+        " foreach ($rows as &$r) { $r['payload'] = json_decode($r['payload'], true); } echo json_encode($rows);")
+
+
+def of_type(rows: list[dict], kind: str) -> list[dict]:
+    return [r for r in rows if r["type"] == kind]
+
+
+@pytest.fixture(scope="module")
+def daemon(wp_stack):
+    return rest_session(wp_stack.service_user, wp_stack.service_app_password)
+
+
+def api(stack, session, method, route, **kw):
+    resp = session.request(method, f"{stack.url}/?rest_route=/{NS}/{route}", timeout=60, **kw)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def make_user(stack, login="ann", email="Ann@Example.test", consent=None) -> int:
+    meta = "" if consent is None else f"update_user_meta($id, 'wpprivsync_newsletter', '{1 if consent else 0}');"
+    return int(stack.php(f"$id = wp_insert_user(['user_login' => '{login}', 'user_email' => '{email}', "
+                         f"'display_name' => 'Ann Example', 'user_pass' => wp_generate_password(), 'role' => 'subscriber']);"
+                         f" {meta} echo $id;"))
+
+
+def test_activation_created_the_table_empty(wp):
+    assert outbox(wp) == []
+
+
+def test_user_deletion_records_account_deleted_once(wp):
+    uid = make_user(wp, consent=True)
+    before = len(outbox(wp))
+    wp.php(f"wp_delete_user({uid});")
+    rows = outbox(wp)[before:]
+    assert [r["type"] for r in rows] == ["account.deleted"]  # no consent.changed for the meta going away
+    assert rows[0]["payload"] == {"user_id": uid, "email": "ann@example.test", "display_name": "Ann Example",
+                                  "roles": ["subscriber"], "newsletter_consent": True}
+    assert rows[0]["acked_at"] is None and rows[0]["dedupe_key"]
+
+
+def test_bulk_deletion_records_one_event_per_user(wp):
+    ids = [make_user(wp, login=f"b{i}", email=f"b{i}@example.test") for i in range(3)]
+    before = len(outbox(wp))
+    wp.php(f"foreach ({ids!r} as $id) {{ wp_delete_user($id); }}".replace("[", "array(").replace("]", ")"))
+    rows = outbox(wp)[before:]
+    assert sorted(r["payload"]["user_id"] for r in of_type(rows, "account.deleted")) == sorted(ids)
+    assert len(rows) == 3
+
+
+def test_user_deletion_through_the_core_rest_api(wp):
+    uid = make_user(wp, consent=False)
+    admin = rest_session(wp.admin_user, wp.admin_app_password)
+    resp = admin.delete(f"{wp.url}/?rest_route=/wp/v2/users/{uid}", params={"force": "true", "reassign": "false"}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    rows = of_type(outbox(wp), "account.deleted")
+    assert len(rows) == 1 and rows[0]["payload"]["newsletter_consent"] is False
+
+
+def test_comment_deletion_records_comment_deleted(wp):
+    cid = int(wp.php("echo wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => 'Cat@Example.test', "
+                     "'comment_content' => 'hello']);"))
+    anon = int(wp.php("echo wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => '', 'comment_content' => 'x']);"))
+    wp.php(f"wp_trash_comment({cid});")  # trashing is not deleting
+    assert of_type(outbox(wp), "comment.deleted") == []
+    wp.php(f"wp_delete_comment({cid}, true); wp_delete_comment({anon}, true);")
+    rows = of_type(outbox(wp), "comment.deleted")
+    assert [r["payload"] for r in rows] == [{"email": "cat@example.test", "comment_id": cid, "post_id": 1}]
+
+
+@pytest.mark.parametrize(("code", "consent"), [
+    ("add_user_meta($u, 'wpprivsync_newsletter', '1');", True),
+    ("update_user_meta($u, 'wpprivsync_newsletter', '0');", False),
+    ("delete_user_meta($u, 'wpprivsync_newsletter');", False),
+])
+def test_consent_meta_changes_record_consent_changed(wp, code, consent):
+    uid = make_user(wp, consent=None if "add_" in code else True)
+    before = len(outbox(wp))
+    wp.php(f"$u = {uid}; {code}")
+    rows = outbox(wp)[before:]
+    assert [r["type"] for r in rows] == ["consent.changed"]
+    assert rows[0]["payload"] == {"user_id": uid, "email": "ann@example.test", "consent": consent, "source": "meta"}
+
+
+def test_writing_the_same_consent_again_records_nothing(wp):
+    uid = make_user(wp, consent=True)
+    before = len(outbox(wp))
+    wp.php(f"update_user_meta({uid}, 'wpprivsync_newsletter', '1');")
+    assert len(outbox(wp)) == before
+
+
+def test_consent_set_by_the_daemon_does_not_loop_back(wp, daemon):
+    uid = make_user(wp, consent=True)
+    before = len(outbox(wp))
+    body = api(wp, daemon, "POST", "consent", json={"email": " ANN@example.test", "subscribed": False})
+    assert body == {"user_id": uid, "changed": True}
+    assert api(wp, daemon, "POST", "consent", json={"email": "ann@example.test", "subscribed": False})["changed"] is False
+    assert wp.php(f"echo get_user_meta({uid}, 'wpprivsync_newsletter', true);") == "0"
+    assert len(outbox(wp)) == before
+
+
+def test_privacy_tools_erasure_records_requested_and_completed(wp):
+    """Tools → Erase Personal Data runs erasers one page per AJAX call; ours records the request."""
+    make_user(wp)
+    rid = int(wp.php("echo wp_create_user_request('ann@example.test', 'remove_personal_data', [], 'confirmed');"))
+    erasers = wp.php_json("echo json_encode(array_keys(apply_filters('wp_privacy_personal_data_erasers', [])));")
+    assert "wpprivsync" in erasers
+    # Drive core's own page processor for every eraser, as admin-ajax does.
+    wp.php(f"""
+        $_POST['id'] = {rid};
+        $erasers = apply_filters('wp_privacy_personal_data_erasers', []);
+        $i = 0;
+        foreach ($erasers as $key => $eraser) {{
+            $i++; $page = 1;
+            do {{
+                $r = call_user_func($eraser['callback'], 'ann@example.test', $page);
+                $r = apply_filters('wp_privacy_personal_data_erasure_page', $r, $i, 'ann@example.test', $page, {rid}, $key);
+                $page++;
+            }} while (empty($r['done']));
+        }}""")
+    rows = outbox(wp)
+    requested = of_type(rows, "erasure.requested")
+    completed = of_type(rows, "erasure.completed")
+    assert [r["payload"] for r in requested] == [{"email": "ann@example.test", "request_id": rid, "source": "privacy-tools"}]
+    assert [r["payload"] for r in completed] == [{"email": "ann@example.test", "request_id": rid}]
+    assert wp.php(f"echo get_post_status({rid});") == "request-completed"
+
+
+def test_running_the_eraser_twice_for_one_request_records_once(wp):
+    rid = int(wp.php("echo wp_create_user_request('dup@example.test', 'remove_personal_data', [], 'confirmed');"))
+    wp.php(f"$_POST['id'] = {rid}; Wpprivsync_Privacy::eraser('dup@example.test', 1); Wpprivsync_Privacy::eraser('dup@example.test', 1);")
+    assert len(of_type(outbox(wp), "erasure.requested")) == 1
+
+
+def test_erase_through_the_api_records_nothing(wp, daemon):
+    make_user(wp, consent=True)
+    wp.php("wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => 'ann@example.test', 'comment_content' => 'x']);")
+    before = len(outbox(wp))
+    api(wp, daemon, "POST", "erase", json={"email": "ann@example.test"})
+    api(wp, daemon, "POST", "comments/remove", json={"email": "ann@example.test"})
+    assert len(outbox(wp)) == before
+
+
+def test_a_failing_outbox_never_fails_the_request(wp):
+    uid = make_user(wp)
+    wp.sql("RENAME TABLE wp_wpprivsync_outbox TO wp_wpprivsync_outbox_away")
+    try:
+        out = wp.php(f"var_export(wp_delete_user({uid}));")
+    finally:
+        wp.sql("RENAME TABLE wp_wpprivsync_outbox_away TO wp_wpprivsync_outbox")
+    assert out == "true"
+    assert wp.php(f"var_export((bool) get_userdata({uid}));") == "false"
+
+
+def test_pull_and_ack_scrubs_personal_data(wp, daemon):
+    uid = make_user(wp, consent=True)
+    start = max(int(r["id"]) for r in outbox(wp))  # the consent.changed of make_user
+    wp.php(f"wp_delete_user({uid});")
+    wp.php("wp_delete_comment(wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => 'zed@example.test', 'comment_content' => 'x']), true);")
+    body = api(wp, daemon, "GET", "events", params={"after": start, "limit": 1})
+    assert [e["type"] for e in body["events"]] == ["account.deleted"]
+    assert body["pending"] == 1 and body["last_id"] == body["events"][0]["id"]
+    first = body["events"][0]["id"]
+    rest = api(wp, daemon, "GET", "events", params={"after": first})
+    assert [e["type"] for e in rest["events"]] == ["comment.deleted"]
+    second = rest["events"][0]["id"]
+
+    daemon_hash = "ab" * 32
+    assert api(wp, daemon, "POST", "events/ack", json={"ids": [first, second, 424242], "hashes": {str(first): daemon_hash}}) == {"acked": 2}
+    assert api(wp, daemon, "POST", "events/ack", json={"ids": [first]}) == {"acked": 0}  # again: harmless
+    assert api(wp, daemon, "GET", "events", params={"after": start})["events"] == []
+    assert [e["id"] for e in api(wp, daemon, "GET", "events", params={"after": 0})["events"]] == [start]
+
+    rows = {int(r["id"]): r for r in outbox(wp)}
+    a, c = rows[first], rows[second]
+    assert a["acked_at"] and c["acked_at"]
+    assert a["payload"] == {"user_id": uid, "email_hash": daemon_hash, "roles": ["subscriber"], "newsletter_consent": True}
+    key = wp.php("echo get_option('wpprivsync_hash_key');")
+    assert c["payload"]["email_hash"] == hmac.new(key.encode(), b"zed@example.test", hashlib.sha256).hexdigest()
+    assert "email" not in c["payload"]
+
+
+def test_schema_upgrade_runs_on_plugins_loaded(wp):
+    wp.sql("DROP TABLE wp_wpprivsync_outbox; UPDATE wp_options SET option_value = '0' WHERE option_name = 'wpprivsync_db_version';")
+    # Any request loads plugins; the table is back.
+    assert wp.php("echo get_option('wpprivsync_db_version');") == "1"
+    assert outbox(wp) == []
