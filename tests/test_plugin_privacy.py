@@ -1,0 +1,166 @@
+"""Erasure, export and comment removal through the plugin's API run WordPress's registered
+erasers/exporters (core's and the thrive-like fixture's) on the server."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.wordpress import rest_session
+
+NS = "wpprivsync/v1"
+EMAIL = "dana@example.test"
+
+
+@pytest.fixture(scope="module")
+def daemon(wp_stack):
+    return rest_session(wp_stack.service_user, wp_stack.service_app_password)
+
+
+def api(stack, session, route, body):
+    resp = session.post(f"{stack.url}/?rest_route=/{NS}/{route}", json=body, timeout=120)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def seed_person(stack, email=EMAIL) -> dict:
+    """A user with comments (with meta), three testimonials and two lead contacts."""
+    return stack.php_json(f"""
+        $e = '{email}';
+        $uid = wp_insert_user(['user_login' => 'dana', 'user_email' => $e, 'display_name' => 'Dana D', 'user_pass' => wp_generate_password()]);
+        $c = [];
+        foreach (range(1, 3) as $i) {{
+            $c[] = $id = wp_insert_comment(['comment_post_ID' => 1, 'comment_author' => 'Dana', 'comment_author_email' => $i === 2 ? strtoupper($e) : $e,
+                                            'comment_author_IP' => '10.0.0.' . $i, 'comment_content' => "comment $i", 'comment_approved' => $i === 3 ? 'spam' : 1]);
+            add_comment_meta($id, 'rating', (string) $i);
+        }}
+        add_comment_meta($c[0], 'thrive_upvotes', '4');
+        $other = wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => 'other@example.test', 'comment_content' => 'keep me']);
+        add_comment_meta($other, 'rating', '5');
+        $t = [];
+        foreach (range(1, 3) as $i) {{ $t[] = Thrive_Like_Fixture::add_testimonial($e, 'Dana'); }}
+        $l = [Thrive_Like_Fixture::add_lead($e, 'Dana'), Thrive_Like_Fixture::add_lead($e, 'Dana')];
+        Thrive_Like_Fixture::add_lead('other@example.test', 'Other');
+        echo json_encode(['user' => $uid, 'comments' => $c, 'other_comment' => $other, 'testimonials' => $t, 'leads' => $l]);""")
+
+
+def state(stack, email=EMAIL) -> dict:
+    return stack.php_json(f"""
+        global $wpdb;
+        $e = '{email}';
+        echo json_encode([
+          'testimonials' => count(Thrive_Like_Fixture::testimonial_ids($e)),
+          'leads' => count(Thrive_Like_Fixture::leads($e)),
+          'other_leads' => count(Thrive_Like_Fixture::leads('other@example.test')),
+          'comments_by_email' => (int) $wpdb->get_var($wpdb->prepare("SELECT COUNT(*) FROM $wpdb->comments WHERE comment_author_email = %s", $e)),
+          'comments' => (int) $wpdb->get_var("SELECT COUNT(*) FROM $wpdb->comments"),
+          'commentmeta' => (int) $wpdb->get_var("SELECT COUNT(*) FROM $wpdb->commentmeta"),
+          'requests' => (int) $wpdb->get_var("SELECT COUNT(*) FROM $wpdb->posts WHERE post_type = 'user_request'"),
+          'outbox' => (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$wpdb->prefix}}wpprivsync_outbox"),
+          'user' => (bool) get_user_by('email', $e),
+        ]);""")
+
+
+def test_erase_runs_core_and_thrive_like_erasers(wp, daemon):
+    seed_person(wp)
+    answer = api(wp, daemon, "erase", {"email": "  Dana@Example.TEST "})
+    erasers = {e["id"]: e for e in answer["erasers"]}
+    assert {"wordpress-comments", "thrive-ovation", "thrive-leads"} <= set(erasers)
+    assert "wpprivsync" not in erasers  # never our own eraser: no loop
+    assert erasers["thrive-ovation"]["items_removed"] and erasers["thrive-ovation"]["pages"] == 2  # 2 per page
+    assert erasers["thrive-leads"]["items_removed"]
+    assert erasers["wordpress-comments"]["items_removed"]
+    assert answer["items_removed"] is True and answer["dry_run"] is False
+    assert len(answer["email_hash"]) == 64 and EMAIL not in str(answer)
+
+    after = state(wp)
+    assert after["testimonials"] == 0 and after["leads"] == 0
+    assert after["other_leads"] == 1
+    # Core's comment eraser anonymises approved and pending comments but skips spam (core
+    # behaviour); comments/remove is what deletes every one of them.
+    assert after["comments_by_email"] == 1
+
+    request = wp.php_json(f"$r = wp_get_user_request({answer['request_id']});"
+                          " echo json_encode(['status' => $r->status, 'action' => $r->action_name, 'email' => $r->email,"
+                          " 'completed' => (int) $r->completed_timestamp]);")
+    assert request == {"status": "request-completed", "action": "remove_personal_data", "email": EMAIL,
+                       "completed": request["completed"]}
+    assert request["completed"] > 0
+
+
+def test_erase_excludes_named_erasers(wp, daemon):
+    seed_person(wp)
+    answer = api(wp, daemon, "erase", {"email": EMAIL, "exclude": ["thrive-leads"]})
+    assert "thrive-leads" not in {e["id"] for e in answer["erasers"]}
+    after = state(wp)
+    assert after["leads"] == 2 and after["testimonials"] == 0
+
+
+def test_erase_reuses_an_open_request(wp, daemon):
+    seed_person(wp)
+    rid = int(wp.php(f"echo wp_create_user_request('{EMAIL}', 'remove_personal_data');"))  # pending
+    answer = api(wp, daemon, "erase", {"email": EMAIL})
+    assert answer["request_id"] == rid
+    assert wp.php(f"echo get_post_status({rid});") == "request-completed"
+
+
+def test_dry_run_changes_nothing(wp, daemon):
+    seed_person(wp)
+    before = state(wp)
+    answer = api(wp, daemon, "erase", {"email": EMAIL, "dry_run": True})
+    assert answer["dry_run"] is True and answer["request_id"] == 0
+    assert answer["would_touch"]["users"] == 1 and answer["would_touch"]["comments"] == 3
+    assert {"thrive-ovation", "thrive-leads", "wordpress-comments"} <= {e["id"] for e in answer["erasers"]}
+    assert state(wp) == before
+
+
+def test_export_merges_every_exporter(wp, daemon):
+    ids = seed_person(wp)
+    answer = api(wp, daemon, "export", {"email": EMAIL})
+    assert answer["done"] is True and answer["page"] == 1
+    groups = answer["groups"]
+    assert {"user", "comments", "tvo-testimonials", "tve-leads-contacts"} <= set(groups)
+    assert sorted(i["item_id"] for i in groups["tvo-testimonials"]["items"]) == sorted(f"testimonial-{t}" for t in ids["testimonials"])
+    assert sorted(i["item_id"] for i in groups["tve-leads-contacts"]["items"]) == sorted(f"lead-{x}" for x in ids["leads"])
+    lead = groups["tve-leads-contacts"]["items"][0]["data"]
+    assert {"name": "Email", "value": EMAIL} in lead
+    assert groups["tvo-testimonials"]["label"] == "Testimonials"
+    assert len(groups["comments"]["items"]) == 2  # core's comment exporter leaves spam out
+
+
+def test_export_pages_are_about_500_items(wp, daemon):
+    wp.php(f"foreach (range(1, 620) as $i) {{ Thrive_Like_Fixture::add_lead('{EMAIL}', 'Dana'); }}")
+    first = api(wp, daemon, "export", {"email": EMAIL, "page": 1})
+    second = api(wp, daemon, "export", {"email": EMAIL, "page": 2})
+    count = lambda body: sum(len(g["items"]) for g in body["groups"].values())  # noqa: E731
+    assert first["done"] is False and count(first) == 500
+    assert second["done"] is True and count(second) == 120
+    ids = [i["item_id"] for b in (first, second) for i in b["groups"]["tve-leads-contacts"]["items"]]
+    assert len(ids) == len(set(ids)) == 620
+
+
+def test_export_of_an_unknown_email_is_empty(wp, daemon):
+    answer = api(wp, daemon, "export", {"email": "ghost@example.test"})
+    assert answer["done"] is True and answer["groups"] in ({}, [])
+
+
+def test_comments_remove_deletes_comments_and_their_meta(wp, daemon):
+    ids = seed_person(wp)
+    before = state(wp)
+    answer = api(wp, daemon, "comments/remove", {"email": EMAIL})
+    assert answer["comments_deleted"] == 3  # any status, any case of the email
+    assert answer["meta_deleted"] == 4
+    after = state(wp)
+    assert after["comments"] == before["comments"] - 3
+    assert after["commentmeta"] == before["commentmeta"] - 4
+    gone = wp.php_json(f"echo json_encode(array_map(fn($id) => (bool) get_comment($id), {ids['comments']!r}));")
+    assert gone == [False, False, False]
+    assert wp.php(f"echo get_comment({ids['other_comment']})->comment_content;") == "keep me"
+    assert after["outbox"] == before["outbox"]  # the daemon asked: no comment.deleted events
+
+
+def test_comments_remove_dry_run_changes_nothing(wp, daemon):
+    seed_person(wp)
+    before = state(wp)
+    answer = api(wp, daemon, "comments/remove", {"email": EMAIL, "dry_run": True})
+    assert answer["comments_deleted"] == 0 and answer["would_delete"] == {"comments": 3, "meta": 4}
+    assert state(wp) == before
