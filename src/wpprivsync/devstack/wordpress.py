@@ -38,6 +38,10 @@ SERVICE_ROLE = "wpprivsync_daemon"
 THEME = "wpprivsync-minimal"
 STATE_FILE = "state.json"
 DATABASE = "wordpress"
+# The server's workers share the opcode cache of the process that forks them; files are
+# checked for changes on every request so an edited plugin is seen at once.
+_SERVER_INI = ("-d", "memory_limit=512M", "-d", "opcache.enable_cli=1", "-d", "opcache.validate_timestamps=1",
+               "-d", "opcache.revalidate_freq=0")
 # PHP helpers shipped as package data; they include each other, so they are used in place.
 PHP_DIR = Path(__file__).parent / "php"
 
@@ -384,7 +388,7 @@ class WordPressStack:
 
     def _start_server(self) -> None:
         env = dict(os.environ, PHP_CLI_SERVER_WORKERS=str(self.workers))
-        argv = ["php", "-S", f"127.0.0.1:{self.http_port}", "-t", str(self.site)]
+        argv = ["php", *_SERVER_INI, "-S", f"127.0.0.1:{self.http_port}", "-t", str(self.site)]
         self._server = processes.spawn(argv, log=self.logs / "php-server.log", env=env, cwd=self.site)
         self.server_pid = self._server.pid
 
@@ -438,13 +442,22 @@ class WordPressStack:
     def _php_env(self) -> dict[str, str]:
         return dict(os.environ, WPPRIVSYNC_DEVSTACK_SITE=str(self.site), WPPRIVSYNC_DEVSTACK_URL=self.url)
 
+    def _cli_ini(self) -> list[str]:
+        # Command-line runs share compiled scripts through an on-disk opcode cache: a snippet
+        # with WooCommerce active takes about half the time.
+        cache = self.root / "opcache"
+        cache.mkdir(exist_ok=True)
+        return ["-d", "memory_limit=512M", "-d", "opcache.enable_cli=1", "-d", f"opcache.file_cache={cache}",
+                "-d", "opcache.file_cache_only=1", "-d", "opcache.validate_timestamps=1",
+                "-d", "opcache.revalidate_freq=0"]
+
     def _run_php(self, script: str, *args: str, stdin: str = "", timeout: float = 120.0) -> subprocess.CompletedProcess:
         """Run one of the PHP helpers in the site; a failed run's stderr gets what it wrote to
         WordPress's debug log."""
         debug_log = self.logs / "wp-debug.log"
         seen = debug_log.stat().st_size if debug_log.exists() else 0
         try:
-            done = subprocess.run(["php", "-d", "memory_limit=512M", str(PHP_DIR / script), *args], input=stdin,
+            done = subprocess.run(["php", *self._cli_ini(), str(PHP_DIR / script), *args], input=stdin,
                                   capture_output=True, text=True, env=self._php_env(),
                                   cwd=self.site, timeout=timeout)
         except subprocess.TimeoutExpired:
