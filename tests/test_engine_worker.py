@@ -1,0 +1,232 @@
+"""The engine end to end over a real store (SQLite) and Protocol-level fakes of WordPress and
+ActiveCampaign: ingest → plan → steps → audit → ack, retries and dead-letter, crash recovery,
+and that nothing plain is kept after completion."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeActiveCampaign, FakeWordPress
+from wpprivsync import errors
+from wpprivsync.engine.ingest import pull_events
+from wpprivsync.engine.plan import Planner
+from wpprivsync.engine.worker import Worker, backoff_delay
+from wpprivsync.identity import email_hash
+from wpprivsync.policy import load_policy
+from wpprivsync.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "k" * 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Site:
+    name = "shop"
+    newsletter_list_ids = [1]
+    wordpress_url = "http://shop.test"
+
+
+class Env:
+    def __init__(self, tmp_path: Path, max_attempts: int = 3):
+        self.clock = Clock()
+        self.store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        self.policy = load_policy(ROOT / "config" / "policy.toml")
+        self.wp = FakeWordPress()
+        self.ac = FakeActiveCampaign()
+        self.site = Site()
+        self.planner = Planner("shop", SECRET, self.policy.response_due)
+        self.tmp = tmp_path
+        self.max_attempts = max_attempts
+
+    def clients(self, name):
+        assert name == "shop"
+        return self
+
+    @property
+    def wordpress(self):
+        return self.wp
+
+    @property
+    def activecampaign(self):
+        return self.ac
+
+    def worker(self, wid="w1", lease_s=60.0):
+        return Worker(self.store, self.clients, self.policy, clock=self.clock, worker_id=wid,
+                      export_dir=self.tmp / "exports", max_attempts=self.max_attempts, lease_s=lease_s,
+                      concurrency=1, rng=random.Random(1))
+
+    def pull(self):
+        return pull_events("shop", self.wp, self.store, self.planner, SECRET, self.clock)
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = Env(tmp_path)
+    yield e
+    e.store.close()
+
+
+def test_account_deletion_erases_deletes_contact_keeps_orders_and_suppresses(env):
+    env.wp.users["ann@example.com"] = {"id": 3, "subscribed": True}
+    env.wp.order_rows.append({"id": 42, "email": "ann@example.com", "created": "2024-03-01",
+                              "retained_until": "2029-12-31"})
+    cid = env.ac.add("ann@example.com", {1: 1})
+    env.wp.add_event("account.deleted", {"email": "Ann@Example.com", "user_id": 3, "display_name": "Ann"})
+
+    stats = env.pull()
+    assert (stats.events, stats.requests, stats.acked) == (1, 1, 1)
+    digest = email_hash(SECRET, "ann@example.com")
+    assert env.wp.acked == {1: digest}
+
+    done = env.worker().run_pass()
+    assert (done.done, done.dead) == (3, 0)
+    assert env.wp.erased == ["ann@example.com"]
+    assert env.ac.deletes == [cid] and cid not in env.ac.contacts
+    assert env.store.is_suppressed("shop", digest)
+
+    (req,) = env.store.list_requests(site="shop")
+    assert req.status == "done" and req.email is None and req.email_hash == digest
+    audit = env.store.audit(email_hash=digest)
+    by = {(a.system, a.action): a for a in audit}
+    wp = by[("wordpress", "erase")]
+    assert wp.items_retained == 1 and wp.retained_until.isoformat() == "2029-12-31"
+    assert "2029-12-31" in wp.reason
+    assert by[("activecampaign", "delete_contact")].items_removed == 1
+    assert ("suppression", "add") in by
+    assert all("ann@" not in repr(a) for a in audit)
+
+
+def test_events_are_not_planned_twice_when_the_ack_is_lost(env):
+    env.wp.add_event("account.deleted", {"email": "bob@example.com"})
+    env.wp.fail["ack"].append(errors.Unreachable("down", system="wordpress"))
+    with pytest.raises(errors.Unreachable):
+        env.pull()
+    assert env.store.get_cursor("shop") == 1  # recorded before the ack failed
+    stats = env.pull()
+    assert stats.requests == 0 and stats.acked == 1
+    assert len(env.store.list_requests(site="shop")) == 1
+
+
+def test_retryable_failures_back_off_then_dead_letter_then_retry(env):
+    env.ac.add("cy@example.com", {1: 1})
+    env.wp.add_event("account.deleted", {"email": "cy@example.com"})
+    env.pull()
+    boom = errors.ServerError("HTTP 503", system="wordpress", status=503)
+    env.wp.fail["erase"].extend([boom, boom, boom])
+    w = env.worker()
+    first = w.run_pass()
+    assert first.failed == 1 and first.done == 1  # the ActiveCampaign step ran beside it
+    step = next(s for s in env.store.steps_of(1) if s.system == "wordpress")
+    assert step.status == "pending" and step.attempts == 1 and step.next_attempt_at > env.clock.now
+    assert w.run_pass().done == 0  # not due yet
+    env.clock.advance(3600)
+    w.run_pass()
+    env.clock.advance(3600)
+    last = w.run_pass()
+    assert last.dead == 1
+    (dead,) = env.store.dead_steps("shop")
+    assert dead.attempts == 3 and "503" in dead.last_error
+    assert env.store.get_request(1).status == "failed"
+    # suppression waits behind the failed step (position order)
+    assert not env.store.is_suppressed("shop", email_hash(SECRET, "cy@example.com"))
+
+    assert env.store.retry_step(dead.id, env.clock.now)
+    assert env.worker().run_pass().done == 2
+    assert env.store.get_request(1).status == "done"
+
+
+def test_a_non_retryable_failure_goes_to_dead_letter_at_once(env):
+    env.wp.add_event("comments.removal_requested", {"email": "dee@example.com"})
+    env.pull()
+    env.wp.fail["remove_comments"].append(errors.ApiError("bad email", system="wordpress", status=400))
+    assert env.worker().run_pass().dead == 1
+
+
+def test_malformed_event_is_acked_and_kept_visible_as_failed_work(env):
+    env.wp.add_event("account.deleted", {"user_id": 4})
+    env.pull()
+    assert env.wp.acked == {1: None}
+    stats = env.worker().run_pass()
+    assert stats.dead == 1
+    (dead,) = env.store.dead_steps("shop")
+    assert "no valid email" in dead.last_error
+
+
+def test_crash_mid_step_reruns_it_once_the_lease_expires_without_harm(env):
+    cid = env.ac.add("eve@example.com", {1: 1})
+    env.wp.add_event("account.deleted", {"email": "eve@example.com"})
+    env.pull()
+    crashed = env.store.claim_steps("dead-worker", env.clock.now, limit=10, lease_s=30)
+    assert crashed  # claimed, then the worker "died"
+    env.ac.delete_contact(cid)  # it had deleted the contact before dying
+    assert env.worker("w2").run_pass().done == 0  # leases still held
+    env.clock.advance(31)
+    stats = env.worker("w2").run_pass()
+    assert stats.done == 3
+    assert env.ac.deletes == [cid]  # no second delete: the contact was already gone
+    # the dead worker's late finish is refused
+    assert not env.store.finish_step(crashed[0].id, "dead-worker", env.clock.now, result={})
+
+
+def test_unsubscribe_webhook_clears_consent_deletes_and_suppresses(env):
+    env.wp.users["fay@example.com"] = {"id": 9, "subscribed": True}
+    cid = env.ac.add("fay@example.com", {1: 2})
+    env.wp.add_event("newsletter.unsubscribed", {"email": "fay@example.com", "list_id": 1})
+    env.pull()
+    assert env.worker().run_pass().dead == 0
+    assert env.wp.users["fay@example.com"]["subscribed"] is False
+    assert cid not in env.ac.contacts
+    assert env.store.is_suppressed("shop", email_hash(SECRET, "fay@example.com"))
+
+
+def test_unsubscribe_keeps_a_contact_still_on_other_lists(env):
+    cid = env.ac.add("gus@example.com", {1: 1, 7: 1})
+    env.wp.add_event("consent.changed", {"email": "gus@example.com", "consent": False})
+    env.pull()
+    env.worker().run_pass()
+    assert env.ac.contacts[cid]["lists"] == {1: 2, 7: 1}
+    assert env.ac.deletes == []
+
+
+def test_fresh_consent_lifts_suppression_and_subscribes(env):
+    digest = email_hash(SECRET, "hal@example.com")
+    env.store.suppress("shop", digest, "unsubscribed", env.clock.now)
+    env.wp.add_event("consent.changed", {"email": "hal@example.com", "consent": True})
+    env.pull()
+    env.worker().run_pass()
+    assert not env.store.is_suppressed("shop", digest)
+    cid = env.ac.by_email("hal@example.com")
+    assert env.ac.contacts[cid]["lists"] == {1: 1}
+
+
+def test_export_request_writes_an_archive(env):
+    env.wp.users["ivy@example.com"] = {"id": 2}
+    env.ac.add("ivy@example.com", {1: 1}, tags=["customer"])
+    env.wp.add_event("export.requested", {"email": "ivy@example.com", "source": "admin-page"})
+    env.pull()
+    assert env.worker().run_pass().done == 1
+    (step,) = env.store.steps_of(1)
+    path = Path(step.result["path"])
+    assert path.is_file() and "ivy" not in path.name
+    assert step.result["summary"]["activecampaign_tags"] == 1
+
+
+def test_backoff_grows_and_stays_bounded():
+    rng = random.Random(3)
+    delays = [backoff_delay(a, rng) for a in range(1, 20)]
+    assert delays[0] <= 2 and delays[5] > delays[0]
+    assert max(delays) <= 900
