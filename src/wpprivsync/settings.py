@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     step_concurrency: int = Field(default=4, ge=1, le=32)
+    step_lease_s: float = Field(default=120.0, ge=1, le=86400)
 
     @field_validator("store_url")
     @classmethod
