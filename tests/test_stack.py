@@ -65,6 +65,9 @@ def test_plugin_and_test_plugins_are_active(wp):
     # linked, not copied: the site runs the working tree's plugin
     link = wp.site / "wp-content" / "plugins" / "wpprivsync"
     assert link.resolve() == PLUGIN_DIR.resolve()
+    # WordPress maps the plugin's real path back to its basename (activation hooks rely on it)
+    assert wp.php("echo plugin_basename(realpath(WP_PLUGIN_DIR . '/wpprivsync/wpprivsync.php'));") == \
+        "wpprivsync/wpprivsync.php"
 
 
 def test_deactivate_and_activate_plugin(wp):
@@ -236,3 +239,20 @@ def test_detached_stack_up_env_status_down(tmp_path):
     assert _wp_stack_cli("down", *where, cwd=tmp_path).returncode == 0  # idempotent
     assert _wp_stack_cli("status", *where, cwd=tmp_path).returncode == 3
     assert _wp_stack_cli("env", *where, cwd=tmp_path).returncode == 1
+
+
+def test_stack_left_running_is_stopped_when_its_process_exits(tmp_path):
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from wpprivsync.devstack import WordPressStack\n"
+        f"stack = WordPressStack(Path({str(tmp_path / 'stack')!r}), plugin_dirs=[], workers=2)\n"
+        "stack.start()\n"
+        "print(json.dumps(stack.pgids()))\n"
+        "sys.exit(0)  # no stop(): the interpreter's exit must clean up\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    groups = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(groups) == 2
+    assert not any(processes.group_alive(g) for g in groups)

@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -88,7 +89,6 @@ class WordPressStack:
         self._server: subprocess.Popen | None = None
         self.server_pid: int | None = None
         self._snapshot: DatabaseSnapshot | None = None
-        self._snippets = 0
         self.startup_seconds: float | None = None
 
     # -- life cycle ----------------------------------------------------------------------
@@ -191,9 +191,9 @@ class WordPressStack:
             body = body[len("<?php"):]
         tmp = self.root / "tmp"
         tmp.mkdir(exist_ok=True)
-        self._snippets += 1
-        snippet = tmp / f"snippet-{os.getpid()}-{self._snippets}.php"
-        snippet.write_text("<?php\n" + body + "\n")
+        with tempfile.NamedTemporaryFile("w", dir=tmp, prefix="snippet-", suffix=".php", delete=False) as f:
+            f.write("<?php\n" + body + "\n")
+        snippet = Path(f.name)
         try:
             done = self._run_php("run.php", str(snippet), timeout=timeout)
         finally:
@@ -356,6 +356,7 @@ class WordPressStack:
         _copy_package_tree("theme", content / "themes" / THEME)
         (content / "mu-plugins").mkdir(exist_ok=True)
         _copy_package_file("mail-catcher.php", content / "mu-plugins" / "wpprivsync-devstack-mail.php")
+        _copy_package_file("no-background-work.php", content / "mu-plugins" / "wpprivsync-devstack-quiet.php")
         (content / "uploads").mkdir(exist_ok=True)
         for d in self._plugin_sources():
             link = content / "plugins" / d.name
