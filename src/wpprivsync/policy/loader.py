@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import PolicyError
-from .rules import KEEP_PARAMS, REQUIRED_KEEP, REQUIRED_RULES, Keep, OnErasure, Policy, Rule, System
+from .rules import KEEP_KINDS, KEEP_PARAMS, REQUIRED_KEEP, REQUIRED_RULES, Keep, OnErasure, Policy, Rule, System
 
 # Defaults the policy states (or the design chose) when a rule leaves the number out.
 _DEFAULTS: dict[str, dict[str, int]] = {
@@ -114,16 +114,17 @@ def parse_policy(text: str, *, source: Path | str | None = None) -> Policy:
             raise PolicyError(f"bad rule id{where}: use lower-case letters, digits and _", field=f"rule {rule_id!r}")
         if not isinstance(body, dict):
             raise PolicyError(f"must be a table{where}", field=f"rule {rule_id!r}")
-        if body.get("keep") == REQUIRED_KEEP.get(rule_id):
+        keep = body.get("keep")
+        if rule_id in REQUIRED_KEEP and keep in KEEP_KINDS and keep != REQUIRED_KEEP[rule_id]:
+            raise PolicyError(f"keep must be {REQUIRED_KEEP[rule_id]!r}{where} (wpprivsync computes this rule's "
+                              f"dates from it), not {keep!r}", field=f"rule {rule_id!r}")
+        if keep == REQUIRED_KEEP.get(rule_id):
             body = {**_DEFAULTS.get(rule_id, {}), **body}
         try:
             model = _RuleModel.model_validate(body)
         except ValidationError as exc:
             _, problem = _first_problem(exc, prefix=("rules", rule_id))
             raise PolicyError(f"{problem}{where}", field=f"rule {rule_id!r}") from None
-        if rule_id in REQUIRED_KEEP and model.keep != REQUIRED_KEEP[rule_id]:
-            raise PolicyError(f"keep must be {REQUIRED_KEEP[rule_id]!r}{where} (wpprivsync computes this rule's "
-                              f"dates from it), not {model.keep!r}", field=f"rule {rule_id!r}")
         if (model.activecampaign_tags or model.activecampaign_field_ids) and rule_id != "comments":
             raise PolicyError(f"activecampaign_tags and activecampaign_field_ids belong to the comments rule{where}",
                               field=f"rule {rule_id!r}")
