@@ -7,13 +7,23 @@ A request has *steps*, one per system and action; steps are what workers claim (
 run, and finish. Every finished step writes *audit* entries (hash only). The *suppression* list
 holds hashes of people who must never be re-subscribed.
 
-Every method is one transaction. Timestamps are timezone-aware UTC datetimes.
+Every method is one transaction. Timestamps are timezone-aware UTC datetimes (a naive one is
+refused with StoreError). Every failure of the backend is a StoreError.
+
+Rules the implementation keeps (tests/test_store_contract.py checks them on every backend):
+
+* Dedupe is per site: one *open* request per ``(site, dedupe_key)``; a closed, failed or
+  cancelled request no longer takes the key.
+* A step is claimable when its request is open or failed (not done/cancelled), it is due, and
+  every lower-position step of its request is done. So a dead step blocks the later positions
+  of its request, while its equal-position siblings still run.
+* ``Step.attempts`` counts failed attempts (``fail_step`` adds one; a claim does not).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Protocol, Sequence
 
 # Request.status
@@ -69,7 +79,7 @@ class Step:
     params: dict[str, Any]
     position: int
     status: str
-    attempts: int
+    attempts: int  # failed attempts so far; reset to 0 by retry_step / retry_all_dead
     next_attempt_at: datetime
     last_error: str | None
     result: dict[str, Any] | None
@@ -124,7 +134,12 @@ class Store(Protocol):
     # requests
     def get_request(self, request_id: int) -> Request | None: ...
     def list_requests(self, *, site: str | None = None, status: str | None = None,
-                      due_before: datetime | None = None, limit: int = 100) -> list[Request]: ...
+                      due_before: datetime | None = None, action: str | None = None,
+                      email_hash: str | None = None, source: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[Request]: ...  # newest first
+    def recent_requests(self, limit: int = 20) -> list[Request]: ...  # newest first
+    def requests_for_hash(self, email_hash: str, site: str | None = None) -> list[Request]: ...  # oldest first
+    def overdue_requests(self, now: datetime, limit: int = 100) -> list[Request]: ...  # open/failed, due < now
     def steps_of(self, request_id: int) -> list[Step]: ...
 
     # work
@@ -148,19 +163,20 @@ class Store(Protocol):
         failed). Same lease rule as finish_step."""
         ...
 
-    def retry_step(self, step_id: int, now: datetime) -> bool: ...  # dead → pending, attempts reset
-    def retry_all_dead(self, now: datetime) -> int: ...
-    def cancel_request(self, request_id: int, now: datetime) -> bool: ...
+    def retry_step(self, step_id: int, now: datetime) -> bool: ...  # dead → pending, attempts reset; request → open
+    def retry_all_dead(self, now: datetime) -> int: ...  # same for every dead step of an open/failed request
+    def cancel_request(self, request_id: int, now: datetime) -> bool: ...  # clears the email; its steps stop
 
     # reporting
     def queue_depth(self, site: str | None = None) -> int: ...  # steps pending or running
     def dead_steps(self, site: str | None = None, limit: int = 100) -> list[Step]: ...
     def counts(self) -> dict[str, int]: ...  # {"requests_open", "steps_pending", "steps_dead", ...}
+    def oldest_open_request_age(self, now: datetime) -> timedelta | None: ...  # open or failed; None if none
 
     # audit and suppression
     def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
     def audit(self, *, email_hash: str | None = None, site: str | None = None,
-              limit: int = 200) -> list[Audit]: ...
+              request_id: int | None = None, limit: int = 200) -> list[Audit]: ...  # newest `limit`, oldest first
     def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool: ...  # True if new
     def unsuppress(self, site: str, email_hash: str) -> bool: ...  # True if it was there (fresh consent)
     def is_suppressed(self, site: str, email_hash: str) -> bool: ...
