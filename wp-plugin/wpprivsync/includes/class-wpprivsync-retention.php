@@ -167,8 +167,8 @@ class Wpprivsync_Retention {
 		}
 		$messages = isset( $response['messages'] ) && is_array( $response['messages'] ) ? $response['messages'] : array();
 		foreach ( self::$retained as $number => $kept ) {
-			/* translators: %s: order number. WooCommerce's own message, matched to be replaced. */
-			$original = sprintf( __( 'Personal data within order %s has been retained.', 'woocommerce' ), $number ); // phpcs:ignore WordPress.WP.I18n.TextDomainMismatch
+			// WooCommerce's own message (in its own text domain), matched to be replaced.
+			$original = sprintf( translate( 'Personal data within order %s has been retained.', 'woocommerce' ), $number ); // phpcs:ignore WordPress.WP.I18n
 			$ours     = sprintf(
 				/* translators: 1: order number, 2: date (YYYY-MM-DD). */
 				__( 'Personal data within order %1$s has been retained until %2$s (invoice retention).', 'wpprivsync' ),
