@@ -68,3 +68,66 @@ def ac_client(ac_server):
                                   budget=rate_budget(ac_server.url), timeout=5)
     yield client
     session.close()
+
+
+# -- a webhook receiver ------------------------------------------------------------------------
+class WebhookReceiver:
+    """A tiny HTTP server recording form POSTs; ``status`` is what it answers."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        self.status = 200
+        self.received: list[dict] = []
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                with receiver._cond:
+                    receiver.received.append({"path": self.path, "form": form,
+                                              "content_type": self.headers.get("Content-Type")})
+                    receiver._cond.notify_all()
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.received) >= count, timeout)
+            return list(self.received)
+
+    def reset(self) -> None:
+        with self._cond:
+            self.received.clear()
+        self.status = 200
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def _webhook_receiver_session():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def webhook_receiver(_webhook_receiver_session):
+    _webhook_receiver_session.reset()
+    return _webhook_receiver_session

@@ -211,7 +211,7 @@ class AccountState:
             before = cl["status"] if cl else None
             if cl is None:
                 cl = {"id": self.next_id("contactList"), "contact": cid, "list": lid, "status": status,
-                      "sdate": now_iso(), "udate": now_iso(), "sourceid": 0, "unsubreason": None}
+                      "sdate": now_iso(), "udate": now_iso(), "sourceid": 0, "unsubreason": ""}
                 self.contact_lists[(cid, lid)] = cl
             cl["status"] = status
             cl["udate"] = now_iso()
@@ -333,7 +333,7 @@ def render_contact(c: dict[str, Any], base: str) -> dict[str, Any]:
         "socialdata_lastcheck": "0000-00-00 00:00:00", "email_local": local, "email_domain": domain,
         "sentcnt": "0", "rating_tstamp": "0000-00-00", "gravatar": "0", "deleted": "0",
         "adate": c["udate"], "udate": c["udate"], "edate": c["udate"], "scoreValues": [],
-        "links": _links(base, "contacts", c["id"], _CONTACT_LINKS), "id": str(c["id"]), "organization": None,
+        "links": _links(base, "contacts", c["id"], _CONTACT_LINKS), "id": str(c["id"]), "organization": "",
     }
 
 
