@@ -140,6 +140,13 @@ def test_stopped_db_makes_the_site_fail_until_started(wp):
     assert requests.get(f"{wp.url}/wp-json/", timeout=30).status_code == 200
 
 
+def test_crashed_db_recovers_committed_data(wp):
+    wp.php("update_option('wpprivsync_stack_probe', 'committed before the crash');")
+    wp.stop_db(crash=True)
+    wp.start_db()
+    assert wp.php("echo get_option('wpprivsync_stack_probe');") == "committed before the crash"
+
+
 def test_mail_is_caught_not_sent(wp):
     before = len(wp.sent_mail())
     assert wp.php("echo wp_mail('someone@example.test', 'Hello', 'Body') ? 'sent' : 'failed';") == "sent"

@@ -4,6 +4,7 @@ nothing shared with a system-wide server (none needs to run)."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket as _socket
 import subprocess
 import tempfile
@@ -96,10 +97,12 @@ class MariaDB:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def stop(self) -> None:
-        """Clean shutdown (SIGTERM to the server's process group); returns when it is gone."""
+    def stop(self, *, crash: bool = False) -> None:
+        """Clean shutdown (SIGTERM to the server's process group), or with ``crash`` a SIGKILL
+        as in a power cut of the server process; returns when it is gone."""
         if self.pid is not None:
-            processes.kill_group(self.pid, proc=self._proc, timeout=30.0)
+            processes.kill_group(self.pid, proc=self._proc, timeout=30.0,
+                                 sig=signal.SIGKILL if crash else signal.SIGTERM)
         self._proc = None
         self.pid = None
 

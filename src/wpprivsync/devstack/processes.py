@@ -62,13 +62,15 @@ def group_alive(pgid: int) -> bool:
     return bool(group_members(pgid))
 
 
-def kill_group(pgid: int, *, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
-    """SIGTERM every process of group ``pgid``, SIGKILL what is left after ``timeout`` seconds,
-    and return once the group is empty (its leader reaped when we are its parent)."""
+def kill_group(pgid: int, *, timeout: float = 10.0, proc: subprocess.Popen | None = None,
+               sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send ``sig`` (SIGTERM: a clean shutdown) to every process of group ``pgid``, SIGKILL what
+    is left after ``timeout`` seconds, and return once the group is empty (its leader reaped
+    when we are its parent)."""
     if proc is None:
         with _lock:
             proc = _owned.get(pgid)
-    _signal_group(pgid, signal.SIGTERM)
+    _signal_group(pgid, sig)
     deadline = time.monotonic() + timeout
     if not _wait_group(pgid, proc, deadline):
         _signal_group(pgid, signal.SIGKILL)

@@ -155,8 +155,10 @@ class WordPressStack:
         return [p for p in (self.server_pid, self.db.pid if self.db else None) if p is not None]
 
     # -- database ------------------------------------------------------------------------
-    def stop_db(self) -> None:
-        self._need_db().stop()
+    def stop_db(self, *, crash: bool = False) -> None:
+        """Stop MariaDB; ``crash=True`` kills it (SIGKILL) instead of shutting it down. The web
+        server keeps running and answers with database errors until :meth:`start_db`."""
+        self._need_db().stop(crash=crash)
 
     def start_db(self) -> None:
         self._need_db().start()
