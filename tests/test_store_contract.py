@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import json
 import subprocess
 import sys
@@ -47,7 +49,12 @@ def req(key: str | None = "erase:h1", *, site: str = SITE, email: str | None = "
                       received_at=received, due_at=received + timedelta(days=30), steps=steps, dedupe_key=key)
 
 
+_people = itertools.count(100)
+
+
 def one_step(key: str | None = None, **kw) -> NewRequest:
+    """A one-step request of a person of its own (one person's requests run in order)."""
+    kw.setdefault("email_hash", f"h{next(_people)}")
     return req(key, steps=[NewStep("wordpress", "erase", {}, 0)], **kw)
 
 
@@ -123,9 +130,24 @@ def test_steps_run_in_position_order(store):
     assert store.get_request(rid).status == OPEN
 
 
+def test_one_persons_requests_run_in_the_order_they_came(store):
+    first = store.add_request(req("subscribe:h1", action="subscribe",
+                                  steps=[NewStep("activecampaign", "subscribe", {}, 0)]))
+    second = store.add_request(req("erase:h1", received=T0 + timedelta(seconds=1)))
+    other = store.add_request(req("erase:h9", email_hash="h9"))
+    got = claim_all(store)
+    assert {s.request_id for s in got} == {first, other}
+    (sub,) = [s for s in got if s.request_id == first]
+    assert store.fail_step(sub.id, "w1", T0, error="x", retry_at=T0 + timedelta(minutes=1))
+    assert claim_all(store) == []  # still waiting for its retry: the erasure waits too
+    (sub,) = claim_all(store, now=T0 + timedelta(minutes=2))
+    assert store.fail_step(sub.id, "w1", T0, error="x", retry_at=None)  # dead: no longer blocks
+    assert {s.request_id for s in claim_all(store, now=T0 + timedelta(minutes=2))} == {second}
+
+
 def test_not_due_steps_and_system_filter(store):
     store.add_request(one_step(received=T0 + timedelta(minutes=5)))
-    store.add_request(req(None, steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    store.add_request(req(None, email_hash="h2", steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
     assert [s.system for s in claim_all(store, systems=["wordpress"])] == []
     assert [s.system for s in claim_all(store, systems=["activecampaign"], lease_s=600)] == ["activecampaign"]
     assert [s.system for s in claim_all(store, now=T0 + timedelta(minutes=5))] == ["wordpress"]
@@ -433,7 +455,8 @@ def test_last_two_steps_finished_at_once_close_the_request(store):
     """Sibling steps of one request finished by different workers at the same moment: the
     request is closed exactly when its last step is done."""
     systems = ["wordpress", "activecampaign", "thrive", "woocommerce"]
-    rids = [store.add_request(req(f"k{i}", steps=[NewStep(s, "erase", {}, 0) for s in systems])) for i in range(50)]
+    rids = [store.add_request(req(f"k{i}", email_hash=f"p{i}", steps=[NewStep(s, "erase", {}, 0) for s in systems]))
+            for i in range(50)]
     held = {s: claim_all(store, f"w-{s}", systems=[s]) for s in systems}
     assert all(len(v) == 50 for v in held.values())
     gate = threading.Barrier(len(systems))

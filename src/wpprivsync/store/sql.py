@@ -303,12 +303,23 @@ class SqlStore:
         blocked = sa.select(earlier.c.id).where(
             earlier.c.request_id == _S.c.request_id, earlier.c.position < _S.c.position,
             earlier.c.status != STEP_DONE).exists()
+        # One person's requests run in the order they came: a later request waits while an
+        # earlier one of the same person still has work queued or running (an erasure must
+        # not be overtaken by the subscribe that came before it). Dead steps do not block.
+        prior_req, prior_step = _R.alias("prior_req"), _S.alias("prior_step")
+        person_busy = (sa.select(prior_step.c.id)
+                       .join(prior_req, prior_req.c.id == prior_step.c.request_id)
+                       .where(prior_req.c.site == _R.c.site, prior_req.c.email_hash == _R.c.email_hash,
+                              prior_req.c.id < _R.c.id, prior_req.c.status.in_(_LIVE),
+                              prior_step.c.status.in_((PENDING, RUNNING)))
+                       .exists())
         q = (sa.select(_S.c.id)
              .join(_R, _R.c.id == _S.c.request_id)
              .where(_R.c.status.in_(_LIVE))
              .where(sa.or_(sa.and_(_S.c.status == PENDING, _S.c.next_attempt_at <= now),
                            sa.and_(_S.c.status == RUNNING, _S.c.lease_until <= now)))
-             .where(~blocked))
+             .where(~blocked)
+             .where(~person_busy))
         if systems is not None:
             q = q.where(_S.c.system.in_(list(systems)))
         q = q.order_by(_S.c.next_attempt_at, _S.c.id).limit(limit).with_for_update(skip_locked=True, of=_S)
@@ -334,11 +345,9 @@ class SqlStore:
             if held.rowcount != 1:
                 return False
             self._insert_audit(conn, audit, now, request_id=request_id, step_id=step_id)
-            left = conn.execute(sa.select(sa.func.count()).select_from(_S).where(
-                _S.c.request_id == request_id, _S.c.status != STEP_DONE)).scalar_one()
-            if left == 0:
-                conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN).values(
-                    status=DONE, completed_at=now, email=None))
+            unfinished = sa.select(_S.c.id).where(_S.c.request_id == request_id, _S.c.status != STEP_DONE).exists()
+            conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN, ~unfinished).values(
+                status=DONE, completed_at=now, email=None))
             return True
 
     @_operation
@@ -372,11 +381,11 @@ class SqlStore:
         if ids:
             conn.execute(sa.select(_R.c.id).where(_R.c.id.in_(ids)).order_by(_R.c.id).with_for_update())
 
-    def _lock_request_of(self, conn: sa.Connection, step_id: int) -> int | None:
-        request_id = conn.execute(sa.select(_S.c.request_id).where(_S.c.id == step_id)).scalar()
-        if request_id is not None:
-            self._lock_requests(conn, [request_id])
-        return request_id
+    @staticmethod
+    def _lock_request_of(conn: sa.Connection, step_id: int) -> int | None:
+        """Lock the request of step ``step_id`` (see ``_lock_requests``); returns its id."""
+        return conn.execute(sa.select(_R.c.id).join(_S, _S.c.request_id == _R.c.id).where(_S.c.id == step_id)
+                            .with_for_update(of=_R)).scalar()
 
     def _revive(self, conn: sa.Connection, step_ids: list[int], now: datetime) -> int:
         if not step_ids:
