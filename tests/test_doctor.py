@@ -261,3 +261,81 @@ def test_cli_store_failure_fails(tmp_path):
     result = run_doctor(config, "doctor")
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("FAIL store writable — cannot open")
+
+
+# -- ActiveCampaign: the local server -----------------------------------------------------------
+
+
+def activecampaign_checks(site: SiteSettings, tmp_path: Path) -> dict[str, doctor.CheckResult]:
+    from wpprivsync.settings import Settings
+
+    settings = Settings(store_url=f"sqlite:///{tmp_path}/wpprivsync.sqlite3", site_secret=SITE_SECRET, sites=[site])
+    with requests.Session() as session:
+        results = doctor.check_activecampaign(
+            site, lambda: doctor.default_activecampaign(site, session, settings, timeout=5))
+    assert all(r.site == "shop" and r.system == "activecampaign" for r in results)
+    return {r.name: r for r in results}
+
+
+def test_activecampaign_all_checks_pass(ac_server, tmp_path):
+    news = ac_server.account().add_list("Newsletter")
+    promo = ac_server.account().add_list("Offers")
+    site = site_settings("http://127.0.0.1:9", ac_url=ac_server.url, token=ac_server.token, lists=(news, promo))
+    checks = activecampaign_checks(site, tmp_path)
+    assert list(checks) == ["reachable", "token", f"list {news}", f"list {promo}"]
+    assert all(r.status == doctor.PASS for r in checks.values()), checks
+    assert checks[f"list {news}"].detail == f"list {news} exists (Newsletter)"
+
+
+def test_activecampaign_wrong_token(ac_server, tmp_path):
+    news = ac_server.account().add_list("Newsletter")
+    site = site_settings("http://127.0.0.1:9", ac_url=ac_server.url, token="wrong-token-000111", lists=(news,))
+    checks = activecampaign_checks(site, tmp_path)
+    assert checks["reachable"].status == doctor.PASS
+    assert checks["token"].status == doctor.FAIL
+    assert checks["token"].detail.startswith("token not accepted") and "activecampaign_token" in checks["token"].detail
+    assert "wrong-token-000111" not in checks["token"].detail
+    assert checks[f"list {news}"].status == doctor.SKIP
+    assert checks[f"list {news}"].detail == "skipped: token not accepted"
+
+
+def test_activecampaign_missing_list(ac_server, tmp_path):
+    news = ac_server.account().add_list("Newsletter")
+    site = site_settings("http://127.0.0.1:9", ac_url=ac_server.url, token=ac_server.token, lists=(news, 999))
+    checks = activecampaign_checks(site, tmp_path)
+    assert checks[f"list {news}"].status == doctor.PASS
+    assert checks["list 999"].status == doctor.FAIL
+    assert checks["list 999"].detail == "list 999 not found (check newsletter_list_ids)"
+
+
+def test_activecampaign_url_without_api_path(ac_server, tmp_path):
+    site = site_settings("http://127.0.0.1:9", ac_url=ac_server.root, token=ac_server.token)
+    checks = activecampaign_checks(site, tmp_path)
+    assert checks["reachable"].status == doctor.FAIL
+    assert checks["reachable"].detail.startswith("not reachable")
+    assert "/api/3" in checks["reachable"].detail
+    assert checks["token"].status == doctor.SKIP
+
+
+def test_activecampaign_unreachable(tmp_path):
+    site = site_settings("http://127.0.0.1:9", ac_url=f"http://127.0.0.1:{free_port()}/api/3")
+    checks = activecampaign_checks(site, tmp_path)
+    assert checks["reachable"].status == doctor.FAIL
+    assert checks["reachable"].detail.startswith("not reachable") and "activecampaign_url" in checks["reachable"].detail
+    assert checks["token"].detail == "skipped: ActiveCampaign not reachable"
+
+
+def test_cli_everything_passes_exits_0(wp, ac_server, tmp_path):
+    news = ac_server.account().add_list("Newsletter")
+    site = site_settings(wp.url, wp.service_user, wp.service_app_password, ac_url=ac_server.url,
+                         token=ac_server.token, lists=(news,))
+    config = write_config(tmp_path, [site])
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 9 and all(line.startswith("PASS ") for line in lines[:-1]), result.output
+    assert lines[-1] == "all 8 checks passed"
+    data = json.loads(run_doctor(config, "doctor", "--json").output)
+    assert data["ok"] is True and data["summary"] == {"pass": 8, "fail": 0, "skip": 0}
+    for secret in (wp.service_app_password, ac_server.token, SITE_SECRET):
+        assert secret not in result.output
