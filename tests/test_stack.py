@@ -179,6 +179,15 @@ def test_woocommerce_is_active_and_takes_orders(wp):
     assert resp.json()["billing"]["email"] == "buyer@example.test"
 
 
+@requires_woocommerce
+def test_woocommerce_can_be_switched_off_for_one_test(wp):
+    wp.deactivate_plugin("woocommerce")
+    assert "woocommerce/woocommerce.php" not in wp.active_plugins()
+    assert wp.php("echo function_exists('wc_create_order') ? 'loaded' : 'absent';") == "absent"
+    wp.restore()
+    assert "woocommerce/woocommerce.php" in wp.active_plugins()
+
+
 # -- stacks of their own -------------------------------------------------------------------
 
 def test_bad_inputs_are_refused_before_anything_starts(tmp_path):
