@@ -185,6 +185,11 @@ BAD = {
     "bad site name": (good_toml(name='"my shop"'), "sites[0].name", "letters, digits"),
     "bad store url": (good_toml().replace("[[sites]]", 'store_url = "mysql://x"\n[[sites]]'), "store_url", "sqlite"),
     "bad toml syntax": (good_toml().replace("[[sites]]", "[[sites]"), "config", "not valid TOML"),
+    "bad toml around a secret": (f'site_secret = "{SITE_SECRET}\n' + site_toml(), "config", "not valid TOML"),
+    "misspelt secret key": (good_toml(wordpress_app_password=None, wordpress_app_pasword=json.dumps(WP_PASSWORD)),
+                            "sites[0].wordpress_app_pasword", "unknown setting"),
+    "secret of the wrong type": (good_toml(activecampaign_token=f'["{AC_TOKEN}"]'), "sites[0].activecampaign_token",
+                                 "valid string"),
 }
 
 
