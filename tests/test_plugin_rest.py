@@ -111,13 +111,15 @@ def test_heartbeat_shows_in_status(wp, daemon):
             "requests": [{"id": 1, "action": "erase", "email_hash": "ab" * 32, "received_at": "2026-11-25T10:00:00Z",
                           "due_at": "2026-12-25T10:00:00Z", "status": "partial",
                           "systems": {"wordpress": "done", "activecampaign": "failed"},
-                          "retained_until": "2031-12-31"}]}
+                          "retained_until": "2031-12-31"}],
+            "near_deadline": [{"id": 1, "action": "erase", "due_at": "2026-12-25T10:00:00Z", "overdue": False}]}
     assert call(wp, daemon, "POST", "heartbeat", body).json() == {"ok": True}
     status = call(wp, daemon, "GET", "status", None).json()
     assert status["heartbeat"]["queue"] == 3
     assert status["heartbeat"]["failed"][0]["step_id"] == 4
     assert status["heartbeat"]["requests"][0]["retained_until"] == "2031-12-31"
     assert status["heartbeat"]["age_s"] >= 0
+    assert status["heartbeat"]["near_deadline"] == body["near_deadline"]  # undocumented keys are kept
     assert status["version"] and status["woocommerce"] is (woocommerce_dir() is not None)
 
 

@@ -12,6 +12,9 @@ defined( 'ABSPATH' ) || exit;
  */
 class Wpprivsync_Rest {
 
+	/** Bytes of undocumented heartbeat keys kept (JSON). */
+	const HEARTBEAT_EXTRA_MAX = 65536;
+
 	/**
 	 * Registers every route.
 	 */
@@ -584,7 +587,13 @@ class Wpprivsync_Rest {
 	 * @return WP_REST_Response
 	 */
 	public static function heartbeat( WP_REST_Request $request ) {
-		$body = array(
+		// Keys beyond the documented ones (e.g. near_deadline) are kept as sent, within a size cap.
+		$extra = array_diff_key( (array) $request->get_json_params(), array_flip( array( 'at', 'age_s', 'version', 'queue', 'last_error', 'failed', 'requests' ) ) );
+		$extra = array_filter( $extra, static fn( $key ) => is_string( $key ) && preg_match( '/^[a-z0-9_]{1,64}$/', $key ), ARRAY_FILTER_USE_KEY );
+		if ( strlen( (string) wp_json_encode( $extra ) ) > self::HEARTBEAT_EXTRA_MAX ) {
+			$extra = array();
+		}
+		$body = $extra + array(
 			'at'         => time(),
 			'version'    => (string) $request['version'],
 			'queue'      => (int) $request['queue'],
