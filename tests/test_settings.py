@@ -301,3 +301,19 @@ def test_version():
     result = run_cli("--version")
     assert result.exit_code == 0
     assert result.output.strip() == f"wpprivsync, version {__version__}"
+
+
+@pytest.mark.parametrize("line, field, hint", [
+    ("workers = 0", "workers", "sensible values"),
+    ("poll_interval_s = \"often\"", "poll_interval_s", "give a number"),
+    ("log_level = \"LOUD\"", "log_level", "for the format"),
+    ("metrics_port = 70000", "metrics_port", "sensible values"),
+    ("sites = \"shop\"", "sites", "list"),
+])
+def test_every_message_says_how_to_fix(tmp_path, line, field, hint):
+    text = good_toml() if not line.startswith("sites") else f'site_secret = "{SITE_SECRET}"\n'
+    path = write(tmp_path, f"{line}\n{text}")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.field == field
+    assert info.value.hint and hint in info.value.hint, str(info.value)

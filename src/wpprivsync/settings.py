@@ -244,6 +244,16 @@ def _describe(err: dict[str, Any]) -> tuple[str, str, str | None]:
         "int_parsing": "give a whole number",
         "bool_parsing": "use true or false",
         "string_pattern_mismatch": "see config/wpprivsync.example.toml for the format",
+        "string_type": "give a quoted string",
+        "string_too_short": "it must not be empty",
+        "float_parsing": "give a number",
+        "int_from_float": "give a whole number",
+        "list_type": "give a list, e.g. [1, 2]",
+        "too_short": "give at least one, e.g. [1]",
+        "greater_than": "see config/wpprivsync.example.toml for sensible values",
+        "greater_than_equal": "see config/wpprivsync.example.toml for sensible values",
+        "less_than_equal": "see config/wpprivsync.example.toml for sensible values",
+        "model_type": "give a table ([[sites]] in TOML, an object in JSON)",
     }
     if kind == "string_pattern_mismatch" and str(loc).endswith("name"):
         kind = "site_name"
