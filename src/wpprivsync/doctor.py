@@ -137,8 +137,11 @@ def check_wordpress(site: SiteSettings, client: Any) -> list[CheckResult]:
         roles = ", ".join(me.get("roles") or []) or "no role"
         out.append(result("credentials", PASS, f"signed in as {me.get('slug') or site.wordpress_user} ({roles})"))
     except errors.AuthenticationFailed as exc:
-        out.append(result("credentials", FAIL, f"authentication failed{_code(exc)}: check wordpress_user and "
-                          "wordpress_app_password (an Application Password of that user)"))
+        detail = (f"authentication failed{_code(exc)}: check wordpress_user and wordpress_app_password "
+                  "(an Application Password of that user)")
+        if site.wordpress_url.scheme == "http":
+            detail += "; over plain http WordPress accepts Application Passwords only when WP_ENVIRONMENT_TYPE is local"
+        out.append(result("credentials", FAIL, detail))
     except errors.WpprivsyncError as exc:
         out.append(result("credentials", FAIL, f"cannot sign in: {_reason(exc)}"))
 
