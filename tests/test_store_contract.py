@@ -145,6 +145,19 @@ def test_one_persons_requests_run_in_the_order_they_came(store):
     assert {s.request_id for s in claim_all(store, now=T0 + timedelta(minutes=2))} == {second}
 
 
+def test_a_request_received_earlier_but_recorded_later_still_runs_first(store):
+    later = store.add_request(req("unsubscribe:h1", action="unsubscribe", received=T0 + timedelta(minutes=5),
+                                  steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    earlier = store.add_request(req("subscribe:h1", action="subscribe", received=T0,
+                                    steps=[NewStep("activecampaign", "subscribe", {}, 0)]))
+    now = T0 + timedelta(minutes=10)
+    (first,) = claim_all(store, now=now)
+    assert first.request_id == earlier
+    assert store.finish_step(first.id, "w1", now, result={})
+    (second,) = claim_all(store, now=now)
+    assert second.request_id == later
+
+
 def test_not_due_steps_and_system_filter(store):
     store.add_request(one_step(received=T0 + timedelta(minutes=5)))
     store.add_request(req(None, email_hash="h2", steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
@@ -395,6 +408,39 @@ def test_concurrent_migrations_from_threads(url):
     assert stores[0].schema_version() == migrations.LATEST
     for s in stores:
         s.close()
+
+
+_MIGRATOR = r"""
+import sys
+from wpprivsync.store.sql import SqlStore
+store = SqlStore(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+print(store.migrate(), flush=True)
+"""
+
+
+def test_concurrent_migrations_from_processes(url):
+    procs = [subprocess.Popen([sys.executable, "-c", _MIGRATOR, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, results)] == [(0, str(migrations.LATEST))] * 3
+    s = SqlStore(url)
+    with s.engine.connect() as conn:
+        versions = list(conn.execute(sa.select(schema.schema_version.c.version)).scalars())
+    assert sorted(versions) == [m.version for m in migrations.MIGRATIONS]  # each applied once
+    s.close()
 
 
 def test_a_newer_schema_is_refused(store):

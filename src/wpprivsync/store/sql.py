@@ -303,14 +303,17 @@ class SqlStore:
         blocked = sa.select(earlier.c.id).where(
             earlier.c.request_id == _S.c.request_id, earlier.c.position < _S.c.position,
             earlier.c.status != STEP_DONE).exists()
-        # One person's requests run in the order they came: a later request waits while an
-        # earlier one of the same person still has work queued or running (an erasure must
+        # One person's requests run in the order they were received (then recorded): a later
+        # request waits while an earlier one of the same person still has work queued or running (an erasure must
         # not be overtaken by the subscribe that came before it). Dead steps do not block.
         prior_req, prior_step = _R.alias("prior_req"), _S.alias("prior_step")
         person_busy = (sa.select(prior_step.c.id)
                        .join(prior_req, prior_req.c.id == prior_step.c.request_id)
                        .where(prior_req.c.site == _R.c.site, prior_req.c.email_hash == _R.c.email_hash,
-                              prior_req.c.id < _R.c.id, prior_req.c.status.in_(_LIVE),
+                              sa.or_(prior_req.c.received_at < _R.c.received_at,
+                                     sa.and_(prior_req.c.received_at == _R.c.received_at,
+                                             prior_req.c.id < _R.c.id)),
+                              prior_req.c.status.in_(_LIVE),
                               prior_step.c.status.in_((PENDING, RUNNING)))
                        .exists())
         q = (sa.select(_S.c.id)
