@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import requests
 
 from support.wordpress import rest_session
+from wpprivsync.clients.wordpress import WordPressClient
 
 pytestmark = pytest.mark.woocommerce
 
@@ -110,3 +112,13 @@ def test_checkout_consent_records_an_event(wp):
     rows = wp.php_json("global $wpdb; echo json_encode($wpdb->get_results(\"SELECT type, payload FROM {$wpdb->prefix}wpprivsync_outbox\", ARRAY_A));")
     assert [r["type"] for r in rows] == ["consent.changed"]
     assert '"source":"checkout"' in rows[0]["payload"] and '"consent":true' in rows[0]["payload"]
+
+
+def test_client_orders_generator_and_anonymize(wp):
+    client = WordPressClient(wp.url, wp.service_user, wp.service_app_password, session=requests.Session(), timeout=120)
+    ids = [make_order(wp, "2017-02-01") for _ in range(3)]
+    listed = list(client.orders(before="2018-01-01"))
+    assert [o["id"] for o in listed] == sorted(ids)
+    assert all(o["retained_until"] == "2022-12-31" for o in listed)
+    assert client.anonymize_orders(ids)["anonymized"] == ids
+    assert list(client.orders(before="2018-01-01")) == []
