@@ -122,3 +122,13 @@ def test_client_orders_generator_and_anonymize(wp):
     assert all(o["retained_until"] == "2022-12-31" for o in listed)
     assert client.anonymize_orders(ids)["anonymized"] == ids
     assert list(client.orders(before="2018-01-01")) == []
+
+
+def test_woocommerce_customer_deletion_records_account_deleted(wp):
+    uid = int(wp.php("echo wc_create_new_customer('wcdel@example.test', 'wcdel', 'pw-' . wp_generate_password());"))
+    admin = rest_session(wp.admin_user, wp.admin_app_password)
+    resp = admin.delete(f"{wp.url}/?rest_route=/wc/v3/customers/{uid}", params={"force": "true"}, timeout=120)
+    assert resp.status_code == 200, resp.text
+    rows = wp.php_json("global $wpdb; echo json_encode($wpdb->get_results(\"SELECT type, payload FROM {$wpdb->prefix}wpprivsync_outbox WHERE type = 'account.deleted'\", ARRAY_A));")
+    assert len(rows) == 1
+    assert '"email":"wcdel@example.test"' in rows[0]["payload"] and '"customer"' in rows[0]["payload"]
