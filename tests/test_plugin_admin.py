@@ -52,6 +52,7 @@ def test_page_shows_status_and_webhook_url(wp, admin):
     secret = wp.php("echo get_option('wpprivsync_webhook_secret');")
     assert secret in body
     assert "wpprivsync-stale" in body  # no heartbeat yet: red
+    assert "wpprivsync/assets/admin.css" in body
 
 
 def test_heartbeat_feeds_the_page_escaped(wp, admin):

@@ -29,6 +29,7 @@ class Wpprivsync_Admin {
 	 */
 	public static function register() {
 		add_action( 'admin_menu', array( __CLASS__, 'add_page' ) );
+		add_action( 'admin_enqueue_scripts', array( __CLASS__, 'enqueue' ) );
 		foreach ( array_keys( self::ACTIONS ) as $action ) {
 			add_action( 'admin_post_' . $action, array( __CLASS__, 'handle_email_form' ) );
 		}
@@ -47,6 +48,18 @@ class Wpprivsync_Admin {
 			self::PAGE,
 			array( __CLASS__, 'render' )
 		);
+	}
+
+	/**
+	 * The page's stylesheet, on the page only.
+	 *
+	 * @param string $hook_suffix Admin page hook.
+	 */
+	public static function enqueue( $hook_suffix ) {
+		if ( 'tools_page_' . self::PAGE !== $hook_suffix ) {
+			return;
+		}
+		wp_enqueue_style( 'wpprivsync-admin', plugins_url( 'assets/admin.css', WPPRIVSYNC_FILE ), array(), WPPRIVSYNC_VERSION );
 	}
 
 	/**
@@ -180,10 +193,10 @@ class Wpprivsync_Admin {
 			<?php endif; ?>
 
 			<h2><?php esc_html_e( 'Daemon', 'wpprivsync' ); ?></h2>
-			<table class="widefat striped" style="max-width:40em">
+			<table class="widefat striped wpprivsync-status-table">
 				<tr>
 					<th scope="row"><?php esc_html_e( 'Last heartbeat', 'wpprivsync' ); ?></th>
-					<td id="wpprivsync-heartbeat" class="<?php echo esc_attr( $fresh ? 'wpprivsync-ok' : 'wpprivsync-stale' ); ?>" data-age="<?php echo esc_attr( $beat ? (string) $beat['age_s'] : '' ); ?>" style="color:<?php echo esc_attr( $fresh ? '#008a20' : '#d63638' ); ?>;font-weight:600">
+					<td id="wpprivsync-heartbeat" class="<?php echo esc_attr( $fresh ? 'wpprivsync-ok' : 'wpprivsync-stale' ); ?>" data-age="<?php echo esc_attr( $beat ? (string) $beat['age_s'] : '' ); ?>">
 						<?php
 						if ( $beat ) {
 							/* translators: 1: seconds, 2: daemon version. */
@@ -281,7 +294,7 @@ class Wpprivsync_Admin {
 								<td class="wpprivsync-status"><?php echo esc_html( (string) ( $req['status'] ?? '' ) ); ?></td>
 								<td class="wpprivsync-systems">
 									<?php foreach ( (array) ( $req['systems'] ?? array() ) as $system => $state ) : ?>
-										<span class="wpprivsync-system" data-system="<?php echo esc_attr( (string) $system ); ?>"><?php echo esc_html( $system . ': ' . $state ); ?></span><br />
+										<span class="wpprivsync-system" data-system="<?php echo esc_attr( (string) $system ); ?>" data-state="<?php echo esc_attr( (string) $state ); ?>"><?php echo esc_html( $system . ': ' . $state ); ?></span><br />
 									<?php endforeach; ?>
 								</td>
 								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?></td>
