@@ -306,7 +306,7 @@ class Wpprivsync_Admin {
 			</div>
 
 			<h2><?php esc_html_e( 'ActiveCampaign webhook', 'wpprivsync' ); ?></h2>
-			<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings → Developer → Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
+			<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings > Developer > Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
 			<p><input type="text" readonly class="large-text code" id="wpprivsync-webhook-url" value="<?php echo esc_attr( Wpprivsync_Webhook::url() ); ?>" onfocus="this.select()" /></p>
 			<?php self::form( 'wpprivsync_rotate', 'wpprivsync-rotate-form', __( 'Rotate webhook URL', 'wpprivsync' ), '', 'button' ); ?>
 
