@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import requests
 from support.wordpress import PLUGIN_DIR, extra_plugin_dirs, requires_woocommerce, rest_session
 from wpprivsync.devstack import StackError, WordPressStack
 from wpprivsync.devstack import processes
-from wpprivsync.devstack.ports import is_listening
+from wpprivsync.devstack.ports import free_port, is_listening
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -201,6 +202,32 @@ def test_bad_inputs_are_refused_before_anything_starts(tmp_path):
         WordPressStack(tmp_path / "c", plugin_dirs=[]).start()
     assert (tmp_path / "c" / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "a" / "mysql").exists()
+
+
+@pytest.mark.filterwarnings("ignore:WordPress stack. role")
+def test_ports_taken_meanwhile_are_replaced(tmp_path):
+    taken = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        taken.append(sock)
+    offered = [s.getsockname()[1] for s in taken]  # web server first, then MariaDB
+
+    def pick_port() -> int:
+        return offered.pop(0) if offered else free_port()
+
+    stack = WordPressStack(tmp_path / "stack", plugin_dirs=[], workers=1, pick_port=pick_port)
+    try:
+        stack.start()
+        held = {s.getsockname()[1] for s in taken}
+        assert stack.http_port not in held and stack.db.port not in held
+        assert stack.php("echo home_url();") == stack.url
+        assert requests.get(f"{stack.url}/wp-json/", timeout=30).status_code == 200
+    finally:
+        stack.stop()
+        for sock in taken:
+            sock.close()
 
 
 def test_stop_leaves_no_process(tmp_path):

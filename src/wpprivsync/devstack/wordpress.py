@@ -25,7 +25,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import ports, processes
 from .mariadb import MariaDB
@@ -39,6 +39,7 @@ SERVICE_ROLE = "wpprivsync_daemon"
 THEME = "wpprivsync-minimal"
 STATE_FILE = "state.json"
 DATABASE = "wordpress"
+_PORT_ATTEMPTS = 3
 # The server's workers share the opcode cache of the process that forks them; files are
 # checked for changes on every request so an edited plugin is seen at once.
 _SERVER_INI = ("-d", "memory_limit=512M", "-d", "opcache.enable_cli=1", "-d", "opcache.validate_timestamps=1",
@@ -56,7 +57,7 @@ class WordPressStack:
 
     def __init__(self, root: Path, *, plugin_dirs: list[Path] | tuple[Path, ...] = (),
                  woocommerce_dir: Path | None = None, workers: int = 4,
-                 wordpress_dir: Path = SYSTEM_WORDPRESS):
+                 wordpress_dir: Path = SYSTEM_WORDPRESS, pick_port: Callable[[], int] = ports.free_port):
         self.root = Path(root).absolute()
         self.site = self.root / "site"
         self.logs = self.root / "logs"
@@ -66,6 +67,7 @@ class WordPressStack:
         if workers < 1:
             raise StackError("workers must be at least 1")
         self.workers = workers
+        self._pick_port = pick_port
 
         self.admin_user = "admin"
         self.admin_email = "admin@example.test"
@@ -102,9 +104,8 @@ class WordPressStack:
         if self.root.exists() and any(self.root.iterdir()):
             raise StackError(f"{self.root} is not empty; a stack starts in a new directory")
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.http_port = ports.free_port()
-        self.url = f"http://127.0.0.1:{self.http_port}"
-        self.db = MariaDB(self.root / "mysql", port=_other_free_port(self.http_port))
+        self._use_http_port(self._pick_port())
+        self.db = MariaDB(self.root / "mysql", port=self._other_port())
         try:
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 db_ready = pool.submit(self._start_database)
@@ -114,7 +115,6 @@ class WordPressStack:
                 db_ready.result()
             self._install()
             self._setup()
-            self._wait_http()
         except BaseException:
             self.stop()
             raise
@@ -342,7 +342,15 @@ class WordPressStack:
 
     def _start_database(self) -> None:
         assert self.db is not None
-        self.db.start()
+        for attempt in range(_PORT_ATTEMPTS):
+            try:
+                self.db.start()
+                break
+            except StackError as exc:
+                # another program took the port between our check and mariadbd's bind
+                if "Address already in use" not in str(exc) or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                self.db.port = self._other_port()
         self.db.sql(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;")
 
     def _build_site(self) -> None:
@@ -386,14 +394,45 @@ class WordPressStack:
         if "@@" in text:
             raise StackError("wp-config.php.in has a placeholder without a value")
         path = self.site / "wp-config.php"
+        path.unlink(missing_ok=True)  # never write into a file that may be a hard link
         path.write_text(text)
         path.chmod(0o600)
 
     def _start_server(self) -> None:
-        env = dict(os.environ, PHP_CLI_SERVER_WORKERS=str(self.workers))
-        argv = ["php", *_SERVER_INI, "-S", f"127.0.0.1:{self.http_port}", "-t", str(self.site)]
-        self._server = processes.spawn(argv, log=self.logs / "php-server.log", env=env, cwd=self.site)
-        self.server_pid = self._server.pid
+        """Start ``php -S`` and wait until it listens; on a port taken meanwhile, move to
+        another one (the URL is in wp-config.php, which is rewritten)."""
+        env = dict(os.environ)
+        env.pop("PHP_CLI_SERVER_WORKERS", None)
+        if self.workers > 1:  # PHP refuses a single "worker": without the variable it serves alone
+            env["PHP_CLI_SERVER_WORKERS"] = str(self.workers)
+        log = self.logs / "php-server.log"
+        for attempt in range(_PORT_ATTEMPTS):
+            argv = ["php", *_SERVER_INI, "-S", f"127.0.0.1:{self.http_port}", "-t", str(self.site)]
+            log_start = log.stat().st_size if log.exists() else 0
+            self._server = processes.spawn(argv, log=log, env=env, cwd=self.site)
+            self.server_pid = self._server.pid
+            try:
+                self._wait_http(log, log_start)
+                return
+            except StackError as exc:
+                processes.kill_group(self.server_pid, proc=self._server)
+                self._server = None
+                self.server_pid = None
+                if "Address already in use" not in str(exc) or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                self._use_http_port(self._other_port())
+                self._write_config()
+
+    def _use_http_port(self, port: int) -> None:
+        self.http_port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _other_port(self) -> int:
+        """A free port that is not the web server's."""
+        port = self._pick_port()
+        while port == self.http_port:
+            port = self._pick_port()
+        return port
 
     def _install(self) -> None:
         self._run_php_json("install.php", {
@@ -425,12 +464,21 @@ class WordPressStack:
         for text in self.warnings:
             warnings.warn(f"WordPress stack: {text}", RuntimeWarning, stacklevel=3)
 
-    def _wait_http(self, timeout: float = 15.0) -> None:
+    def _wait_http(self, log: Path, log_start: int, timeout: float = 15.0) -> None:
+        """Wait for the server's own "started" line: a connection alone could reach another
+        program that holds the port."""
+        assert self._server is not None
+        started = f"Development Server (http://127.0.0.1:{self.http_port}) started"
         deadline = time.monotonic() + timeout
         delay = 0.005
-        while not ports.is_listening(self.http_port):
-            if self._server is not None and self._server.poll() is not None:
-                raise StackError("php -S exited:\n" + _tail((self.logs / "php-server.log").read_text(errors="replace")))
+        while True:
+            with open(log, "rb") as f:
+                f.seek(log_start)
+                written = f.read().decode(errors="replace")
+            if started in written and ports.is_listening(self.http_port):
+                return
+            if self._server.poll() is not None:
+                raise StackError("php -S exited:\n" + _tail(written))
             if time.monotonic() > deadline:
                 raise StackError(f"php -S did not listen on port {self.http_port} within {timeout:g} s")
             time.sleep(delay)
@@ -490,13 +538,6 @@ def _runs(pid: int | None, program: str) -> bool:
         return False
     argv = processes.cmdline(pid)
     return bool(argv) and Path(argv[0]).name.startswith(program) and processes.group_alive(pid)
-
-
-def _other_free_port(taken: int) -> int:
-    port = ports.free_port()
-    while port == taken:
-        port = ports.free_port()
-    return port
 
 
 def _package_text(name: str) -> str:

@@ -18,6 +18,13 @@ if ( is_blog_installed() ) {
 	exit( 3 );
 }
 
+// wp_install() probes permalink structures with loopback HTTP requests unless one is set;
+// the structure is chosen below, so the probe is skipped.
+$wpprivsync_devstack_permalinks = static function () {
+	return '/%postname%/';
+};
+add_filter( 'pre_option_permalink_structure', $wpprivsync_devstack_permalinks );
+
 $result = wp_install(
 	$input['title'],
 	$input['admin_user'],
@@ -28,6 +35,7 @@ $result = wp_install(
 	'en_US'
 );
 
+remove_filter( 'pre_option_permalink_structure', $wpprivsync_devstack_permalinks );
 update_option( 'permalink_structure', '/%postname%/' );
 update_option( 'blog_public', '0' );
 flush_rewrite_rules( false );
