@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -298,4 +300,35 @@ def test_stack_left_running_is_stopped_when_its_process_exits(tmp_path):
     assert done.returncode == 0, done.stderr
     groups = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(groups) == 2
+    assert not any(processes.group_alive(g) for g in groups)
+
+
+def test_sigterm_to_a_test_session_stops_its_stack(tmp_path):
+    pgids_file = tmp_path / "pgids.json"
+    (tmp_path / "test_inner.py").write_text(
+        "import json, pathlib, threading\n"
+        "def test_hold(wp_stack):\n"
+        f"    pathlib.Path({str(pgids_file)!r}).write_text(json.dumps(wp_stack.pgids()))\n"
+        "    threading.Event().wait(120)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tests"))
+    env.pop("WPPRIVSYNC_WOOCOMMERCE_DIR", None)
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "support.wordpress", "-p", "no:cacheprovider",
+         f"--rootdir={tmp_path}", "--basetemp", str(tmp_path / "base"), str(tmp_path / "test_inner.py")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pgids_file.exists() or not pgids_file.read_text():
+            assert session.poll() is None, session.stdout.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        groups = json.loads(pgids_file.read_text())
+        assert all(processes.group_alive(g) for g in groups)
+        session.send_signal(signal.SIGTERM)
+        session.wait(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
     assert not any(processes.group_alive(g) for g in groups)

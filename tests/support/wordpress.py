@@ -19,7 +19,10 @@ Nothing starts unless a test asks for ``wp`` or ``wp_stack``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -73,14 +76,15 @@ def wp_stack(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Conf
         plugin_dirs=[PLUGIN_DIR, *extra_plugin_dirs()],
         woocommerce_dir=woocommerce_dir(),
     )
-    try:
-        stack.start()
-        stack.snapshot()
-        _report(pytestconfig, f"WordPress stack up in {stack.startup_seconds:.1f} s at {stack.url} "
-                              f"(plugins: {', '.join(stack.plugins)})")
-        yield stack
-    finally:
-        stack.stop()
+    with _sigterm_stops_the_session():
+        try:
+            stack.start()
+            stack.snapshot()
+            _report(pytestconfig, f"WordPress stack up in {stack.startup_seconds:.1f} s at {stack.url} "
+                                  f"(plugins: {', '.join(stack.plugins)})")
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture
@@ -90,6 +94,25 @@ def wp(wp_stack: WordPressStack) -> WordPressStack:
         wp_stack.start_db()  # a previous test stopped it
     wp_stack.restore()
     return wp_stack
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_session() -> Iterator[None]:
+    """A SIGTERM (a CI time-out, a closed terminal) would end Python without running any
+    clean-up; while the stack runs it interrupts the session instead, like Ctrl-C, so the
+    fixture's teardown stops the servers."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(config: pytest.Config, line: str) -> None:
