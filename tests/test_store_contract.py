@@ -453,7 +453,7 @@ def test_a_newer_schema_is_refused(store):
 # -- concurrency ----------------------------------------------------------------------------------------
 def _fill(store, n_requests: int) -> int:
     for i in range(n_requests):
-        store.add_request(req(f"k{i}", steps=[NewStep("wordpress", "erase", {}, 0),
+        store.add_request(req(f"k{i}", email_hash=f"p{i}", steps=[NewStep("wordpress", "erase", {}, 0),
                                               NewStep("activecampaign", "delete_contact", {}, 0),
                                               NewStep("suppression", "add", {}, 1)]))
     return n_requests * 3
