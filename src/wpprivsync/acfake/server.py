@@ -743,6 +743,8 @@ def _make_handler(server: ActiveCampaignServer) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "acfake"
+        disable_nagle_algorithm = True  # answers go out at once, not after a delayed ACK
+        wbufsize = 1 << 16              # headers and body in one write; flushed after each request
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
