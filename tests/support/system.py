@@ -9,6 +9,7 @@ unsubscribe clicked in ActiveCampaign travels: fake → plugin intake → outbox
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -65,6 +66,23 @@ class System:
 
     def user_exists(self, email: str) -> bool:
         return self.php(f"echo get_user_by('email', '{email}') ? 1 : 0;") == "1"
+
+    def write_config(self, path: Path, **extra: Any) -> Path:
+        """The same settings as a TOML file, for runs of the real command in a subprocess."""
+        st = self.app.settings
+        site = st.sites[0]
+        top: dict[str, Any] = {"store_url": st.store_url, "site_secret": st.secret, "policy_file": str(st.policy_file),
+                               "export_dir": str(st.export_dir), "max_attempts": st.max_attempts,
+                               "step_lease_s": st.step_lease_s, **extra}
+        lines = [f"{k} = {json.dumps(v)}" for k, v in top.items()]
+        lines += ["", "[[sites]]", f'name = "{site.name}"', f'wordpress_url = "{site.wordpress_url}"',
+                  f'wordpress_user = "{site.wordpress_user}"',
+                  f'wordpress_app_password = "{site.wordpress_app_password.get_secret_value()}"',
+                  f'activecampaign_url = "{site.activecampaign_url}"',
+                  f'activecampaign_token = "{site.activecampaign_token.get_secret_value()}"',
+                  f"newsletter_list_ids = {list(site.newsletter_list_ids)}"]
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     # -- running ---------------------------------------------------------------------------
     def sync(self, *, rounds: int = 10, settle_s: float = 0.0) -> dict:

@@ -80,7 +80,8 @@ def explain_cmd(ctx: click.Context, email: str) -> None:
 
 @cli.command("audit")
 @click.argument("email", required=False)
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000),
+              help="Show at most this many entries.")
 @click.pass_context
 def audit_cmd(ctx: click.Context, email: str | None, limit: int) -> None:
     """The audit log (keyed hashes, never emails), newest first; for one person with EMAIL.
