@@ -307,3 +307,17 @@ def test_list_members_pages_by_id(client, mock):
     assert [m.contact_id for m in members if m.status == 1] == list(range(1, 151))
     assert [m.contact_id for m in members if m.status == 2] == [1001, 1002, 1003]
     assert client.stats.calls == 3  # 100 + 50 subscribed, 3 unsubscribed
+
+
+def test_client_implements_the_protocol_signatures():
+    import inspect
+
+    from wpprivsync.clients.protocols import ActiveCampaignApi
+
+    wanted = [n for n, v in vars(ActiveCampaignApi).items() if callable(v) and not n.startswith("_")]
+    assert "bulk_import" in wanted and len(wanted) == 14
+    for name in wanted:
+        proto = inspect.signature(getattr(ActiveCampaignApi, name))
+        real = inspect.signature(getattr(ActiveCampaignClient, name))
+        assert list(proto.parameters) == list(real.parameters), name
+        assert [p.default for p in proto.parameters.values()] == [p.default for p in real.parameters.values()], name

@@ -242,6 +242,16 @@ def test_a_410_answer_deactivates_the_webhook(fast, webhook_receiver):
     assert [d["status"] for d in fast.deliveries()] == [410]
 
 
+def test_delivery_is_at_least_once_duplicates_can_happen(fast, webhook_receiver):
+    news = fast.add_list("Newsletter")
+    fast.add_contact("eve@example.org", lists={news: 1})
+    make_client(fast).create_webhook("dup", f"{webhook_receiver.url}/dup", ["unsubscribe"], ["public"])
+    fast.set_faults(duplicate_rate=1.0)
+    fast.unsubscribe_click("eve@example.org", news)
+    got = webhook_receiver.wait_for(2)
+    assert len(got) == 2 and got[0]["form"] == got[1]["form"]
+
+
 def test_delete_webhook(fast, webhook_receiver):
     ac = make_client(fast)
     hook = ac.create_webhook("x", f"{webhook_receiver.url}/x", ["unsubscribe"], ["public"])
@@ -327,6 +337,17 @@ def test_server_enforces_five_per_second_with_retry_after(ac_server):
     limited = next(a for a in answers if a.status_code == 429)
     assert int(limited.headers["Retry-After"]) >= 1 and limited.headers["RateLimit-Limit"] == "5"
     assert ac_server.counters()["max_per_second"] == 5
+
+
+def test_a_client_without_the_budget_is_throttled_and_waits_retry_after(ac_server):
+    ac_server.add_list("Newsletter")
+    ac = make_client(ac_server)  # no budget: it will run into the limit
+    for _ in range(7):
+        ac.get_list(1)
+    counters = ac_server.counters()
+    assert counters["http429"] >= 1 and ac.stats.http429 == counters["http429"]
+    assert counters["requests"]["GET /lists/{id}"] == 7 + counters["http429"]
+    assert counters["max_per_second"] <= 5
 
 
 def test_two_threads_sharing_the_budget_never_exceed_the_limit(ac_server):
