@@ -187,7 +187,9 @@ class WordPressStack:
     # -- PHP inside the site -------------------------------------------------------------
     def php(self, code: str, *, timeout: float = 120.0) -> str:
         """Run a PHP snippet (no ``<?php`` needed) after WordPress and its admin includes are
-        loaded; returns what it printed. A non-zero exit raises StackError with stderr."""
+        loaded; returns what it printed. No user is logged in (``wp_set_current_user(1)`` for
+        the administrator). Notices go to stderr, never into the output; a non-zero exit or
+        an uncaught error raises StackError carrying stderr and what WordPress logged."""
         body = code.lstrip()
         if body.startswith("<?php"):
             body = body[len("<?php"):]
