@@ -499,6 +499,9 @@ def test_responses_follow_the_openapi_contract(fast, ac_contract_dir, webhook_re
     session.post(f"{fast.url}/contacts", json={"contact": {"email": "new@example.org"}}, headers=hdr)  # 422
     ac.sync_contact("kim@example.org", first_name="Kim")
     ac.set_list_status(kim.id, news, 2)
+    session.post(f"{fast.url}/contactLists", json={"contactList": {"list": str(news), "contact": "999",
+                                                                   "status": "2"}}, headers=hdr)  # 400
+    session.post(f"{fast.url}/contact/sync", json={"contact": {"email": "not-an-email"}}, headers=hdr)  # 400
     ac.get_list(news)
     ac.check()
     session.post(f"{fast.url}/lists", json={"list": {"name": "Second", "sender_url": "https://x.example",
@@ -531,7 +534,7 @@ def test_responses_follow_the_openapi_contract(fast, ac_contract_dir, webhook_re
         ("GET", "/contacts", 200), ("GET", "/contacts/{id}", 200), ("GET", "/contacts/{id}", 404),
         ("GET", "/contacts/{id}/contactLists", 200), ("GET", "/contacts/{id}/fieldValues", 200),
         ("POST", "/contacts", 201), ("POST", "/contacts", 422), ("POST", "/contact/sync", 201),
-        ("POST", "/contactLists", 200), ("DELETE", "/contacts/{id}", 200), ("DELETE", "/contacts/{id}", 404),
+        ("POST", "/contact/sync", 400), ("POST", "/contactLists", 200), ("POST", "/contactLists", 400), ("DELETE", "/contacts/{id}", 200), ("DELETE", "/contacts/{id}", 404),
         ("DELETE", "/contactTags/{id}", 200), ("DELETE", "/contactTags/{id}", 404),
         ("GET", "/lists", 200), ("GET", "/lists/{id}", 200), ("POST", "/lists", 200),
         ("POST", "/import/bulk_import", 200), ("POST", "/import/bulk_import", 400),

@@ -2,8 +2,10 @@
 
     ac_server_session   one server for the whole session (5 requests per second, like the real one)
     ac_server           the same server, reset (data, counters, faults, deliveries) before each test
+    ac_server_fast      a server without the rate limit (rate=0), reset before each test
     ac_client           an ActiveCampaignClient for ``ac_server`` with the account's shared budget
     ac_contract_dir     the contract folder (shared/contracts/activecampaign beside the repo), or skip
+    webhook_receiver    an HTTP server recording the webhook POSTs it receives
 """
 
 from __future__ import annotations
@@ -59,6 +61,24 @@ def ac_server(ac_server_session):
     ac_server_session.reset()
     yield ac_server_session
     ac_server_session.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def _ac_server_fast_session():
+    server = ActiveCampaignServer(port=0, token=AC_TOKEN, rate=0, seed=7)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ac_server_fast(_ac_server_fast_session):
+    """Like ``ac_server`` but without the rate limit, for tests about behaviour, not pacing."""
+    _ac_server_fast_session.reset()
+    yield _ac_server_fast_session
+    _ac_server_fast_session.clear_faults()
 
 
 @pytest.fixture

@@ -156,7 +156,10 @@ def _sync_contact(call: _Call) -> tuple[int, Any]:
     data = call.obj("contact")
     if not data.get("email"):
         raise FakeError(400, {"message": "email is required"})
-    c, _ = call.account.upsert_contact(str(data["email"]), data, source="api")
+    try:
+        c, _ = call.account.upsert_contact(str(data["email"]), data, source="api")
+    except FakeError as exc:  # the contract documents 400 for every refusal here
+        raise FakeError(400, exc.body) from None
     return 201, _contact_with_values(call, c)  # the contract documents 201 for updates too
 
 
@@ -228,7 +231,10 @@ def _set_contact_list(call: _Call) -> tuple[int, Any]:
         raise FakeError(400, {"message": "contactList needs contact, list and status"}) from None
     a = call.account
     with a.lock:
-        cl = a.set_list_status(cid, lid, status, source="api")
+        try:
+            cl = a.set_list_status(cid, lid, status, source="api")
+        except FakeError as exc:  # unknown contact or list: the contract documents 400 only
+            raise FakeError(400, exc.body) from None
         c = a.contact(cid)
         body = render_contact_list(cl, c, call.base)
         body["status"] = int(cl["status"])
