@@ -321,3 +321,57 @@ def test_client_implements_the_protocol_signatures():
         real = inspect.signature(getattr(ActiveCampaignClient, name))
         assert list(proto.parameters) == list(real.parameters), name
         assert [p.default for p in proto.parameters.values()] == [p.default for p in real.parameters.values()], name
+
+
+# -- rate budget ------------------------------------------------------------------------------
+def test_rate_budget_is_one_object_per_account_and_store(tmp_path):
+    from wpprivsync.clients.ratebudget import rate_budget
+
+    a = rate_budget("https://a.api-us1.com/api/3")
+    assert rate_budget("https://a.api-us1.com/api/3/") is a  # trailing slash: same account
+    assert rate_budget("https://b.api-us1.com/api/3") is not a
+    store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    on_disk = rate_budget("https://a.api-us1.com/api/3", store_url=store)
+    assert on_disk is not a and on_disk.backend == "sqlite"
+    assert rate_budget("https://a.api-us1.com/api/3", store_url=store) is on_disk
+    assert (tmp_path / "store.sqlite3.ratebudget.sqlite").exists()
+    assert rate_budget("https://c.api-us1.com/api/3", store_url="sqlite://").backend == "memory"
+    assert a.rate == 5 and a.window_ms > 1000  # a margin over the server's one-second window
+
+
+def test_rate_budget_registry_is_thread_safe():
+    import threading
+
+    from wpprivsync.clients.ratebudget import rate_budget
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(rate_budget("https://race.api-us1.com/api/3")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(b) for b in got}) == 1
+
+
+def test_rate_budget_backend_for_store_urls():
+    from wpprivsync.clients.ratebudget import _backend_for
+
+    assert _backend_for(None) == ("memory", None)
+    assert _backend_for("sqlite:////var/lib/wpprivsync/store.db") == (
+        "sqlite", "/var/lib/wpprivsync/store.db.ratebudget.sqlite")
+    assert _backend_for("postgresql+psycopg://u:p%40ss@db.local:5433/wps") == (
+        "postgresql", "postgresql://u:p%40ss@db.local:5433/wps")
+    with pytest.raises(errors.ConfigError, match="unsupported"):
+        _backend_for("mysql://u@h/db")
+
+
+def test_rate_budget_on_an_unusable_store_is_a_store_error(tmp_path):
+    from wpprivsync.clients.ratebudget import rate_budget
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(errors.StoreError, match="rate budget"):
+        rate_budget("https://d.api-us1.com/api/3", store_url=f"sqlite:///{blocker}/sub/store.db")
+    with pytest.raises(errors.ConfigError):
+        rate_budget("https://d.api-us1.com/api/3", rate=0)

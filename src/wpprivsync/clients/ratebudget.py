@@ -158,6 +158,11 @@ def rate_budget(account_key: str, *, store_url: str | None = None, rate: int = D
     with _registry_lock:
         budget = _registry.get(key)
         if budget is None:
-            budget = _build(key[0], backend, where, rate, int(Duration.SECOND) + margin_ms)
+            try:
+                budget = _build(key[0], backend, where, rate, int(Duration.SECOND) + margin_ms)
+            except errors.WpprivsyncError:
+                raise
+            except Exception as exc:  # sqlite3, filelock, psycopg: the backing store is unusable
+                raise errors.StoreError(f"cannot set up the rate budget ({backend}): {type(exc).__name__}") from None
             _registry[key] = budget
         return budget
