@@ -154,6 +154,30 @@ def test_bulk_import_is_asynchronous_and_never_resubscribes(fast):
     assert fast.contact_view("b259@example.org")["lists"] == {news: 1}
 
 
+def test_wait_bulk_import_gives_up_after_its_timeout(fast):
+    news = fast.add_list("Newsletter")
+    fast.import_delay_s = 0.3
+    try:
+        ac = make_client(fast)
+        batches = ac.bulk_import([BulkContact("slow@example.org", subscribe=[news])])
+        with pytest.raises(errors.ServerError, match="still outstanding") as info:
+            ac.wait_bulk_import(batches, timeout=0.0, poll=0.01)
+        assert info.value.retryable
+        assert ac.bulk_import_status(batches[0])["status"] == "pending"
+        done = ac.wait_bulk_import(batches, timeout=10, poll=0.05, details=True)
+        assert done["batches"][batches[0]]["status"] == "completed"
+    finally:
+        fast.import_delay_s = 0.0
+
+
+def test_find_contacts_by_tag(fast):
+    for i in range(130):
+        fast.add_contact(f"t{i:03d}@example.org", tags=["commenter"] if i % 2 else [])
+    tag_id = fast.account().tag_id("commenter")
+    found = list(make_client(fast).find_contacts_by_tag(tag_id))
+    assert [c.email for c in found] == [f"t{i:03d}@example.org" for i in range(1, 130, 2)]
+
+
 def test_bulk_import_over_250_is_refused(fast):
     news = fast.add_list("Newsletter")
     rows = [{"email": f"x{i}@example.org", "subscribe": [{"listid": str(news)}]} for i in range(251)]
