@@ -132,3 +132,11 @@ def test_woocommerce_customer_deletion_records_account_deleted(wp):
     rows = wp.php_json("global $wpdb; echo json_encode($wpdb->get_results(\"SELECT type, payload FROM {$wpdb->prefix}wpprivsync_outbox WHERE type = 'account.deleted'\", ARRAY_A));")
     assert len(rows) == 1
     assert '"email":"wcdel@example.test"' in rows[0]["payload"] and '"customer"' in rows[0]["payload"]
+
+
+def test_export_includes_woocommerce_exporters(wp, daemon):
+    order_id = make_order(wp, "2024-02-02")
+    groups = api(wp, daemon, "POST", "export", json={"email": EMAIL})["groups"]
+    orders = groups.get("woocommerce_orders", {}).get("items", [])
+    assert [i["item_id"] for i in orders] == [f"order-{order_id}"]
+    assert {"name": "Email Address", "value": EMAIL} in orders[0]["data"]
