@@ -59,7 +59,7 @@ def test_erasure_keeps_orders_under_retention_with_their_end_date(wp, daemon):
     assert answer["retained"] == [{"kind": "order", "id": recent, "until": until}]
     assert order(wp, recent) == {"email": EMAIL, "name": "Olga", "anonymized": ""}
     assert order(wp, old)["anonymized"] == "yes"
-    stored = wp.php_json(f"echo json_encode(get_post_meta({answer['request_id']}, '_wp_user_request_erasure_messages', true));")
+    stored = wp.php_json(f"echo json_encode(get_post_meta({answer['request_id']}, '_wpprivsync_erasure_messages', true));")
     assert any(until in m for m in stored)
 
 

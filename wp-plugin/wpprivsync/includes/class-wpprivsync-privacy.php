@@ -238,8 +238,8 @@ class Wpprivsync_Privacy {
 			}
 		}
 		if ( $messages ) {
-			// Core keeps the eraser messages of a request in this meta too.
-			update_post_meta( $request_id, '_wp_user_request_erasure_messages', $messages );
+			// Kept on the request (core keeps none): what each eraser said, e.g. retention dates.
+			update_post_meta( $request_id, '_wpprivsync_erasure_messages', $messages );
 		}
 		_wp_privacy_completed_request( $request_id );
 		/** This action is documented in wp-admin/includes/privacy-tools.php */
