@@ -34,6 +34,7 @@ def main() -> None:
         stack.start()
         try:
             figures = {"woocommerce": int(bool(wc)), "startup_s": stack.startup_seconds}
+            figures.update({f"startup_{k}_s": v for k, v in stack.phase_seconds.items()})
             figures["snapshot_s"] = _timed(stack.snapshot)
             unchanged, changed, snippet = [], [], []
             for i in range(args.rounds):

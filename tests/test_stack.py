@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from support.wordpress import PLUGIN_DIR, extra_plugin_dirs, requires_woocommerce, rest_session
-from wpprivsync.devstack import StackError, WordPressStack
+from wpprivsync.devstack import MariaDB, StackError, WordPressStack
 from wpprivsync.devstack import processes
 from wpprivsync.devstack.ports import free_port, is_listening
 
@@ -230,6 +230,25 @@ def test_ports_taken_meanwhile_are_replaced(tmp_path):
         stack.stop()
         for sock in taken:
             sock.close()
+
+
+def test_mariadb_data_directories_are_copied_from_one_template(tmp_path):
+    cache = tmp_path / "cache"
+    first = MariaDB(tmp_path / "one", port=free_port(), template_cache=cache)
+    second = MariaDB(tmp_path / "two", port=free_port(), template_cache=cache)
+    try:
+        first.start()
+        (template,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+        built = template.stat().st_mtime_ns
+        first.sql("CREATE DATABASE only_in_one; CREATE TABLE only_in_one.t (id INT);")
+        second.start()
+        assert template.stat().st_mtime_ns == built  # reused, not rebuilt
+        assert "only_in_one" in first.sql("SHOW DATABASES;").split()
+        assert "only_in_one" not in second.sql("SHOW DATABASES;").split()  # copies, not shared
+        assert not list(cache.glob("*.building-*"))
+    finally:
+        first.cleanup()
+        second.cleanup()
 
 
 def test_stop_leaves_no_process(tmp_path):

@@ -3,6 +3,8 @@ nothing shared with a system-wide server (none needs to run)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import signal
 import socket as _socket
@@ -12,14 +14,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from . import processes
 from .processes import StackError
 
 # Unix socket paths longer than this do not fit in sockaddr_un.
 _MAX_SOCKET_PATH = 100
 
+# Options that shape the files mariadb-install-db writes; the server gets them too.
+_INSTALL_OPTIONS = ("--innodb-log-file-size=16M",)
+
 # Test data, not precious: commit to the OS cache only, no doublewrite buffer, a small redo log.
 _SERVER_OPTIONS = (
+    *_INSTALL_OPTIONS,
     "--skip-log-bin",
     "--skip-name-resolve",
     "--innodb-flush-log-at-trx-commit=2",
@@ -44,8 +52,11 @@ class MariaDB:
     """``root`` holds ``data/`` and ``mariadb.log``; the socket lives there too unless the path
     would be too long for a Unix socket, then in a short directory under the system temp dir."""
 
-    def __init__(self, root: Path, *, port: int, socket_path: Path | None = None):
+    def __init__(self, root: Path, *, port: int, socket_path: Path | None = None,
+                 template_cache: Path | None = None):
         self.root = Path(root)
+        # where an initialised data directory is kept for copying (None: always install)
+        self.template_cache = Path(template_cache) if template_cache is not None else None
         self.datadir = self.root / "data"
         self.log = self.root / "mariadb.log"
         # its own temporary directory: nothing else can remove its temporary tables
@@ -63,12 +74,35 @@ class MariaDB:
 
     # -- lifecycle -----------------------------------------------------------------------
     def initialize(self) -> None:
-        """Create the system tables in ``data/`` unless that was done already."""
+        """Create the system tables in ``data/`` unless that was done already: a copy of the
+        cached template when there is a cache (about 0.1 s), else mariadb-install-db (0.6 s
+        on an idle machine, several seconds on a busy one)."""
         if (self.datadir / "mysql").is_dir():
             return
         self.tmpdir.mkdir(parents=True, exist_ok=True)
-        argv = [_tool("mariadb-install-db"), "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-                "--auth-root-authentication-method=normal", "--skip-test-db", f"--tmpdir={self.tmpdir}"]
+        if self.template_cache is None:
+            self._install_db(self.datadir)
+            return
+        template = self.template_cache / f"mariadb-datadir-{_server_fingerprint()}"
+        if not (template / "mysql").is_dir():
+            self.template_cache.mkdir(parents=True, exist_ok=True)
+            building = Path(tempfile.mkdtemp(prefix=template.name + ".building-", dir=self.template_cache))
+            try:
+                self._install_db(building / "data")
+                try:
+                    (building / "data").rename(template)  # atomic: a concurrent builder may win
+                except OSError:
+                    pass
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        done = subprocess.run(["cp", "-a", str(template), str(self.datadir)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StackError(f"cannot copy the MariaDB template: {done.stderr.strip()}")
+
+    def _install_db(self, datadir: Path) -> None:
+        argv = [_tool("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", "--user=root",
+                "--auth-root-authentication-method=normal", "--skip-test-db", f"--tmpdir={self.tmpdir}",
+                *_INSTALL_OPTIONS]
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             raise StackError("mariadb-install-db failed:\n" + _tail(done.stdout + done.stderr))
@@ -154,6 +188,20 @@ class MariaDB:
 
     def connection(self) -> Connection:
         return Connection(host="127.0.0.1", port=self.port, socket=self.socket)
+
+
+def default_template_cache() -> Path:
+    """``$WPPRIVSYNC_DEVSTACK_CACHE``, else the user's cache directory."""
+    override = os.environ.get("WPPRIVSYNC_DEVSTACK_CACHE")
+    return Path(override) if override else Path(platformdirs.user_cache_dir("wpprivsync")) / "devstack"
+
+
+def _server_fingerprint() -> str:
+    """Changes when the MariaDB package or our install options change."""
+    server = Path(_tool("mariadbd"))
+    stat = server.stat()
+    text = f"{server}:{stat.st_size}:{stat.st_mtime_ns}:{' '.join(_INSTALL_OPTIONS)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _tool(name: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import ports, processes
-from .mariadb import MariaDB
+from .mariadb import MariaDB, default_template_cache
 from .processes import StackError
 from .snapshots import DatabaseSnapshot
 
@@ -57,7 +57,8 @@ class WordPressStack:
 
     def __init__(self, root: Path, *, plugin_dirs: list[Path] | tuple[Path, ...] = (),
                  woocommerce_dir: Path | None = None, workers: int = 4,
-                 wordpress_dir: Path = SYSTEM_WORDPRESS, pick_port: Callable[[], int] = ports.free_port):
+                 wordpress_dir: Path = SYSTEM_WORDPRESS, pick_port: Callable[[], int] = ports.free_port,
+                 template_cache: Path | None = None):
         self.root = Path(root).absolute()
         self.site = self.root / "site"
         self.logs = self.root / "logs"
@@ -68,6 +69,8 @@ class WordPressStack:
             raise StackError("workers must be at least 1")
         self.workers = workers
         self._pick_port = pick_port
+        # initialised MariaDB data directories are copied from here (see mariadb.MariaDB)
+        self.template_cache = template_cache if template_cache is not None else default_template_cache()
 
         self.admin_user = "admin"
         self.admin_email = "admin@example.test"
@@ -92,6 +95,7 @@ class WordPressStack:
         self.server_pid: int | None = None
         self._snapshot: DatabaseSnapshot | None = None
         self.startup_seconds: float | None = None
+        self.phase_seconds: dict[str, float] = {}  # where start-up time went
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -105,16 +109,16 @@ class WordPressStack:
             raise StackError(f"{self.root} is not empty; a stack starts in a new directory")
         self.logs.mkdir(parents=True, exist_ok=True)
         self._use_http_port(self._pick_port())
-        self.db = MariaDB(self.root / "mysql", port=self._other_port())
+        self.db = MariaDB(self.root / "mysql", port=self._other_port(), template_cache=self.template_cache)
         try:
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
-                db_ready = pool.submit(self._start_database)
-                files_ready = pool.submit(self._build_site)
+                db_ready = pool.submit(self._timed, "database", self._start_database)
+                files_ready = pool.submit(self._timed, "site_files", self._build_site)
                 files_ready.result()
-                self._start_server()
+                self._timed("web_server", self._start_server)
                 db_ready.result()
-            self._install()
-            self._setup()
+            self._timed("install", self._install)
+            self._timed("plugins_and_users", self._setup)
         except BaseException:
             self.stop()
             raise
@@ -487,6 +491,11 @@ class WordPressStack:
             delay = min(delay * 2, 0.05)
 
     # -- helpers -------------------------------------------------------------------------
+    def _timed(self, phase: str, step: Callable[[], None]) -> None:
+        began = time.monotonic()
+        step()
+        self.phase_seconds[phase] = time.monotonic() - began
+
     def _need_db(self) -> MariaDB:
         if self.db is None:
             raise StackError("the stack was never started")
