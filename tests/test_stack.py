@@ -295,6 +295,13 @@ def test_detached_stack_up_env_status_down(tmp_path):
         assert me.status_code == 200
 
         assert _wp_stack_cli("status", *where, cwd=tmp_path).returncode == 0
+
+        attached = WordPressStack.attach(tmp_path / "detached")
+        attached.php("wp_insert_user(['user_login' => 'made-by-hand', 'user_pass' => 'x',"
+                     " 'user_email' => 'made-by-hand@example.test']);")
+        reset = _wp_stack_cli("reset", *where, cwd=tmp_path)
+        assert reset.returncode == 0, reset.stderr
+        assert attached.php("echo username_exists('made-by-hand') ? 'yes' : 'no';") == "no"
     finally:
         down = _wp_stack_cli("down", *where, cwd=tmp_path)
     assert down.returncode == 0, down.stderr

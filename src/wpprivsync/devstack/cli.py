@@ -2,7 +2,8 @@
 and the sandbox (``scripts/wp-stack`` runs this from the repository root).
 
 ``up`` starts the stack in ``--dir`` (default ``.stack/wordpress``) and leaves it running;
-``down`` stops it and removes the directory; ``env`` prints ``export WPPRIVSYNC_...=`` lines;
+``reset`` puts its database back to the state right after ``up``; ``down`` stops it and
+removes the directory; ``env`` prints ``export WPPRIVSYNC_...=`` lines;
 ``status`` exits 0 when the stack runs, 3 when it does not. All are idempotent.
 """
 
@@ -78,6 +79,19 @@ def down(stack_dir: Path, plugins: tuple[Path, ...]) -> None:
         return
     _teardown(stack)
     click.echo("WordPress stack stopped")
+
+
+@main.command()
+@_dir_option
+@_plugin_option
+def reset(stack_dir: Path, plugins: tuple[Path, ...]) -> None:
+    """Put the database back to how `up` left it (users, plugins, options)."""
+    stack = _running(stack_dir)
+    try:
+        stack.restore()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("WordPress stack: database reset to its state after start-up")
 
 
 @main.command()

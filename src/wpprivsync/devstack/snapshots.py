@@ -20,6 +20,17 @@ class DatabaseSnapshot:
         self._checksums: dict[str, str] = {}
         self._columns: dict[str, str] = {}
 
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """What :meth:`restore` needs besides the copy in the server (for detached stacks)."""
+        return {"checksums": dict(self._checksums), "columns": dict(self._columns)}
+
+    @classmethod
+    def from_dict(cls, db: MariaDB, database: str, data: dict[str, dict[str, str]]) -> DatabaseSnapshot:
+        snap = cls(db, database)
+        snap._checksums = dict(data["checksums"])
+        snap._columns = dict(data["columns"])
+        return snap
+
     def take(self) -> None:
         tables = self._tables(self.database)
         script = [f"DROP DATABASE IF EXISTS `{self.copy}`;",

@@ -293,6 +293,7 @@ class WordPressStack:
             "subscriber_password": self.subscriber_password,
             "subscriber_app_password": self.subscriber_app_password,
             "startup_seconds": self.startup_seconds,
+            "snapshot": self._snapshot.to_dict() if self._snapshot is not None else None,
         }
         path = self.root / STATE_FILE
         tmp = path.with_suffix(".tmp")
@@ -326,6 +327,8 @@ class WordPressStack:
         # Only groups still led by the program we started are ours to signal (pids get reused).
         if _runs(state["db_pid"], "mariadbd"):
             stack.db.adopt(state["db_pid"])
+        if state.get("snapshot"):
+            stack._snapshot = DatabaseSnapshot.from_dict(stack.db, DATABASE, state["snapshot"])
         if _runs(state["server_pid"], "php"):
             stack.server_pid = state["server_pid"]
         return stack
