@@ -149,6 +149,8 @@ def test_consents_page_by_id(wp, daemon):
     mine = {u["email"]: u["subscribed"] for u in seen if u["email"].startswith("c")}
     assert mine == {"c1@example.test": True, "c2@example.test": False, "c3@example.test": True,
                     "c4@example.test": False, "c5@example.test": True}
+    never_asked = [u["subscribed"] for u in seen if u["email"].endswith("@example.test") and u["email"][0] != "c"]
+    assert never_asked and set(never_asked) == {None}  # no meta: unknown, not "no"
 
 
 def test_routes_are_listed_in_the_index(wp):

@@ -515,7 +515,9 @@ class Wpprivsync_Rest {
 			$users[] = array(
 				'id'         => (int) $row['ID'],
 				'email'      => Wpprivsync_Plugin::normalise_email( $row['user_email'] ),
-				'subscribed' => Wpprivsync_Consent::is_yes( $row['meta_value'] ),
+				// null: the person never answered in WordPress (they may have subscribed through an
+				// ActiveCampaign form), which reconcile must not read as a withdrawal.
+				'subscribed' => null === $row['meta_value'] || '' === $row['meta_value'] ? null : Wpprivsync_Consent::is_yes( $row['meta_value'] ),
 			);
 		}
 		return rest_ensure_response(
