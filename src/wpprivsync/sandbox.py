@@ -289,14 +289,17 @@ class Sandbox:
             self.ac.add_contact(p.email, lists={self.list_id: 1}, tags=list(p.tags), fields=fields,
                                 first_name=first, last_name=last)
         role = "customer" if self.woocommerce else "subscriber"
+        code = ["$ids = [];"]
         for p in PEOPLE:
             login = p.email.split("@")[0].replace(".", "")
-            self.user_ids[p.key] = int(self.wp.php(
+            code.append(
                 f"$id = wp_insert_user(['user_login' => {_php_str(login)}, 'user_email' => {_php_str(p.email)}, "
                 f"'user_pass' => wp_generate_password(), 'display_name' => {_php_str(p.name)}, "
                 f"'first_name' => {_php_str(p.name.split()[0])}, 'role' => {_php_str(role)}]);"
                 "if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }"
-                "update_user_meta($id, 'wpprivsync_newsletter', '1'); echo $id;"))
+                f"update_user_meta($id, 'wpprivsync_newsletter', '1'); $ids[{_php_str(p.key)}] = $id;")
+        code.append("echo json_encode($ids);")
+        self.user_ids = {k: int(v) for k, v in self.wp.php_json("\n".join(code)).items()}
         comments = [(ANN, "Great shop, fast delivery."), (BEN, "Is this GDPR compliant?"),
                     (BEN, "Thanks for the answer!"), (BEN, "One more question about invoices."),
                     (DAN, "I bought two, both work.")]
@@ -309,12 +312,12 @@ class Sandbox:
         self.wp.php("\n".join(code))
         if self.woocommerce:
             year = self.clock().year
-            self.orders = {
-                "ann_old": self._order(ANN, f"{year - 7}-03-01", self.user_ids["ann"]),
-                "ann_recent": self._order(ANN, f"{year - 1}-06-15", self.user_ids["ann"]),
-                "dan_recent": self._order(DAN, f"{year}-01-20", self.user_ids["dan"]),
-                "guest_old": self._order(None, f"{year - 8}-05-05", 0),
-            }
+            self.orders = self._orders({
+                "ann_old": (ANN, f"{year - 7}-03-01"),
+                "ann_recent": (ANN, f"{year - 1}-06-15"),
+                "dan_recent": (DAN, f"{year}-01-20"),
+                "guest_old": (None, f"{year - 8}-05-05"),
+            })
         self.wait_idle()
         self.timings.seed_s = time.monotonic() - started
         n_orders = f", {len(self.orders)} orders" if self.orders else " (no WooCommerce: no orders; set " \
@@ -323,15 +326,21 @@ class Sandbox:
                  f"'{LIST_NAME}' with tags and a field), {len(comments)} comments{n_orders}; the daemon caught up "
                  f"in {self.timings.seed_s:.1f} s.")
 
-    def _order(self, person: Person | None, created: str, customer_id: int) -> int:
-        email = person.email if person else GUEST_BUYER
-        first, last = (person.name.split(" ", 1) if person else ("Eve", "Early"))
-        return int(self.wp.php(f"""
-            $o = wc_create_order(['customer_id' => {int(customer_id)}]);
-            $o->set_billing_first_name({_php_str(first)}); $o->set_billing_last_name({_php_str(last)});
-            $o->set_billing_email({_php_str(email)}); $o->set_billing_address_1('1 Sandbox Street');
-            $o->set_date_created(strtotime({_php_str(created + ' 12:00:00 UTC')}));
-            $o->set_status('completed'); $o->save(); echo $o->get_id();"""))
+    def _orders(self, wanted: dict[str, tuple[Person | None, str]]) -> dict[str, int]:
+        """Completed orders with billing data, created on the given dates; returns their ids."""
+        code = ["$ids = [];"]
+        for key, (person, created) in wanted.items():
+            email = person.email if person else GUEST_BUYER
+            first, last = person.name.split(" ", 1) if person else ("Eve", "Early")
+            customer = self.user_ids.get(person.key, 0) if person else 0
+            code.append(f"""
+                $o = wc_create_order(['customer_id' => {int(customer)}]);
+                $o->set_billing_first_name({_php_str(first)}); $o->set_billing_last_name({_php_str(last)});
+                $o->set_billing_email({_php_str(email)}); $o->set_billing_address_1('1 Sandbox Street');
+                $o->set_date_created(strtotime({_php_str(created + ' 12:00:00 UTC')}));
+                $o->set_status('completed'); $o->save(); $ids[{_php_str(key)}] = $o->get_id();""")
+        code.append("echo json_encode($ids);")
+        return {k: int(v) for k, v in self.wp.php_json("\n".join(code)).items()}
 
     # -- the story ---------------------------------------------------------------------------
     def story(self) -> dict[str, dict[str, Any]]:
@@ -364,14 +373,14 @@ class Sandbox:
         before = {r.id for r in self.app.store.list_requests(site=SITE, action=action, email_hash=digest)}
         facts_before = self._facts(person)
         self.out(f"[{number}] {title} ({how})")
-        started = time.monotonic()
         trigger()
+        started = time.monotonic()
         request_id = self._wait_request(action, digest, before)
+        took = time.monotonic() - started
         view = services.request_view(self.app, request_id)
         self.wait_idle()
-        took = time.monotonic() - started
         self.timings.acts[action] = took
-        self.out(f"    the daemon picked it up: request {request_id} ({action}) {view['status']} in {took:.1f} s, "
+        self.out(f"    the daemon: request {request_id} ({action}) {view['status']} {took:.1f} s later, "
                  f"answer due by {view['due_at']:%Y-%m-%d} (GDPR art. 12(3))")
         for step in view["steps"]:
             self.out("    " + describe_step(step))
@@ -413,21 +422,18 @@ class Sandbox:
     # -- facts read from each system, to check what the daemon says it did --------------------
     def _facts(self, p: Person) -> dict[str, Any]:
         assert self.app is not None
-        wp = self.wp.php_json(
+        order_ids = [oid for key, oid in self.orders.items() if key.startswith(p.key + "_")]
+        facts = self.wp.php_json(
             f"$u = get_user_by('email', {_php_str(p.email)});"
             f"$c = get_comments(['author_email' => {_php_str(p.email)}, 'status' => 'all', 'fields' => 'ids']);"
+            "$orders = [];"
+            f"foreach ([{', '.join(map(str, order_ids))}] as $oid) {{ $o = wc_get_order($oid);"
+            " $orders[$oid] = ['email' => $o->get_billing_email(), 'anonymized' => $o->get_meta('_anonymized') === 'yes',"
+            " 'created' => $o->get_date_created()->date('Y-m-d')]; }"
             "echo json_encode(['user' => (bool) $u, "
             "'consent' => $u ? get_user_meta($u->ID, 'wpprivsync_newsletter', true) : null,"
-            " 'comments' => count($c)]);")
-        orders = {}
-        if self.woocommerce:
-            for key, oid in self.orders.items():
-                if key.startswith(p.key + "_"):
-                    orders[oid] = self.wp.php_json(
-                        f"$o = wc_get_order({oid}); echo json_encode(['email' => $o->get_billing_email(),"
-                        " 'anonymized' => $o->get_meta('_anonymized') === 'yes',"
-                        " 'created' => $o->get_date_created()->date('Y-m-d')]);")
-        return {**wp, "orders": orders, "contact": self.ac.contact_view(p.email),
+            " 'comments' => count($c), 'orders' => (object) $orders]);")
+        return {**facts, "contact": self.ac.contact_view(p.email),
                 "suppressed": self.app.store.is_suppressed(SITE, email_hash(self.secret, p.email))}
 
     def _checks(self, p: Person, action: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -463,8 +469,8 @@ class Sandbox:
     def print_next_steps(self, *, exit_after_story: bool) -> None:
         cmd = wpprivsync_command()
         cfg = self._show(self.config_path)
-        self.out("Try the other commands against the sandbox" + (" (while it runs)" if exit_after_story else "")
-                 + ", in another terminal:")
+        self.out("Try the other commands against the sandbox while it runs, in another terminal"
+                 + (" (run it without --exit-after-story to keep it up):" if exit_after_story else ":"))
         self.out(f"  export WPPRIVSYNC_CONFIG={cfg}")
         self.out(f"  {cmd} status")
         self.out(f"  {cmd} audit {ANN.email}")
@@ -495,7 +501,8 @@ def describe_step(step: dict[str, Any]) -> str:
         return f"{step['system']:<15} {step['action']}: {status}" + (f" ({step['last_error']})" if step.get("last_error") else "")
     if key == ("wordpress", "erase"):
         removed = [e["id"] for e in r.get("erasers", []) if e.get("removed")]
-        text = "WordPress       erased by " + (", ".join(removed) if removed else "no eraser (nothing held)")
+        text = "WordPress       erased: every privacy eraser run for the email; data removed by " + \
+            (", ".join(removed) if removed else "none (nothing held)")
         for kept in r.get("retained", []):
             text += f"; {kept.get('kind')} {kept.get('id')} retained until {kept.get('until')}"
         return text
