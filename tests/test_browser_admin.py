@@ -127,6 +127,7 @@ def test_erase_everywhere_from_the_page_completes_when_the_daemon_runs(browser_s
     assert notice.get_attribute("data-notice") == "wpprivsync_erase"
     assert "handed to the daemon" in notice.inner_text()
     assert page.locator("#wpprivsync-outbox").inner_text() == str(waiting + 1)
+    assert "wpprivsync_notice" not in page.url  # shown once: a reload does not repeat it
     shots(page, "erase handed to the daemon")
 
     digest = email_hash(system.app.secret, email)
@@ -141,6 +142,7 @@ def test_erase_everywhere_from_the_page_completes_when_the_daemon_runs(browser_s
     assert page.locator("#wpprivsync-outbox").inner_text() == "0"
     assert page.locator("#wpprivsync-queue").inner_text() == "0"
     assert email not in page.content()
+    assert page.locator("#wpprivsync-notice").count() == 0
     shots(page, "erase done everywhere")
 
     assert system.ac.contact_view(email) is None

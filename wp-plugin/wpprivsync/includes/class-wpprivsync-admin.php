@@ -35,6 +35,19 @@ class Wpprivsync_Admin {
 		}
 		add_action( 'admin_post_wpprivsync_retry', array( __CLASS__, 'handle_retry' ) );
 		add_action( 'admin_post_wpprivsync_rotate', array( __CLASS__, 'handle_rotate' ) );
+		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
+	}
+
+	/**
+	 * The notice code is shown once: WordPress drops it from the address bar, so a reload
+	 * does not repeat "handed to the daemon".
+	 *
+	 * @param string[] $args Query args WordPress removes after showing the page.
+	 * @return string[]
+	 */
+	public static function removable_query_args( $args ) {
+		$args[] = 'wpprivsync_notice';
+		return $args;
 	}
 
 	/**
