@@ -35,8 +35,10 @@ import json
 import math
 import queue
 import re
+import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -698,6 +700,9 @@ class ActiveCampaignServer:
             status, out = fn(call)
         except FakeError as exc:
             status, out = exc.status, exc.body
+        except Exception:  # a bug in the fake: answer 500 and show it, keep serving
+            traceback.print_exc(file=sys.stderr)
+            status, out = 500, {"message": "internal error in the fake server"}
         return status, out, limit_headers
 
     def _control(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> tuple[int, Any]:

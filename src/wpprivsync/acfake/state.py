@@ -57,7 +57,7 @@ class RateWindow:
         self._clock = clock
         self._log: deque[float] = deque()
         self._lock = threading.Lock()
-        self.accepted: list[float] = []  # every accepted arrival, for tests and benches
+        self.accepted: deque[float] = deque(maxlen=100_000)  # recent accepted arrivals, for stats
 
     def admit(self) -> tuple[bool, float, int]:
         """(accepted, seconds until a slot frees, remaining slots)."""

@@ -75,8 +75,16 @@ class _LockedPostgresBucket(PostgresBucket):
     both see a free slot. This one serialises ``put`` with a transaction-scoped advisory lock."""
 
     def __init__(self, pool: Any, table: str, rates: list[Rate]):
+        self._lock_key = int.from_bytes(hashlib.sha256(table.lower().encode()).digest()[:7], "big")
         super().__init__(pool, table, rates)
-        self._lock_key = int.from_bytes(hashlib.sha256(self._full_tbl.encode()).digest()[:7], "big")
+
+    def _create_table(self) -> None:
+        # CREATE TABLE IF NOT EXISTS races between processes starting together (UniqueViolation)
+        with self._get_conn() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            conn.execute(_PgQueries.CREATE_BUCKET_TABLE.format(table=self._full_tbl))
+            conn.execute(_PgQueries.CREATE_INDEX_ON_TIMESTAMP.format(table=self._full_tbl,
+                                                                     index=f"timestampIndex_{self.table}"))
 
     def put(self, item):  # type: ignore[override]
         if item.weight == 0:
