@@ -6,6 +6,7 @@ until interrupted (SIGINT or SIGTERM)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -17,11 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wpprivsync.acfake", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument("--token", required=True, help="the Api-Token clients must send")
+    parser.add_argument("--token", default=os.environ.get("ACFAKE_TOKEN"),
+                        help="the Api-Token clients must send (default: $ACFAKE_TOKEN)")
     parser.add_argument("--rate", type=int, default=5, help="requests per second per account (0: unlimited)")
     parser.add_argument("--list", action="append", default=[], metavar="NAME", help="seed a list (repeatable)")
     parser.add_argument("--import-delay", type=float, default=0.0, help="seconds each bulk import takes")
     args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("give --token or set ACFAKE_TOKEN")
 
     server = ActiveCampaignServer(port=args.port, token=args.token, rate=args.rate, host=args.host,
                                   import_delay_s=args.import_delay)
