@@ -375,3 +375,15 @@ def test_rate_budget_on_an_unusable_store_is_a_store_error(tmp_path):
         rate_budget("https://d.api-us1.com/api/3", store_url=f"sqlite:///{blocker}/sub/store.db")
     with pytest.raises(errors.ConfigError):
         rate_budget("https://d.api-us1.com/api/3", rate=0)
+
+
+def test_contact_details_reloads_names_when_an_id_is_new(client, mock):
+    mock.get(f"{BASE}/contacts/42", json={"contact": {"id": "42", "email": EMAIL},
+                                          "contactLists": [{"list": "3", "status": "1"}], "fieldValues": []})
+    mock.get(f"{BASE}/contacts/42/contactTags", json={"contactTags": []})
+    mock.get(f"{BASE}/lists", json={"lists": [{"id": "1", "name": "Old"}], "meta": {"total": "1"}})
+    mock.get(f"{BASE}/lists", json={"lists": [{"id": "1", "name": "Old"}, {"id": "3", "name": "New"}],
+                                    "meta": {"total": "2"}})
+    assert client.contact_details(42)["lists"] == [{"list": 3, "name": "New", "status": 1}]
+    assert client.stats.by_endpoint["GET /lists"] == 2
+    assert "GET /fields" not in client.stats.by_endpoint  # nothing to name: no call

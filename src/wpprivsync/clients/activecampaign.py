@@ -230,6 +230,19 @@ class ActiveCampaignClient:
             self._cache[key] = (now, value)
         return value
 
+    def _names(self, kind: str, attr: str, wanted: set[str]) -> dict[str, str]:
+        """id → name of lists, fields or tags, cached for a few minutes; reloaded once when an
+        id is missing (created since)."""
+        if not wanted:
+            return {}
+        load = lambda: {str(item["id"]): str(item.get(attr, "")) for item in self._collect(kind, kind)}
+        names = self._cached(kind, load)
+        if not wanted <= names.keys():
+            with self._cache_lock:
+                self._cache.pop(kind, None)
+            names = self._cached(kind, load)
+        return names
+
     def _collect(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of an offset-paged collection."""
         out: list[dict[str, Any]] = []
@@ -270,12 +283,9 @@ class ActiveCampaignClient:
         if not isinstance(contact, dict):
             raise errors.BadResponse("GET /contacts/{id}: no contact in the answer", system=SYSTEM)
         tags_body = self._request("GET", f"contacts/{int(contact_id)}/contactTags")
-        list_names = self._cached("lists", lambda: {str(l["id"]): l.get("name", "") for l in
-                                                    self._collect("lists", "lists")})
-        field_titles = self._cached("fields", lambda: {str(f["id"]): f.get("title", "") for f in
-                                                       self._collect("fields", "fields")})
-        tag_names = self._cached("tags", lambda: {str(t["id"]): t.get("tag", "") for t in
-                                                  self._collect("tags", "tags")})
+        list_names = self._names("lists", "name", {str(cl["list"]) for cl in body.get("contactLists") or []})
+        field_titles = self._names("fields", "title", {str(fv["field"]) for fv in body.get("fieldValues") or []})
+        tag_names = self._names("tags", "tag", {str(ct["tag"]) for ct in tags_body.get("contactTags") or []})
         lists = [{"list": int(cl["list"]), "name": list_names.get(str(cl["list"]), ""),
                   "status": _int(cl.get("status"), default=0)}
                  for cl in body.get("contactLists") or []]
