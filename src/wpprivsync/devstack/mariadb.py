@@ -85,8 +85,12 @@ class MariaDB:
             return
         template = self.template_cache / f"mariadb-datadir-{_server_fingerprint()}"
         if not (template / "mysql").is_dir():
-            self.template_cache.mkdir(parents=True, exist_ok=True)
-            building = Path(tempfile.mkdtemp(prefix=template.name + ".building-", dir=self.template_cache))
+            try:
+                self.template_cache.mkdir(parents=True, exist_ok=True)
+                building = Path(tempfile.mkdtemp(prefix=template.name + ".building-", dir=self.template_cache))
+            except OSError:  # no usable cache directory: install in place
+                self._install_db(self.datadir)
+                return
             try:
                 self._install_db(building / "data")
                 try:
