@@ -203,8 +203,8 @@ class Sandbox:
                                                if getattr(h, "stream", None) is not self._log_stream]
             self._log_stream.close()
             self._log_stream = None
-        if not keep_data and self.dir.exists():
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_data:
+            _remove_tree(self.dir)
         if problems:
             raise errors.WpprivsyncError("sandbox clean-up: " + "; ".join(problems))
 
@@ -490,6 +490,16 @@ class Sandbox:
             return str(path.relative_to(Path.cwd()))
         except ValueError:
             return str(path)
+
+
+def _remove_tree(path: Path, attempts: int = 20) -> None:
+    """Remove ``path``; retried because the ActiveCampaign rate budget's background thread
+    (pyrate-limiter's leaker) may touch its lock file beside the store while we delete."""
+    for _ in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(0.1)
 
 
 def describe_step(step: dict[str, Any]) -> str:
