@@ -387,3 +387,10 @@ def test_contact_details_reloads_names_when_an_id_is_new(client, mock):
     assert client.contact_details(42)["lists"] == [{"list": 3, "name": "New", "status": 1}]
     assert client.stats.by_endpoint["GET /lists"] == 2
     assert "GET /fields" not in client.stats.by_endpoint  # nothing to name: no call
+
+
+def test_a_retry_after_too_long_to_wait_is_raised_for_the_caller(client, mock, sleeps):
+    mock.get(f"{BASE}/lists/3", status=429, headers={"Retry-After": "3600"})
+    with pytest.raises(errors.RateLimited) as info:
+        client.get_list(3)
+    assert info.value.retry_after == 3600.0 and sleeps == []

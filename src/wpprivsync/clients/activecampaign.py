@@ -4,7 +4,8 @@ Every request first takes a slot from the account's shared rate budget (``ratebu
 everything that talks to one account stays under its 5 requests per second together. Failures
 are mapped to ``wpprivsync.errors`` in one place (``_request``):
 
-    429            wait ``Retry-After`` (seconds or HTTP-date), retry; ``RateLimited`` when out
+    429            wait ``Retry-After`` (seconds or HTTP-date), retry; ``RateLimited`` when out,
+                   or at once when the wait is longer than ``max_retry_after``
     5xx, timeout,  bounded exponential backoff with full jitter, retry; then ``ServerError`` /
     refused        ``Unreachable``
     401, 403       ``AuthenticationFailed`` (wrong or missing token); ``PermissionDenied`` when
@@ -112,7 +113,7 @@ class ActiveCampaignClient:
     def __init__(self, base_url: str, token: str, *, session: requests.Session, budget: Any = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  timeout: float = 30.0, max_retries: int = 5, max_429_retries: int = 10,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0,
+                 backoff_base: float = 0.5, backoff_max: float = 30.0, max_retry_after: float = 120.0,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  rng: random.Random | None = None):
         self.base_url = base_url.rstrip("/")
@@ -127,6 +128,7 @@ class ActiveCampaignClient:
         self._max_429_retries = max_429_retries
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._max_retry_after = max_retry_after
         self._rng = rng or random.Random()
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
@@ -173,6 +175,10 @@ class ActiveCampaignClient:
             if status == 429:
                 self.stats.count_429()
                 wait = retry_after_seconds(resp.headers, self._now())
+                if wait is not None and wait > self._max_retry_after:
+                    # too long to hold a worker: let the caller reschedule
+                    raise errors.RateLimited(f"{endpoint}: rate limited, retry after {wait:g} s",
+                                             system=SYSTEM, retry_after=wait)
                 if throttled >= self._max_429_retries:
                     raise errors.RateLimited(f"{endpoint}: still rate limited after {throttled + 1} attempts",
                                              system=SYSTEM, retry_after=wait)
