@@ -115,7 +115,7 @@ def dry_run_erase(app: App, site_name: str, email: str) -> dict[str, Any]:
     contact = c.activecampaign.find_contact(email)
     return {
         "wordpress": {"erasers": wp.get("erasers", []), "would_touch": wp.get("would_touch", {}),
-                      "retained": wp.get("retained", [])},
+                      "retained": wp.get("retained", []), "account": wp.get("account", {})},
         "activecampaign": {"contact": contact is not None,
                            "would": "delete the contact and keep its keyed hash on the suppression list"
                            if contact else "nothing: no contact with this email"},

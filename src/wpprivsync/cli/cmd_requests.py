@@ -61,6 +61,9 @@ def erase_cmd(ctx: click.Context, email: str, dry_run: bool, no_wait: bool) -> N
                 click.echo(f"  {e.get('name') or e.get('id')}")
             for k, v in data["wordpress"]["would_touch"].items():
                 click.echo(f"  would touch {v} {k}")
+            account = data["wordpress"].get("account") or {}
+            if account.get("reason"):
+                click.echo(f"  account: {account['reason']}")
             for r in data["wordpress"]["retained"]:
                 click.echo(f"  would keep {r.get('kind')} {r.get('id')} until {r.get('until')}")
             click.echo(f"ActiveCampaign: {data['activecampaign']['would']}")

@@ -78,12 +78,15 @@ def wordpress_erase(ctx: StepContext) -> Outcome:
         for r in answer.get("retained", []) if isinstance(r, dict)
     ]
     until = max((date.fromisoformat(r["until"]) for r in retained if r.get("until")), default=None)
-    removed = sum(1 for e in erasers if e["removed"])
+    raw_account = answer.get("account") if isinstance(answer.get("account"), dict) else {}
+    account = {"deleted": bool(raw_account.get("deleted")), "reason": str(raw_account.get("reason", ""))}
+    removed = sum(1 for e in erasers if e["removed"]) + int(account["deleted"])
     reason = _rule_reason(ctx, "orders", until) if retained else _rule_reason(ctx, "account")
     result = {"request_id": answer.get("request_id"), "erasers": erasers, "retained": retained,
-              "retained_until": until.isoformat() if until else None}
+              "retained_until": until.isoformat() if until else None, "account": account}
     entry = ctx.audit("wordpress", "erase", removed=removed, retained=len(retained), until=until, reason=reason,
-                      detail={"erasers": erasers, "retained": retained, "wp_request_id": answer.get("request_id")})
+                      detail={"erasers": erasers, "retained": retained, "account": account,
+                              "wp_request_id": answer.get("request_id")})
     return Outcome(result, [entry])
 
 

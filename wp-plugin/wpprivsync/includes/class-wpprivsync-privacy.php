@@ -122,14 +122,82 @@ class Wpprivsync_Privacy {
 	 * @param string   $email   Email (normalised).
 	 * @param bool     $dry_run Change nothing, report what would be touched.
 	 * @param string[] $exclude Eraser ids to skip.
+	 * @param bool     $delete_account Also delete the account with this email (not editors or admins).
 	 * @return array|WP_Error
 	 */
-	public static function erase( $email, $dry_run, array $exclude ) {
+	public static function erase( $email, $dry_run, array $exclude, $delete_account = true ) {
 		return Wpprivsync_Outbox::muted(
-			static function () use ( $email, $dry_run, $exclude ) {
-				return $dry_run ? self::erase_dry_run( $email, $exclude ) : self::erase_for_real( $email, $exclude );
+			static function () use ( $email, $dry_run, $exclude, $delete_account ) {
+				if ( $dry_run ) {
+					$report            = self::erase_dry_run( $email, $exclude );
+					$report['account'] = self::account_plan( $email, $delete_account );
+					return $report;
+				}
+				$report = self::erase_for_real( $email, $exclude );
+				if ( ! is_wp_error( $report ) ) {
+					$report['account'] = self::delete_account( $email, $delete_account );
+					$report['items_removed'] = $report['items_removed'] || $report['account']['deleted'];
+				}
+				return $report;
 			}
 		);
+	}
+
+	/**
+	 * What would happen to the account with this email.
+	 *
+	 * @param string $email          Email.
+	 * @param bool   $delete_account Whether deletion was asked for.
+	 * @return array
+	 */
+	private static function account_plan( $email, $delete_account ) {
+		$user = get_user_by( 'email', $email );
+		if ( ! $user ) {
+			return array( 'user_id' => 0, 'deleted' => false, 'reason' => 'no account' );
+		}
+		$refusal = self::refusal( $user, $delete_account );
+		return array( 'user_id' => (int) $user->ID, 'deleted' => false, 'would_delete' => null === $refusal, 'reason' => $refusal ?? 'account would be deleted' );
+	}
+
+	/**
+	 * Why an account must not be deleted automatically, or null when it may.
+	 *
+	 * @param WP_User $user           The account.
+	 * @param bool    $delete_account Whether deletion was asked for.
+	 * @return string|null
+	 */
+	private static function refusal( WP_User $user, $delete_account ) {
+		if ( ! $delete_account ) {
+			return 'account deletion not asked for';
+		}
+		// People who write or run the site are never deleted by a privacy request: their posts
+		// would go with them. An administrator deletes such an account by hand.
+		if ( user_can( $user, 'edit_posts' ) || user_can( $user, 'manage_options' ) || user_can( $user, Wpprivsync_Plugin::CAPABILITY ) ) {
+			return 'account kept: it has an editorial or administrative role (delete it by hand)';
+		}
+		return null;
+	}
+
+	/**
+	 * Deletes the account with this email after the erasers ran (core's erasers leave accounts
+	 * alone). Muted: the deletion records no account.deleted event, since the daemon asked.
+	 *
+	 * @param string $email          Email.
+	 * @param bool   $delete_account Whether deletion was asked for.
+	 * @return array
+	 */
+	private static function delete_account( $email, $delete_account ) {
+		$user = get_user_by( 'email', $email );
+		if ( ! $user ) {
+			return array( 'user_id' => 0, 'deleted' => false, 'reason' => 'no account' );
+		}
+		$refusal = self::refusal( $user, $delete_account );
+		if ( null !== $refusal ) {
+			return array( 'user_id' => (int) $user->ID, 'deleted' => false, 'reason' => $refusal );
+		}
+		require_once ABSPATH . 'wp-admin/includes/user.php';
+		$deleted = is_multisite() ? wpmu_delete_user( $user->ID ) : wp_delete_user( $user->ID );
+		return array( 'user_id' => (int) $user->ID, 'deleted' => (bool) $deleted, 'reason' => $deleted ? 'account deleted' : 'deletion failed' );
 	}
 
 	/**

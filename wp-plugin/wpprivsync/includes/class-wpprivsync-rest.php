@@ -94,6 +94,11 @@ class Wpprivsync_Rest {
 							'pattern' => '^[A-Za-z0-9_.:-]{1,100}$',
 						),
 					),
+					'delete_account' => array(
+						'description' => __( 'Also delete the WordPress account with this email (core erasers leave accounts alone).', 'wpprivsync' ),
+						'type'        => 'boolean',
+						'default'     => true,
+					),
 				),
 			)
 		);
@@ -443,7 +448,7 @@ class Wpprivsync_Rest {
 	 * @return WP_REST_Response|WP_Error
 	 */
 	public static function erase( WP_REST_Request $request ) {
-		$result = Wpprivsync_Privacy::erase( $request['email'], (bool) $request['dry_run'], array_map( 'strval', (array) $request['exclude'] ) );
+		$result = Wpprivsync_Privacy::erase( $request['email'], (bool) $request['dry_run'], array_map( 'strval', (array) $request['exclude'] ), (bool) $request['delete_account'] );
 		return is_wp_error( $result ) ? $result : rest_ensure_response( $result );
 	}
 
