@@ -5,7 +5,7 @@ text or JSON and the plugin's admin page receives in the heartbeat."""
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from . import __version__, errors
@@ -186,11 +186,21 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
             "near_deadline": st["near_deadline"]}
 
 
-def send_heartbeat(app: App, site: str, *, last_error: str | None = None) -> None:
-    import json
+def _plain(value: Any) -> Any:
+    """JSON-ready: times as ISO 8601 to the second (what the admin page shows)."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
-    body = json.loads(json.dumps(heartbeat_body(app, site, last_error=last_error), default=str))
-    app.clients(site).wordpress.heartbeat(body)
+
+def send_heartbeat(app: App, site: str, *, last_error: str | None = None) -> None:
+    app.clients(site).wordpress.heartbeat(_plain(heartbeat_body(app, site, last_error=last_error)))
 
 
 def audit_view(app: App, email: str | None = None, *, site: str | None = None, limit: int = 200) -> list[dict]:
