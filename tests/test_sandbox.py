@@ -176,3 +176,19 @@ def test_a_second_run_stops_what_a_killed_one_left(tmp_path):
                 kill_group(os.getpgid(pid), timeout=10)
             except (ProcessLookupError, OSError):
                 pass
+
+
+def test_bad_inputs_are_refused_before_anything_starts_or_is_deleted(tmp_path):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    box = Sandbox(foreign, "--exit-after-story", woocommerce=False)
+    code = box.finish(timeout=60)
+    assert code == 2 and "is not empty and holds no sandbox" in box.output
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+    state = tmp_path / "sandbox"
+    box = Sandbox(state, "--exit-after-story", "--woocommerce", str(tmp_path / "nowhere"), woocommerce=False)
+    code = box.finish(timeout=60)
+    assert code == 2 and "holds no woocommerce.php" in box.output
+    assert processes_using(state) == [] and not state.exists()

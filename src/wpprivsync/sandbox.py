@@ -42,6 +42,7 @@ SITE = "sandbox"
 LIST_NAME = "Newsletter"
 COMMENT_TAG = "blog-commenter"
 WAIT_S = 60.0
+MARKER = ".wpprivsync-sandbox"
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Sandbox:
         self._stop = threading.Event()
         self._daemon_thread: threading.Thread | None = None
         self._log_stream: Any = None
+        self._owns_dir = False  # set once start() has made the directory the sandbox's own
 
     @property
     def woocommerce(self) -> bool:
@@ -140,10 +142,16 @@ class Sandbox:
         if self.plugin_dir is None or not (self.plugin_dir / "wpprivsync.php").is_file():
             raise errors.ConfigError("the plugin's source is not here", field="plugin",
                                      hint="run the sandbox from a wpprivsync checkout (scripts/run)")
+        if self.woocommerce_dir is not None and not (self.woocommerce_dir / "woocommerce.php").is_file():
+            raise errors.ConfigError(f"{self.woocommerce_dir} holds no woocommerce.php", field="woocommerce",
+                                     hint="point it at a WooCommerce plugin directory, or leave it unset")
+        self._check_dir()
         started = time.monotonic()
         self._clear_leftovers()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)
+        self._owns_dir = True
+        (self.dir / MARKER).write_text("wpprivsync sandbox: emptied by the next `wpprivsync sandbox`\n")
         self.out("Starting the sandbox: WordPress" + (" + WooCommerce" if self.woocommerce else "")
                  + ", a local ActiveCampaign server (5 requests/s) and the wpprivsync daemon ...")
 
@@ -203,7 +211,7 @@ class Sandbox:
                                                if getattr(h, "stream", None) is not self._log_stream]
             self._log_stream.close()
             self._log_stream = None
-        if not keep_data:
+        if not keep_data and self._owns_dir:
             _remove_tree(self.dir)
         if problems:
             raise errors.WpprivsyncError("sandbox clean-up: " + "; ".join(problems))
@@ -226,6 +234,14 @@ class Sandbox:
                 raise errors.WpprivsyncError(f"an earlier sandbox in {self.dir} cannot be stopped: {exc}") from None
         if self.dir.exists():
             shutil.rmtree(self.dir)
+
+    def _check_dir(self) -> None:
+        """Only a sandbox's own directory (or an empty or new one) is ever emptied."""
+        if self.dir.is_file():
+            raise errors.ConfigError(f"{self.dir} is a file", field="dir", hint="give a directory for the sandbox")
+        if self.dir.is_dir() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
+            raise errors.ConfigError(f"{self.dir} is not empty and holds no sandbox", field="dir",
+                                     hint="give a new or empty directory; the sandbox empties its directory at start")
 
     def _webhook_secret(self) -> str:
         return self.wp.php("echo Wpprivsync_Webhook::secret();").strip()
