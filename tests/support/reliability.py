@@ -1,0 +1,221 @@
+"""Helpers for the reliability suites (crash, faults, fuzz, access, privacy scan, scale-out).
+
+    DaemonProcess      the real ``python -m wpprivsync.cli run`` in its own session; ``kill()``
+                       sends SIGKILL to the whole group, ``stop()`` SIGTERM then SIGKILL
+    all_requests       every request of the store (the API pages newest first)
+    all_audit          every audit entry of the store
+    outbox_rows        the plugin's outbox table as dicts (id, type, payload, acked_at)
+    wait_until         poll a condition with a deadline (no fixed sleeps in the suites)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from wpprivsync.store.api import Audit, Request
+
+
+class DaemonProcess:
+    """One run of the daemon command, output appended to ``log_path``."""
+
+    def __init__(self, config: Path, log_path: Path, *args: str, env: dict[str, str] | None = None):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        full_env = {**os.environ, "WPPRIVSYNC_CONFIG": str(config), **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", *(args or ("run",))], env=full_env,
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> int:
+        """SIGKILL to the process group; returns the exit status."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        code = self.proc.wait(30)
+        self._log.close()
+        return code
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM (the daemon finishes the steps in flight), SIGKILL if it does not exit."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                code = self.proc.wait(30)
+            except ProcessLookupError:
+                code = self.proc.wait(30)
+        else:
+            code = self.proc.returncode
+        # a daemon leaves nothing behind in its group
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._log.close()
+        return code
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.25,
+               what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def all_requests(store: Any, site: str | None = None) -> list[Request]:
+    out: list[Request] = []
+    offset = 0
+    while True:
+        page = store.list_requests(site=site, limit=500, offset=offset)
+        out += page
+        if len(page) < 500:
+            return out
+        offset += len(page)
+
+
+def all_audit(store: Any) -> list[Audit]:
+    return store.audit(limit=1_000_000)
+
+
+def outbox_rows(wp: Any) -> list[dict[str, Any]]:
+    return wp.php_json(
+        "global $wpdb; echo wp_json_encode($wpdb->get_results(\"SELECT id, type, payload, acked_at "
+        "FROM {$wpdb->prefix}wpprivsync_outbox ORDER BY id\", ARRAY_A));", timeout=120)
+
+
+def outbox_counts(wp: Any) -> dict[str, int]:
+    out = wp.php_json("global $wpdb; $t = $wpdb->prefix . 'wpprivsync_outbox'; echo wp_json_encode(["
+                      "'total' => (int) $wpdb->get_var(\"SELECT COUNT(*) FROM $t\"),"
+                      "'pending' => (int) $wpdb->get_var(\"SELECT COUNT(*) FROM $t WHERE acked_at IS NULL\")]);")
+    return {k: int(v) for k, v in out.items()}
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among the lines of a log (other lines are skipped)."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+class FlakyProxy:
+    """A tiny HTTP proxy in front of WordPress that answers 503 for a share of requests (and
+    for every request whose path and query contain ``always_fail``), passing the rest through.
+
+        proxy = FlakyProxy(wp.url, fail_rate=0.2, seed=1); proxy.url; proxy.stop()
+    """
+
+    _HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+            "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
+
+    def __init__(self, target: str, *, fail_rate: float = 0.0, seed: int = 0):
+        import random
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import requests
+
+        self.target = target.rstrip("/")
+        self.fail_rate = fail_rate
+        self.always_fail: str | None = None
+        self.served = 0
+        self.failed = 0
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with proxy._lock:
+                    fail = (proxy.always_fail is not None and proxy.always_fail in self.path) or \
+                        proxy._rng.random() < proxy.fail_rate
+                    proxy.served += 1
+                    proxy.failed += int(fail)
+                if fail:
+                    self._answer(503, {"Content-Type": "text/html", "Retry-After": "1"},
+                                 b"<h1>Service Unavailable</h1>")
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in proxy._HOP}
+                try:
+                    resp = proxy._session.request(self.command, proxy.target + self.path, headers=headers,
+                                                  data=body or None, allow_redirects=False, timeout=120)
+                except requests.RequestException:
+                    self._answer(502, {"Content-Type": "text/plain"}, b"bad gateway")
+                    return
+                out = {k: v for k, v in resp.headers.items() if k.lower() not in proxy._HOP | {"content-encoding"}}
+                self._answer(resp.status_code, out, resp.content)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._session.close()
+
+
+def admin_session(wp: Any) -> Any:
+    """A requests.Session logged in to wp-admin as the administrator."""
+    import requests
+
+    s = requests.Session()
+    s.cookies.set("wordpress_test_cookie", "WP Cookie check")
+    resp = s.post(f"{wp.url}/wp-login.php", data={"log": wp.admin_user, "pwd": wp.admin_password,
+                                                  "wp-submit": "Log In", "redirect_to": f"{wp.url}/wp-admin/",
+                                                  "testcookie": "1"}, timeout=60, allow_redirects=False)
+    assert resp.status_code == 302, resp.status_code
+    return s
+
+
+def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """One run of the command line (``python -m wpprivsync.cli``) with ``config``."""
+    env = {**os.environ, "WPPRIVSYNC_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "wpprivsync.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
