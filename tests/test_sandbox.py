@@ -51,8 +51,8 @@ class Sandbox:
         if woocommerce and WOOCOMMERCE:
             env["WPPRIVSYNC_WOOCOMMERCE_DIR"] = WOOCOMMERCE
         self.state_dir = state_dir
-        self.proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "sandbox", "--dir", str(state_dir), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        argv = [sys.executable, "-m", "wpprivsync.cli", "sandbox", "--dir", str(state_dir), *args]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                      cwd=REPO, start_new_session=True)
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()

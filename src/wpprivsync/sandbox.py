@@ -322,7 +322,8 @@ class Sandbox:
         code = ["$post = wp_insert_post(['post_title' => 'Welcome to the sandbox shop', 'post_status' => 'publish',"
                 " 'post_content' => 'A post to comment on.']);"]
         for person, text in comments:
-            code.append(f"$c = wp_insert_comment(['comment_post_ID' => $post, 'comment_author' => {_php_str(person.name)},"
+            code.append(f"$c = wp_insert_comment(['comment_post_ID' => $post,"
+                        f" 'comment_author' => {_php_str(person.name)},"
                         f" 'comment_author_email' => {_php_str(person.email)}, 'comment_content' => {_php_str(text)},"
                         " 'comment_approved' => 1]); add_comment_meta($c, 'tcm_rating', 5);")
         self.wp.php("\n".join(code))
@@ -444,7 +445,8 @@ class Sandbox:
             f"$c = get_comments(['author_email' => {_php_str(p.email)}, 'status' => 'all', 'fields' => 'ids']);"
             "$orders = [];"
             f"foreach ([{', '.join(map(str, order_ids))}] as $oid) {{ $o = wc_get_order($oid);"
-            " $orders[$oid] = ['email' => $o->get_billing_email(), 'anonymized' => $o->get_meta('_anonymized') === 'yes',"
+            " $orders[$oid] = ['email' => $o->get_billing_email(),"
+            " 'anonymized' => $o->get_meta('_anonymized') === 'yes',"
             " 'created' => $o->get_date_created()->date('Y-m-d')]; }"
             "echo json_encode(['user' => (bool) $u, "
             "'consent' => $u ? get_user_meta($u->ID, 'wpprivsync_newsletter', true) : null,"
@@ -524,7 +526,8 @@ def describe_step(step: dict[str, Any]) -> str:
     key = (step["system"], step["action"])
     status = step["status"]
     if status != "done":
-        return f"{step['system']:<15} {step['action']}: {status}" + (f" ({step['last_error']})" if step.get("last_error") else "")
+        error = f" ({step['last_error']})" if step.get("last_error") else ""
+        return f"{step['system']:<15} {step['action']}: {status}{error}"
     if key == ("wordpress", "erase"):
         removed = [e["id"] for e in r.get("erasers", []) if e.get("removed")]
         text = "WordPress       erased: every privacy eraser run for the email; data removed by " + \
