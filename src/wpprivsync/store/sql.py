@@ -296,38 +296,46 @@ class SqlStore:
             return [_step(r) for r in rows]
 
     # -- work -----------------------------------------------------------------------------
-    @_operation
-    def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
-                    systems: Iterable[str] | None = None) -> list[Step]:
+    @staticmethod
+    def _claimable(systems: Iterable[str] | None) -> sa.Select[Any]:
+        """Steps that may run now, status and due time aside: their request is open or failed,
+        every lower-position step of the request is done, and no earlier request of the same
+        person still has work queued or running (one person's requests run in the order they
+        were received, then recorded: an erasure is never overtaken by the subscribe before
+        it). Dead steps block neither."""
         earlier = _S.alias("earlier")
         blocked = sa.select(earlier.c.id).where(
             earlier.c.request_id == _S.c.request_id, earlier.c.position < _S.c.position,
             earlier.c.status != STEP_DONE).exists()
-        # One person's requests run in the order they were received (then recorded): a later
-        # request waits while an earlier one of the same person still has work queued or running (an erasure must
-        # not be overtaken by the subscribe that came before it). Dead steps do not block.
         prior_req, prior_step = _R.alias("prior_req"), _S.alias("prior_step")
-        person_busy = (sa.select(prior_step.c.id)
-                       .join(prior_req, prior_req.c.id == prior_step.c.request_id)
-                       .where(prior_req.c.site == _R.c.site, prior_req.c.email_hash == _R.c.email_hash,
-                              sa.or_(prior_req.c.received_at < _R.c.received_at,
-                                     sa.and_(prior_req.c.received_at == _R.c.received_at,
-                                             prior_req.c.id < _R.c.id)),
-                              prior_req.c.status.in_(_LIVE),
-                              prior_step.c.status.in_((PENDING, RUNNING)))
-                       .exists())
-        q = (sa.select(_S.c.id)
-             .join(_R, _R.c.id == _S.c.request_id)
-             .where(_R.c.status.in_(_LIVE))
-             .where(sa.or_(sa.and_(_S.c.status == PENDING, _S.c.next_attempt_at <= now),
-                           sa.and_(_S.c.status == RUNNING, _S.c.lease_until <= now)))
-             .where(~blocked)
-             .where(~person_busy))
+        prior_work = sa.select(prior_step.c.id).where(
+            prior_step.c.request_id == prior_req.c.id, prior_step.c.status.in_((PENDING, RUNNING))).exists()
+        # Driven from the person's requests (index on email_hash), not from all queued steps.
+        person_busy = sa.select(prior_req.c.id).where(
+            prior_req.c.email_hash == _R.c.email_hash, prior_req.c.site == _R.c.site,
+            sa.or_(prior_req.c.received_at < _R.c.received_at,
+                   sa.and_(prior_req.c.received_at == _R.c.received_at, prior_req.c.id < _R.c.id)),
+            prior_req.c.status.in_(_LIVE), prior_work).exists()
+        q = (sa.select(_S.c.id).join(_R, _R.c.id == _S.c.request_id)
+             .where(_R.c.status.in_(_LIVE), ~blocked, ~person_busy))
         if systems is not None:
             q = q.where(_S.c.system.in_(list(systems)))
-        q = q.order_by(_S.c.next_attempt_at, _S.c.id).limit(limit).with_for_update(skip_locked=True, of=_S)
+        return q
+
+    @_operation
+    def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
+                    systems: Iterable[str] | None = None) -> list[Step]:
+        claimable = self._claimable(systems)
+        # Two ordered scans instead of one OR: each can walk an index in order and stop at
+        # ``limit`` (a single OR forces every due step through the checks, then a sort).
+        expired = (claimable.where(_S.c.status == RUNNING, _S.c.lease_until <= now)
+                   .order_by(_S.c.lease_until, _S.c.id))
+        due = (claimable.where(_S.c.status == PENDING, _S.c.next_attempt_at <= now)
+               .order_by(_S.c.next_attempt_at, _S.c.id))
         with self._tx(write=True) as conn:
-            ids = list(conn.execute(q).scalars())
+            ids = list(conn.execute(expired.limit(limit).with_for_update(skip_locked=True, of=_S)).scalars())
+            if len(ids) < limit:
+                ids += conn.execute(due.limit(limit - len(ids)).with_for_update(skip_locked=True, of=_S)).scalars()
             if not ids:
                 return []
             conn.execute(sa.update(_S).where(_S.c.id.in_(ids)).values(
