@@ -381,9 +381,9 @@ def test_migrations_are_versioned_and_idempotent(url):
         inspector = sa.inspect(conn)
         for table in schema.metadata.sorted_tables:
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
-        indexes = {i["name"] for i in inspector.get_indexes("audit")}
+        indexes = {i["name"] for t in ("audit", "steps") for i in inspector.get_indexes(t)}
     assert versions == [m.version for m in migrations.MIGRATIONS]
-    assert {"ix_audit_email_hash", "ix_audit_site_at"} <= indexes
+    assert {"ix_audit_email_hash", "ix_audit_site_at", "ix_steps_status_lease"} <= indexes
     s.close()
 
 
@@ -634,3 +634,27 @@ def test_check_writable(store, tmp_path, url):
         store.path.parent.rmdir()
         with pytest.raises(StoreError, match="does not exist"):
             store.check_writable()
+
+
+def test_sqlite_claim_queries_use_indexes(tmp_path):
+    """A claim must not scan every queued step (nor sort them all): with thousands queued it
+    would take seconds per claim. Checked on SQLite's query plans, not on a clock."""
+    store = open_store(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    store.add_request(req())
+    store.add_request(req("erase:h2", email_hash="h2"))
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FOR UPDATE" not in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
+    assert store.claim_steps("w1", T0)
+    sa.event.remove(store.engine, "before_cursor_execute", capture)
+    plans = []
+    with store.engine.connect() as conn:
+        for statement, parameters in statements:
+            plans += [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    assert plans and any("ix_steps_status_next" in p for p in plans), plans
+    assert not [p for p in plans if p.startswith("SCAN") or "TEMP B-TREE" in p], plans
+    store.close()

@@ -42,9 +42,14 @@ def _v2_reporting_indexes(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_audit_site_at ON audit (site, at)")
 
 
+def _v3_lease_index(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("CREATE INDEX ix_steps_status_lease ON steps (status, lease_until)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
+    Migration(3, "steps index for claiming expired leases in order", _v3_lease_index),
 ]
 LATEST = MIGRATIONS[-1].version
 
