@@ -20,7 +20,7 @@ from .main import cli
               help="Keep the sandbox's files (store, audit log, exports, logs, database) after it stops.")
 @click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the sandbox keeps its files [default: .stack/sandbox in a checkout, else the user "
-                   "state directory]. Emptied at start.")
+                   "state directory]. Emptied at start; a non-empty directory that is not a sandbox's is refused.")
 @click.option("--woocommerce", "woocommerce_dir", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None,
               help="A WooCommerce plugin directory, for orders and retention [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
