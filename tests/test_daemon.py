@@ -55,3 +55,33 @@ def test_run_works_the_queue_heartbeats_and_stops_on_sigterm(system, tmp_path):
     assert any(line["msg"] == "daemon stopped" for line in lines)
     assert any(line["msg"] == "step done" for line in lines)
     assert email not in out + err
+
+
+def test_run_with_two_workers_shares_the_queue_and_stops_both(system, tmp_path):
+    emails = [f"two.workers{i}@example.com" for i in range(6)]
+    for email in emails:
+        system.ac.add_contact(email, lists={system.list_id: 1})
+    config = system.write_config(tmp_path / "wpprivsync.toml", poll_interval_s=0.2, workers=2, log_json=True)
+    env = {**os.environ, "WPPRIVSYNC_CONFIG": str(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        from wpprivsync import services
+        from wpprivsync.engine import plan
+
+        ids = [services.queue_request(system.app, "test", plan.ERASE, e) for e in emails]
+        assert wait_for(lambda: all(system.app.store.get_request(i).status == "done" for i in ids), timeout=60)
+        children = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "worker-only"], capture_output=True,
+                                  text=True).stdout.split()
+        assert len(children) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert all(system.ac.contact_view(e) is None for e in emails)
+    assert system.ac.counters()["requests"].get("DELETE /contacts/{id}", 0) == len(emails)
+    workers = {json.loads(line).get("worker_only") for line in err.splitlines()
+               if line.startswith("{") and json.loads(line)["msg"] == "daemon started"}
+    assert workers == {True, False}
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split() == []

@@ -1,6 +1,8 @@
 """``wpprivsync run``: the background daemon, APScheduler 3 jobs over the services.
 
     poll         every ``poll_interval_s``: pull each site's events, run due steps
+                 (with ``workers`` > 1, that many - 1 extra processes only run due steps;
+                 work is claimed with leases, so they never run one step twice)
     heartbeat    every ``heartbeat_interval_s``: queue, failures and recent requests → plugin
     reconcile    daily at ``reconcile_at`` (UTC): WordPress consent vs ActiveCampaign lists
     retention    daily at ``retention_at`` (UTC): orders past retention anonymised; expired
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,8 +34,13 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, app: App, *, stop: threading.Event | None = None):
+    """``worker_only``: run due steps and nothing else (the extra processes ``workers > 1``
+    starts; the main process polls, heartbeats and runs the daily jobs)."""
+
+    def __init__(self, app: App, *, stop: threading.Event | None = None, worker_only: bool = False):
         self.app = app
+        self.worker_only = worker_only
+        self.children: list[subprocess.Popen] = []
         self.stop = stop or threading.Event()
         self.worker = app.worker(stop=self.stop)
         self.last_error: dict[str, str | None] = {s.name: None for s in app.sites}
@@ -39,6 +49,22 @@ class Daemon:
                                                                            "misfire_grace_time": 3600})
 
     # -- jobs ----------------------------------------------------------------------------
+    def work(self) -> None:
+        if not self.stop.is_set():
+            self.worker.run_pass(max_batches=50)
+
+    def _due(self, job: str, site: str, hours: float = 12.0) -> bool:
+        """Daily jobs run once a day even when several daemons share a store: a run within the
+        last ``hours`` (recorded by the job in the store) means another daemon did it."""
+        last = self.app.store.get_state(f"{job}:{site}")
+        if not last:
+            return True
+        try:
+            when = datetime.fromisoformat(last)
+        except ValueError:
+            return True
+        return self.app.clock() - when >= timedelta(hours=hours)
+
     def poll(self) -> None:
         for site in self.app.sites:
             if self.stop.is_set():
@@ -70,6 +96,8 @@ class Daemon:
 
     def reconcile(self) -> None:
         for site in self.app.sites:
+            if not self._due("reconcile", site.name):
+                continue
             c = self.app.clients(site.name)
             try:
                 reconcile(site, c.wordpress, c.activecampaign, self.app.store, self.app.planner(site.name),
@@ -81,6 +109,8 @@ class Daemon:
     def retention(self) -> None:
         now = self.app.clock()
         for site in self.app.sites:
+            if not self._due("retention", site.name):
+                continue
             try:
                 sweep_orders(site, self.app.clients(site.name).wordpress, self.app.store, self.app.policy,
                              now.date(), now)
@@ -94,6 +124,10 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------------
     def schedule(self) -> None:
         s = self.app.settings
+        if self.worker_only:
+            self.scheduler.add_job(self._guard(self.work), "interval", seconds=s.poll_interval_s, id="work",
+                                   next_run_time=self.app.clock())
+            return
         self.scheduler.add_job(self._guard(self.poll), "interval", seconds=s.poll_interval_s, id="poll",
                                next_run_time=self.app.clock())
         self.scheduler.add_job(self._guard(self.heartbeat), "interval", seconds=s.heartbeat_interval_s,
@@ -122,18 +156,40 @@ class Daemon:
             self.app.metrics.serve(self.app.settings.metrics_port)
         self.schedule()
         self.scheduler.start()
-        log.info("daemon started", extra={"sites": len(self.app.sites)})
+        if not self.worker_only:
+            self.children = [self._spawn_worker() for _ in range(self.app.settings.workers - 1)]
+        log.info("daemon started", extra={"sites": len(self.app.sites), "worker_only": self.worker_only,
+                                          "workers": 1 + len(self.children)})
         try:
             while not self.stop.wait(0.5):
-                pass
+                self._revive_children()
         finally:
             log.info("stopping: finishing the steps in flight")
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
             self.scheduler.shutdown(wait=True)
             self.worker.close()
-            try:
-                self.heartbeat()
-            except Exception:  # noqa: BLE001
-                pass
+            for child in self.children:
+                try:
+                    child.wait(timeout=self.app.settings.step_lease_s)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            if not self.worker_only:
+                try:
+                    self.heartbeat()
+                except Exception:  # noqa: BLE001
+                    pass
             self.app.close()
             log.info("daemon stopped")
         return 0
+
+    def _spawn_worker(self) -> subprocess.Popen:
+        """An extra worker process with the same settings (environment and config file)."""
+        return subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "run", "--worker-only"])
+
+    def _revive_children(self) -> None:
+        for i, child in enumerate(self.children):
+            if child.poll() is not None and not self.stop.is_set():
+                log.warning("worker process exited; starting another", extra={"code": child.returncode})
+                self.children[i] = self._spawn_worker()

@@ -10,8 +10,10 @@ from .main import cli
 
 
 @cli.command("run")
+@click.option("--worker-only", is_flag=True, hidden=True,
+              help="Only run due steps (the extra processes `workers` starts).")
 @click.pass_context
-def run_cmd(ctx: click.Context) -> None:
+def run_cmd(ctx: click.Context, worker_only: bool) -> None:
     """Run the daemon: poll events, run steps, heartbeat, nightly reconcile, daily retention.
 
     Stops cleanly on SIGTERM or Ctrl-C after finishing the steps in flight.
@@ -22,7 +24,7 @@ def run_cmd(ctx: click.Context) -> None:
     """
     from ..daemon import Daemon
 
-    raise SystemExit(Daemon(get_app(ctx)).run())
+    raise SystemExit(Daemon(get_app(ctx), worker_only=worker_only).run())
 
 
 @cli.command("sync")
