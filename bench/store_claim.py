@@ -1,8 +1,9 @@
 """Measures the store's work queue on SQLite and on a private PostgreSQL: how many steps per
 second workers claim and finish (each step: claim in a batch, then finish with one audit
-entry), with 1 and with several worker threads, and the cost of ingesting one event.
+entry), with 1 and with several worker threads, the cost of ingesting one event, and how long
+one claim takes with a long queue (--queue requests of 3 steps waiting).
 
-    .venv/bin/python bench/store_claim.py [--requests N] [--workers W] [--batch B] [--no-postgres]
+    .venv/bin/python bench/store_claim.py [--requests N] [--workers W] [--batch B] [--queue Q] [--no-postgres]
 
 Prints the figures, then one line ``key=value ...`` (steps/s and ms).
 """
@@ -10,6 +11,7 @@ Prints the figures, then one line ``key=value ...`` (steps/s and ms).
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import threading
 import time
@@ -71,7 +73,24 @@ def _drain(url: str, workers: int, batch: int) -> tuple[int, float]:
     return sum(done), elapsed
 
 
-def _measure(label: str, make_url, n: int, workers: int, batch: int, figures: dict[str, float]) -> None:
+def _claim_latency(url: str, batch: int, rounds: int = 40) -> float:
+    """Median ms of one claim of ``batch`` steps from the queue ``url`` holds."""
+    store = open_store(url)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        assert store.claim_steps("latency", T0, limit=batch, lease_s=600)
+        times.append(1000 * (time.perf_counter() - started))
+    store.close()
+    return statistics.median(times)
+
+
+def _measure(label: str, make_url, n: int, workers: int, batch: int, queue: int,
+             figures: dict[str, float]) -> None:
+    if queue:
+        url = make_url(f"{label}_queue")
+        _fill(url, queue)
+        figures[f"{label}_claim_ms_{queue}_queued"] = round(_claim_latency(url, batch), 2)
     for w in (1, workers):
         url = make_url(f"{label}_{w}")
         ingest_ms = _fill(url, n)
@@ -86,15 +105,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--queue", type=int, default=2000)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-") as tmp:
         _measure("sqlite", lambda name: f"sqlite:///{Path(tmp) / name}.sqlite3", args.requests, args.workers,
-                 args.batch, figures)
+                 args.batch, args.queue, figures)
         if not args.no_postgres and find_bin_dir() is not None:
             with PostgresServer(Path(tmp) / "pg") as server:
-                _measure("postgres", server.create_database, args.requests, args.workers, args.batch, figures)
+                _measure("postgres", server.create_database, args.requests, args.workers, args.batch, args.queue,
+                         figures)
     for key, value in figures.items():
         print(f"{key:28} {value}")
     print(" ".join(f"{k}={v}" for k, v in figures.items()))

@@ -383,7 +383,8 @@ def test_migrations_are_versioned_and_idempotent(url):
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
         indexes = {i["name"] for t in ("audit", "steps") for i in inspector.get_indexes(t)}
     assert versions == [m.version for m in migrations.MIGRATIONS]
-    assert {"ix_audit_email_hash", "ix_audit_site_at", "ix_steps_status_lease"} <= indexes
+    assert {"ix_audit_email_hash", "ix_audit_site_at", "ix_steps_due", "ix_steps_lease"} <= indexes
+    assert "ix_steps_status_next" not in indexes
     s.close()
 
 
@@ -655,6 +656,6 @@ def test_sqlite_claim_queries_use_indexes(tmp_path):
     with store.engine.connect() as conn:
         for statement, parameters in statements:
             plans += [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
-    assert plans and any("ix_steps_status_next" in p for p in plans), plans
+    assert plans and any("ix_steps_due" in p for p in plans), plans
     assert not [p for p in plans if p.startswith("SCAN") or "TEMP B-TREE" in p], plans
     store.close()

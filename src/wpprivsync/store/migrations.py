@@ -46,10 +46,20 @@ def _v3_lease_index(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_steps_status_lease ON steps (status, lease_until)")
 
 
+def _v4_claim_indexes(conn: sa.Connection) -> None:
+    # Claims read due steps in (next_attempt_at, id) order and stop after a page: the index
+    # must give that whole order (PostgreSQL otherwise sorts every due step first).
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_steps_status_next")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_steps_status_lease")
+    conn.exec_driver_sql("CREATE INDEX ix_steps_due ON steps (status, next_attempt_at, id)")
+    conn.exec_driver_sql("CREATE INDEX ix_steps_lease ON steps (status, lease_until, id)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
     Migration(3, "steps index for claiming expired leases in order", _v3_lease_index),
+    Migration(4, "claim indexes ordered by due time and id", _v4_claim_indexes),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -110,7 +110,8 @@ steps = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_steps_request_position", "request_id", "position"),
-    sa.Index("ix_steps_status_next", "status", "next_attempt_at"),
+    # The claim indexes (status, next_attempt_at, id) and (status, lease_until, id) come from
+    # migration 4.
 )
 
 audit = sa.Table(

@@ -322,20 +322,42 @@ class SqlStore:
             q = q.where(_S.c.system.in_(list(systems)))
         return q
 
+    @staticmethod
+    def _pick(conn: sa.Connection, claimable: sa.Select[Any], status: str, when: sa.Column[Any], now: datetime,
+              limit: int, systems: Iterable[str] | None) -> list[int]:
+        """Lock up to ``limit`` claimable steps with ``status`` and ``when <= now``, oldest
+        first. Reads candidates a page at a time in index order (status, when, id) and checks
+        only that page, so a claim costs the same with ten or a hundred thousand steps queued,
+        whatever the planner's statistics say."""
+        page = max(4 * limit, 64)
+        picked: list[int] = []
+        after: tuple[datetime, int] | None = None
+        while len(picked) < limit:
+            cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
+            if systems is not None:
+                cand = cand.where(_S.c.system.in_(list(systems)))
+            if after is not None:
+                cand = cand.where(sa.or_(when > after[0], sa.and_(when == after[0], _S.c.id > after[1])))
+            rows = conn.execute(cand.order_by(when, _S.c.id).limit(page)).all()
+            if not rows:
+                break
+            chosen = conn.execute(
+                claimable.where(_S.c.id.in_([r[0] for r in rows]), _S.c.status == status, when <= now)
+                .order_by(when, _S.c.id).limit(limit - len(picked)).with_for_update(skip_locked=True, of=_S))
+            picked += chosen.scalars()
+            if len(rows) < page:
+                break
+            after = (rows[-1][1], rows[-1][0])
+        return picked
+
     @_operation
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
                     systems: Iterable[str] | None = None) -> list[Step]:
         claimable = self._claimable(systems)
-        # Two ordered scans instead of one OR: each can walk an index in order and stop at
-        # ``limit`` (a single OR forces every due step through the checks, then a sort).
-        expired = (claimable.where(_S.c.status == RUNNING, _S.c.lease_until <= now)
-                   .order_by(_S.c.lease_until, _S.c.id))
-        due = (claimable.where(_S.c.status == PENDING, _S.c.next_attempt_at <= now)
-               .order_by(_S.c.next_attempt_at, _S.c.id))
         with self._tx(write=True) as conn:
-            ids = list(conn.execute(expired.limit(limit).with_for_update(skip_locked=True, of=_S)).scalars())
+            ids = self._pick(conn, claimable, RUNNING, _S.c.lease_until, now, limit, systems)
             if len(ids) < limit:
-                ids += conn.execute(due.limit(limit - len(ids)).with_for_update(skip_locked=True, of=_S)).scalars()
+                ids += self._pick(conn, claimable, PENDING, _S.c.next_attempt_at, now, limit - len(ids), systems)
             if not ids:
                 return []
             conn.execute(sa.update(_S).where(_S.c.id.in_(ids)).values(
