@@ -36,6 +36,7 @@ class FakeWordPress(Scripted):
         self.heartbeats: list[dict] = []
         self.retention: tuple[int, int] | None = None
         self.erased: list[str] = []
+        self.exports: list[bytes] = []
 
     def add_event(self, type_: str, payload: dict, created: str = "2026-11-20T10:00:00Z") -> int:
         eid = len(self.outbox) + 1
@@ -116,6 +117,11 @@ class FakeWordPress(Scripted):
         self._call("set_retention")
         self.retention = (order_years, tax_year_start_month)
         return {"order_years": order_years}
+
+    def store_export(self, archive):
+        self._call("store_export", len(archive))
+        self.exports.append(archive)
+        return {"url": f"http://shop.test/exports/{len(self.exports)}.zip", "expires_at": "2026-12-02T00:00:00Z"}
 
     def heartbeat(self, body):
         self._call("heartbeat")

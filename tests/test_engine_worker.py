@@ -223,6 +223,8 @@ def test_export_request_writes_an_archive(env):
     path = Path(step.result["path"])
     assert path.is_file() and "ivy" not in path.name
     assert step.result["summary"]["activecampaign_tags"] == 1
+    assert env.wp.exports == [path.read_bytes()]  # handed to the plugin for the admin page
+    assert step.result["export_url"] == "http://shop.test/exports/1.zip"
 
 
 def test_backoff_grows_and_stays_bounded():

@@ -199,3 +199,25 @@ def test_wordpress_down_keeps_events_until_it_is_back(system):
     system.sync()
     (req,) = [r for r in system.app.store.list_requests() if r.action == "erase"]
     assert req.status == "done"
+
+
+def test_export_everywhere_from_the_admin_page_ends_in_a_download_link(system):
+    import io
+
+    import requests
+
+    email = "lea.flow@example.com"
+    system.create_user(email, name="Lea Flow")
+    system.ac.add_contact(email, lists={system.list_id: 1}, tags=["reader"])
+    system.php(f"Wpprivsync_Outbox::record('export.requested', ['email' => '{email}', 'source' => 'admin-page']);")
+    system.sync()
+    services.send_heartbeat(system.app, "test")
+    page = system.php("wp_set_current_user(1); set_current_screen('tools_page_wpprivsync'); ob_start();"
+                      " Wpprivsync_Admin::render(); echo ob_get_clean();")
+    assert "Download export" in page
+    (req,) = [r for r in system.app.store.list_requests() if r.action == "export"]
+    url = services.request_view(system.app, req.id)["export_url"]
+    assert url and url in page
+    with zipfile.ZipFile(io.BytesIO(requests.get(url, timeout=30).content)) as zf:
+        data = json.loads(zf.read("export.json"))
+    assert data["subject"]["email"] == email and [t["tag"] for t in data["activecampaign"]["tags"]] == ["reader"]

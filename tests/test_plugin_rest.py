@@ -26,6 +26,7 @@ ROUTES = [
     ("POST", "retention", {"order_years": 5, "tax_year_start_month": 1}, {"order_years": 5, "tax_year_start_month": 13}),
     ("POST", "heartbeat", {"version": "0.1.0", "queue": 0}, {"version": "0.1.0", "queue": -1}),
     ("GET", "status", {}, None),
+    ("POST", "exports", {"content": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}, {"content": 12}),
 ]
 WOO_ROUTES = {"orders", "orders/anonymize"}
 IDS = [f"{m} {r}" for m, r, _, _ in ROUTES]

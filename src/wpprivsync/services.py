@@ -93,14 +93,16 @@ def request_view(app: App, request_id: int) -> dict[str, Any]:
         raise errors.ConfigError(f"no request {request_id}", field="ID", hint="see `wpprivsync status`")
     steps = app.store.steps_of(request_id)
     retained_until = None
+    export_url = None
     for s in steps:
         until = (s.result or {}).get("retained_until")
         if until and (retained_until is None or until > retained_until):
             retained_until = until
+        export_url = (s.result or {}).get("export_url") or export_url
     return {
         "id": req.id, "site": req.site, "action": req.action, "status": req.status, "source": req.source,
         "email_hash": req.email_hash, "received_at": req.received_at, "due_at": req.due_at,
-        "completed_at": req.completed_at, "retained_until": retained_until,
+        "completed_at": req.completed_at, "retained_until": retained_until, "export_url": export_url,
         "steps": [{"id": s.id, "system": s.system, "action": s.action, "status": s.status, "attempts": s.attempts,
                    "last_error": s.last_error, "result": s.result, "next_attempt_at": s.next_attempt_at}
                   for s in steps],
@@ -175,7 +177,7 @@ def recent_requests(app: App, site: str, limit: int = 20) -> list[dict[str, Any]
         view = request_view(app, r.id)
         out.append({"id": r.id, "action": r.action, "email_hash": r.email_hash, "received_at": r.received_at,
                     "due_at": r.due_at, "status": r.status, "systems": _systems(app.store.steps_of(r.id)),
-                    "retained_until": view["retained_until"]})
+                    "retained_until": view["retained_until"], "export_url": view["export_url"]})
     return out
 
 

@@ -1,6 +1,7 @@
 <?php
 /**
- * Removes what wpprivsync created: the outbox table, its options, the daemon role and the capability.
+ * Removes what wpprivsync created: the outbox table, its options, the daemon role, the capability
+ * and any export archive still waiting for download.
  *
  * @package wpprivsync
  */
@@ -10,6 +11,7 @@ defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 require_once __DIR__ . '/includes/class-wpprivsync-plugin.php';
 require_once __DIR__ . '/includes/class-wpprivsync-installer.php';
 require_once __DIR__ . '/includes/class-wpprivsync-outbox.php';
+require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 
 if ( is_multisite() ) {
 	foreach ( get_sites( array( 'fields' => 'ids', 'number' => 0 ) ) as $wpprivsync_site ) {

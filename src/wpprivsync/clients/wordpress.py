@@ -6,6 +6,8 @@ every failure to ``wpprivsync.errors`` at one place (``_call``).
 
 from __future__ import annotations
 
+import base64
+
 from typing import Any, Iterator, Sequence
 
 import requests
@@ -150,6 +152,13 @@ class WordPressClient:
 
     def heartbeat(self, body: dict[str, Any]) -> None:
         _field(self._plugin("POST", "heartbeat", json=body), "ok")
+
+    def store_export(self, archive: bytes) -> dict[str, Any]:
+        """Hand an export archive to the plugin, which keeps it for the admin page's download
+        link: ``{"url", "expires_at"}``."""
+        answer = self._plugin("POST", "exports", json={"content": base64.b64encode(archive).decode("ascii")})
+        _field(answer, "url")
+        return answer
 
 
 def _field(body: Any, name: str) -> Any:

@@ -213,7 +213,11 @@ def wpprivsync_export(ctx: StepContext) -> Outcome:
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
     counts = data["summary"]
-    return Outcome({"path": str(path), "summary": counts},
+    # The site owner asked on the admin page: hand the archive to the plugin for its download
+    # link (kept there a week, like the copy here).
+    stored = ctx.wordpress.store_export(path.read_bytes())
+    return Outcome({"path": str(path), "summary": counts, "export_url": stored.get("url"),
+                    "expires_at": stored.get("expires_at")},
                    [ctx.audit("wpprivsync", "export", reason="access request (GDPR art. 15, 20)",
                               detail={"file": path.name, "summary": counts})])
 

@@ -294,7 +294,7 @@ class Wpprivsync_Admin {
 							<th><?php esc_html_e( 'Due', 'wpprivsync' ); ?></th>
 							<th><?php esc_html_e( 'Status', 'wpprivsync' ); ?></th>
 							<th><?php esc_html_e( 'Systems', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Orders retained until', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Orders retained until / export', 'wpprivsync' ); ?></th>
 						</tr></thead>
 						<tbody>
 						<?php foreach ( $requests as $req ) : ?>
@@ -310,7 +310,11 @@ class Wpprivsync_Admin {
 										<span class="wpprivsync-system" data-system="<?php echo esc_attr( (string) $system ); ?>" data-state="<?php echo esc_attr( (string) $state ); ?>"><?php echo esc_html( $system . ': ' . $state ); ?></span><br />
 									<?php endforeach; ?>
 								</td>
-								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?></td>
+								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?>
+									<?php if ( ! empty( $req['export_url'] ) && Wpprivsync_Exports::exists( $req['export_url'] ) ) : ?>
+										<a class="wpprivsync-export-link" href="<?php echo esc_url( (string) $req['export_url'] ); ?>"><?php esc_html_e( 'Download export', 'wpprivsync' ); ?></a>
+									<?php endif; ?>
+								</td>
 							</tr>
 						<?php endforeach; ?>
 						</tbody>

@@ -98,6 +98,8 @@ class Wpprivsync_Installer {
 				$role->remove_cap( Wpprivsync_Plugin::CAPABILITY );
 			}
 		}
+		// Export archives are personal data: none may outlive the plugin.
+		Wpprivsync_Exports::delete_all();
 		// The newsletter consent user meta is the people's own record, not configuration: it stays.
 	}
 

@@ -308,8 +308,30 @@ class Wpprivsync_Rest {
 									'additionalProperties' => array( 'type' => 'string' ),
 								),
 								'retained_until' => array( 'type' => array( 'string', 'null' ) ),
+								'export_url'     => array(
+									'type'   => array( 'string', 'null' ),
+									'format' => 'uri',
+								),
 							),
 						),
+					),
+				),
+			)
+		);
+		register_rest_route(
+			$ns,
+			'/exports',
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( __CLASS__, 'store_export' ),
+				'permission_callback' => $pc,
+				'args'                => array(
+					'content' => array(
+						'description' => __( 'The export archive (ZIP), base64-encoded.', 'wpprivsync' ),
+						'type'        => 'string',
+						'required'    => true,
+						'minLength'   => 32,
+						'maxLength'   => 28000000,
 					),
 				),
 			)
@@ -625,6 +647,17 @@ class Wpprivsync_Rest {
 		$beat['age_s'] = max( 0, time() - (int) $beat['at'] );
 		$beat['at']    = gmdate( 'Y-m-d\TH:i:s\Z', (int) $beat['at'] );
 		return $beat;
+	}
+
+	/**
+	 * POST /exports: keeps an archive the daemon built for the admin page's download link.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public static function store_export( WP_REST_Request $request ) {
+		$stored = Wpprivsync_Exports::store( (string) $request['content'] );
+		return is_wp_error( $stored ) ? $stored : rest_ensure_response( $stored );
 	}
 
 	/**
