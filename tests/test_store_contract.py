@@ -99,6 +99,28 @@ def test_dedupe_merges_into_the_open_request_only(store):
     assert store.add_request(req("erase:h1")) != first  # the old one is closed: a new request
 
 
+def test_concurrent_requests_with_one_key_merge_into_one(store):
+    """Workers recording the same request at the same moment (on PostgreSQL the unique index
+    catches the race and the loser merges)."""
+    for round_ in range(5):
+        gate = threading.Barrier(6)
+        ids: list[int] = []
+        seen = set()
+
+        def add(i):
+            gate.wait()
+            ids.append(store.add_request(req(f"erase:r{round_}", email_hash=f"r{round_}")))
+            seen.add(store.ingest(SITE, 1000 * round_ + i, [req(f"unsub:r{round_}", email_hash=f"r{round_}")])[0])
+
+        threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(ids) == 6 and len(set(ids)) == 1 and len(seen) == 1
+    assert store.counts()["requests_open"] == 10
+
+
 def test_request_without_steps_is_answered_at_once(store):
     rid = store.add_request(req("nothing", steps=[]))
     got = store.get_request(rid)
