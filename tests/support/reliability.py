@@ -219,3 +219,122 @@ def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedP
     env = {**os.environ, "WPPRIVSYNC_CONFIG": str(config)}
     return subprocess.run([sys.executable, "-m", "wpprivsync.cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class Backlog:
+    """A backlog of privacy events made cheaply in two PHP runs, and the exactly-once checks.
+
+    ``users`` account deletions (the first ``with_contact`` of those people also have an
+    ActiveCampaign contact), ``comment_requests`` comment-removal requests recorded the way the
+    admin page records them, and ``deleted_comments`` comments deleted in WordPress (each a
+    ``comment.deleted`` event whose effect is one audit entry). Events are interleaved: each
+    removal request is followed by its share of account and comment deletions.
+    """
+
+    def __init__(self, prefix: str, *, users: int, with_contact: int, comment_requests: int, deleted_comments: int):
+        assert users % comment_requests == 0 and deleted_comments % comment_requests == 0
+        self.prefix = prefix
+        self.users, self.with_contact = users, with_contact
+        self.comment_requests, self.deleted_comments = comment_requests, deleted_comments
+        self.events = users + comment_requests + deleted_comments
+        self.requests = users + comment_requests
+
+    def user(self, i: int) -> str:
+        return f"{self.prefix}.user{i:04d}@example.com"
+
+    def seed(self, system: Any) -> None:
+        p = self.prefix
+        for i in range(self.with_contact):
+            system.ac.add_contact(self.user(i), lists={system.list_id: 1})
+        system.wp.php(
+            f"$post = wp_insert_post(['post_title' => '{p}', 'post_status' => 'publish']);"
+            f"for ($i = 0; $i < {self.users}; $i++) {{ $e = sprintf('{p}.user%04d@example.com', $i);"
+            f"  wp_insert_user(['user_login' => '{p}user' . $i, 'user_email' => $e, 'user_pass' => 'x-' . $i,"
+            "                  'role' => 'subscriber']); }"
+            f"for ($i = 0; $i < {self.comment_requests}; $i++) {{ $e = sprintf('{p}.commenter%04d@example.org', $i);"
+            "  wp_insert_comment(['comment_post_ID' => $post, 'comment_author' => 'C', 'comment_author_email' => $e,"
+            "                     'comment_content' => 'hello ' . $i, 'comment_approved' => 1]); }"
+            f"for ($i = 0; $i < {self.deleted_comments}; $i++) {{ $e = sprintf('{p}.gone%04d@example.net', $i);"
+            "  wp_insert_comment(['comment_post_ID' => $post, 'comment_author' => 'G', 'comment_author_email' => $e,"
+            "                     'comment_content' => 'bye ' . $i, 'comment_approved' => 1]); }", timeout=300)
+        per_users = self.users // self.comment_requests
+        per_gone = self.deleted_comments // self.comment_requests
+        system.wp.php(
+            "require_once ABSPATH . 'wp-admin/includes/user.php';"
+            "global $wpdb; $gone = $wpdb->get_col(\"SELECT comment_ID FROM {$wpdb->comments} "
+            f"WHERE comment_author_email LIKE '{p}.gone%' ORDER BY comment_ID\");"
+            f"for ($i = 0; $i < {self.comment_requests}; $i++) {{"
+            "  Wpprivsync_Outbox::record('comments.removal_requested', ['email' => "
+            f"      sprintf('{p}.commenter%04d@example.org', $i), 'source' => 'admin-page']);"
+            f"  for ($u = {per_users} * $i; $u < {per_users} * ($i + 1); $u++) {{"
+            f"    wp_delete_user(get_user_by('email', sprintf('{p}.user%04d@example.com', $u))->ID); }}"
+            f"  foreach (array_slice($gone, {per_gone} * $i, {per_gone}) as $c) {{ wp_delete_comment($c, true); }} }}",
+            timeout=300)
+        assert outbox_counts(system.wp) == {"total": self.events, "pending": self.events}
+
+    def finished(self, system: Any, store: Any) -> bool:
+        if outbox_counts(system.wp)["pending"]:  # not all pulled yet
+            return False
+        reqs = all_requests(store, "test")
+        return len(reqs) >= self.requests and all(r.status == "done" for r in reqs)
+
+    def verify(self, system: Any, store: Any) -> dict[str, int]:
+        """Every event done exactly once in effect; returns figures for the report."""
+        import collections
+
+        # every event pulled and acknowledged, each planned once
+        assert outbox_counts(system.wp) == {"total": self.events, "pending": 0}
+        reqs = all_requests(store, "test")
+        by_event = collections.Counter(r.event_id for r in reqs)
+        assert len(reqs) == self.requests and None not in by_event and max(by_event.values()) == 1
+        assert collections.Counter(r.action for r in reqs) == {"erase": self.users,
+                                                               "remove_comments": self.comment_requests}
+        assert len({(r.action, r.email_hash) for r in reqs}) == len(reqs)  # no duplicate request
+        assert all(r.status == "done" for r in reqs)
+
+        # ActiveCampaign: each contact deleted, by exactly one DELETE call (a repeat would 404)
+        for i in range(self.with_contact):
+            assert system.ac.contact_view(self.user(i)) is None
+        calls = system.ac.counters()
+        assert calls["requests"].get("DELETE /contacts/{id}", 0) == self.with_contact, calls["requests"]
+
+        # WordPress: every account and comment gone
+        left = system.wp.php(
+            "global $wpdb; echo (int) $wpdb->get_var(\"SELECT COUNT(*) FROM {$wpdb->users} "
+            f"WHERE user_email LIKE '{self.prefix}.user%'\") + (int) $wpdb->get_var(\"SELECT COUNT(*) FROM "
+            f"{{$wpdb->comments}} WHERE comment_author_email LIKE '{self.prefix}.%'\");")
+        assert left == "0"
+
+        # audit: one entry per step (written in the same transaction as the step's finish, so
+        # one entry means one successful finish), and the expected entries per request
+        audit = all_audit(store)
+        per_step = collections.Counter(a.step_id for a in audit if a.step_id is not None)
+        steps = [s for r in reqs for s in store.steps_of(r.id)]
+        assert all(s.status == "done" for s in steps)
+        assert {s.id for s in steps} == set(per_step) and max(per_step.values()) == 1
+        per_request: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
+        for a in audit:
+            if a.request_id is not None:
+                per_request[a.request_id][(a.system, a.action)] += 1
+        removed_comments = 0
+        for r in reqs:
+            got = per_request[r.id]
+            if r.action == "erase":
+                assert got == {("wordpress", "erase"): 1, ("activecampaign", "delete_contact"): 1,
+                               ("suppression", "add"): 1}, (r.id, got)
+            else:
+                assert got == {("wordpress", "remove_comments"): 1}, (r.id, got)
+                (step,) = store.steps_of(r.id)
+                removed_comments += step.result["comments_deleted"]
+        # a step killed after WordPress answered runs again and finds nothing left: never more
+        assert removed_comments <= self.comment_requests
+        # each deleted comment's event: exactly one audit entry (written with the cursor)
+        gone = collections.Counter(a.detail.get("comment_id") for a in audit
+                                   if (a.system, a.action) == ("wordpress", "comment_deleted"))
+        assert len(gone) == self.deleted_comments and set(gone.values()) == {1}
+        deleted_in_ac = sum(a.items_removed for a in audit
+                            if (a.system, a.action) == ("activecampaign", "delete_contact"))
+        assert deleted_in_ac <= self.with_contact
+        return {"requests": len(reqs), "steps": len(steps), "audit": len(audit),
+                "ac_calls": calls["total"], "ac_max_per_second": calls["max_per_second"],
+                "ac_429": calls["http429"]}
