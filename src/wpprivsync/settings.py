@@ -141,7 +141,6 @@ class Settings(BaseSettings):
     reconcile_at: str = Field(default="03:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     retention_at: str = Field(default="04:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     export_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir(APP)) / "exports")
-    export_ttl_days: int = Field(default=7, ge=1)
     log_json: bool = False
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
