@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..errors import WpprivsyncError
+from .processes import kill_group
 
 DATABASE = "wpprivsync"
 _MAX_SOCKET_DIR = 90  # sockaddr_un holds ~107 bytes, and the file name is ".s.PGSQL.<port>"
@@ -155,8 +156,7 @@ class PostgresServer:
                     proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
                     pass
-            _kill_group(proc.pid)
-            proc.wait()
+            kill_group(proc.pid, timeout=0, proc=proc, sig=signal.SIGKILL)
         with _lock:
             _running.discard(self)
         self.url = None
@@ -259,31 +259,6 @@ class PostgresServer:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
         except OSError:
             return "(no log)"
-
-
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def _kill_group(pgid: int) -> None:
-    """SIGKILL whatever is left of the server's process group and wait until it is empty."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while _group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 @atexit.register
