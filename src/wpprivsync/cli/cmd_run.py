@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import services
-from .common import emit, get_app, step_printer
+from .common import emit, get_app
 from .main import cli
 
 
@@ -36,7 +38,11 @@ def sync_cmd(ctx: click.Context) -> None:
     Example:
       wpprivsync sync --json
     """
-    summary = services.sync_once(get_app(ctx), on_step=step_printer(ctx))
+    quiet = ctx.find_root().obj.json_output
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} steps"),
+                  TimeElapsedColumn(), disable=quiet, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("running due steps", total=None)
+        summary = services.sync_once(get_app(ctx), on_step=lambda _step, _verdict: bar.advance(task))
 
     def human() -> None:
         for site, s in summary["sites"].items():
