@@ -50,7 +50,10 @@ def valid_value(spec: dict):
         return {}
     if spec.get("format") == "date-time":
         return "2026-11-25T10:00:00Z"
-    return "access.probe@example.com"
+    value = "access.probe@example.com"
+    if len(value) < int(spec.get("minLength", 0)):
+        value = "a" * int(spec["minLength"])
+    return value[: int(spec.get("maxLength", len(value)))]
 
 
 def concrete(route: str, secret: str) -> str:

@@ -96,8 +96,7 @@ def test_everything_completes_under_faults_and_dead_letters_show(system, proxy, 
         assert system.count_comments(email) == 0
     # the faults did happen
     assert proxy.failed > 0 and counters["http429_injected"] >= 6
-    log = log_path.read_text()
-    assert "HTTP 503" in log or "503" in log
+    assert re.search(r"wordpress: HTTP 503", log_path.read_text())  # the daemon met them and went on
     print(f"\nfaults: {events} requests done in {completed_s:.1f} s; WordPress proxy answered 503 to "
           f"{proxy.failed} of {proxy.served}; ActiveCampaign {counters['total']} calls, "
           f"{counters['http429_injected']} injected 429s")
