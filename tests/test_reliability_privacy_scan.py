@@ -6,7 +6,6 @@ acknowledged. (The export archives hold the person's data on purpose and are not
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
