@@ -232,3 +232,32 @@ def test_backoff_grows_and_stays_bounded():
     delays = [backoff_delay(a, rng) for a in range(1, 20)]
     assert delays[0] <= 2 and delays[5] > delays[0]
     assert max(delays) <= 900
+
+
+def test_leases_of_slow_steps_are_renewed_so_no_other_worker_takes_them(env):
+    import threading
+    import time as _time
+
+    cid = env.ac.add("slow@example.com", {1: 1})
+    env.wp.add_event("comments.removal_requested", {"email": "slow@example.com"})
+    env.pull()
+    release = threading.Event()
+    real = env.wp.remove_comments
+
+    def slow(email, dry_run=False):
+        release.wait(5)
+        return real(email, dry_run=dry_run)
+
+    env.wp.remove_comments = slow
+    env.clock = lambda: datetime.now(timezone.utc)  # the renewal thread runs on real time
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="slow-worker",
+                    export_dir=env.tmp / "exports", lease_s=1.0, concurrency=1, rng=random.Random(1))
+    runner = threading.Thread(target=worker.run_pass)
+    runner.start()
+    _time.sleep(2.5)  # more than two leases long
+    stolen = env.store.claim_steps("other-worker", env.clock(), limit=10, lease_s=60)
+    release.set()
+    runner.join(10)
+    assert stolen == []
+    (step,) = env.store.steps_of(1)
+    assert step.status == "done" and cid in env.ac.contacts

@@ -681,3 +681,15 @@ def test_sqlite_claim_queries_use_indexes(tmp_path):
     assert plans and any("ix_steps_due" in p for p in plans), plans
     assert not [p for p in plans if p.startswith("SCAN") or "TEMP B-TREE" in p], plans
     store.close()
+
+
+def test_renewing_leases_keeps_steps_from_other_workers(store):
+    store.add_request(one_step())
+    (step,) = store.claim_steps("w1", T0, lease_s=60)
+    assert store.renew_leases("w2", [step.id], T0 + timedelta(seconds=30), 60) == 0  # not the owner
+    assert store.renew_leases("w1", [step.id], T0 + timedelta(seconds=30), 60) == 1
+    assert store.claim_steps("w2", T0 + timedelta(seconds=80)) == []  # 30 + 60 > 80
+    assert store.renew_leases("w1", [step.id], T0 + timedelta(seconds=100), 60) == 0  # already expired
+    (taken,) = store.claim_steps("w2", T0 + timedelta(seconds=100))
+    assert taken.id == step.id and taken.lease_owner == "w2"
+    assert store.renew_leases("w1", [], T0, 60) == 0

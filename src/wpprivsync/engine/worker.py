@@ -13,10 +13,11 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from .. import errors
 from ..store.api import Step, Store
@@ -111,20 +112,46 @@ class Worker:
         total = PassStats()
         batches = 0
         while not self.stop.is_set() and (max_batches is None or batches < max_batches):
-            steps = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency * 2,
+            # Claim no more than can run at once: a claimed step waiting for a free thread
+            # would be holding a lease it is not using.
+            steps = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency,
                                            lease_s=self.lease_s)
             if not steps:
                 break
             batches += 1
-            if self._pool is None:
-                outcomes = [self.run_step(s) for s in steps]
-            else:
-                outcomes = list(self._pool.map(self.run_step, steps))
+            with self._renewing([s.id for s in steps]):
+                if self._pool is None:
+                    outcomes = [self.run_step(s) for s in steps]
+                else:
+                    outcomes = list(self._pool.map(self.run_step, steps))
             for step, (stats, verdict) in zip(steps, outcomes):
                 total.add(stats)
                 if on_step is not None:
                     on_step(step, verdict)
         return total
+
+    @contextmanager
+    def _renewing(self, step_ids: list[int]) -> Iterator[None]:
+        """Keep the leases of the steps in flight alive (every third of the lease) until they
+        are recorded, so a step slowed down by the rate budget or a slow site is never taken
+        over by another worker while it still runs. A dead worker stops renewing, and its
+        steps go to others once the lease runs out."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease_s / 3):
+                try:
+                    self.store.renew_leases(self.worker_id, step_ids, self.clock(), self.lease_s)
+                except errors.StoreError as exc:
+                    log.warning("could not renew leases", extra={"error": str(exc)})
+
+        thread = threading.Thread(target=renew, name="wpprivsync-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def run_step(self, step: Step) -> tuple[PassStats, str]:
         stats = PassStats()

@@ -163,6 +163,12 @@ class Store(Protocol):
         failed). Same lease rule as finish_step."""
         ...
 
+    def renew_leases(self, worker: str, step_ids: Sequence[int], now: datetime, lease_s: float) -> int:
+        """Extend to ``now + lease_s`` the leases ``worker`` still holds (not yet expired) on
+        these running steps; returns how many. A worker renews while its steps run, so a slow
+        step (waiting for the rate budget, say) is never taken over by another worker."""
+        ...
+
     def retry_step(self, step_id: int, now: datetime) -> bool: ...  # dead → pending, attempts reset; request → open
     def retry_all_dead(self, now: datetime) -> int: ...  # same for every dead step of an open/failed request
     def cancel_request(self, request_id: int, now: datetime) -> bool: ...  # clears the email; its steps stop

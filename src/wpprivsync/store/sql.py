@@ -404,6 +404,16 @@ class SqlStore:
                 conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN).values(status=FAILED))
             return True
 
+    @_operation
+    def renew_leases(self, worker: str, step_ids: Sequence[int], now: datetime, lease_s: float) -> int:
+        if not step_ids:
+            return 0
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(_S).where(
+                _S.c.id.in_(list(step_ids)), _S.c.lease_owner == worker, _S.c.status == RUNNING,
+                _S.c.lease_until > now).values(lease_until=now + timedelta(seconds=lease_s)))
+            return int(done.rowcount)
+
     @staticmethod
     def _lock_requests(conn: sa.Connection, request_ids: Iterable[int]) -> None:
         """Lock request rows (in id order) before touching their steps. Every writer that
