@@ -40,13 +40,12 @@ def test_three_workers_on_postgresql_process_each_event_once_within_the_budget(p
     backlog = Backlog("scale", **BACKLOG)
     assert backlog.events == 300
     backlog.seed(system)
-    # A worker claims twice its concurrency at once, leases every claimed step from the claim and
-    # never renews the lease, so the lease must outlast a whole batch's wait for the shared
-    # budget. That wait is not fair between processes: one process was seen waiting 23 s while
-    # the other two took every slot. With 3 s and 20 s leases a second worker took over steps
-    # still waiting and sent extra DELETEs (5 and 2 for 60 contacts); 60 s leaves room.
-    config = system.write_config(tmp_path / "wpprivsync.toml", step_lease_s=60, poll_interval_s=0.2,
-                                 heartbeat_interval_s=5, step_concurrency=2)
+    # Short leases on purpose: the shared budget is not fair between processes (one was seen
+    # waiting 23 s while the other two took every slot), so a step can wait far longer than its
+    # lease. Workers renew the leases of the steps they run; without that, 3 s leases let a
+    # second worker take over waiting steps and send extra DELETEs (5 for 60 contacts).
+    config = system.write_config(tmp_path / "wpprivsync.toml", step_lease_s=3, poll_interval_s=0.2,
+                                 heartbeat_interval_s=5, step_concurrency=4)
     logs = [tmp_path / f"worker{i}.log" for i in range(PROCESSES)]
     workers = [DaemonProcess(config, log) for log in logs]
     rng = random.Random(3)
