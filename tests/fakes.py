@@ -72,6 +72,10 @@ class FakeWordPress(Scripted):
             {"id": "woocommerce-orders", "items_removed": False, "items_retained": bool(retained)}],
             "retained": retained}
 
+    def erase_batch(self, emails, *, exclude=()):
+        self._call("erase_batch", list(emails))
+        return [self.erase(e, exclude=exclude) for e in emails]
+
     def export(self, email):
         self._call("export", email)
         groups = {}

@@ -261,3 +261,38 @@ def test_leases_of_slow_steps_are_renewed_so_no_other_worker_takes_them(env):
     assert stolen == []
     (step,) = env.store.steps_of(1)
     assert step.status == "done" and cid in env.ac.contacts
+
+
+def _three_deletions(env):
+    for name in ("ana", "bo", "cy"):
+        env.wp.users[f"{name}@example.com"] = {"id": len(env.wp.users) + 1}
+        env.wp.add_event("account.deleted", {"email": f"{name}@example.com"})
+    env.pull()
+
+
+def test_erasures_claimed_together_go_to_wordpress_in_one_call(env):
+    _three_deletions(env)
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=6, rng=random.Random(1))
+    try:
+        stats = worker.run_pass()
+    finally:
+        worker.close()
+    assert stats.done == 9 and stats.dead == 0
+    batches = [arg for name, arg in env.wp.calls if name == "erase_batch"]
+    assert batches == [["ana@example.com", "bo@example.com", "cy@example.com"]]
+    assert sorted(env.wp.erased) == ["ana@example.com", "bo@example.com", "cy@example.com"]
+    assert sum(1 for a in env.store.audit(site="shop") if a.action == "erase") == 3
+
+
+def test_a_failed_batch_falls_back_to_one_call_each(env):
+    _three_deletions(env)
+    env.wp.fail["erase_batch"].append(errors.ServerError("HTTP 502", system="wordpress", status=502))
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=6, rng=random.Random(1))
+    try:
+        stats = worker.run_pass()
+    finally:
+        worker.close()
+    assert stats.done == 9 and stats.failed == 0
+    assert sorted(env.wp.erased) == ["ana@example.com", "bo@example.com", "cy@example.com"]

@@ -17,6 +17,7 @@ from ..identity import normalise_email
 from .protocols import Event
 
 NAMESPACE = "wpprivsync/v1"
+ERASE_BATCH_MAX = 25  # the plugin's Wpprivsync_Rest::ERASE_BATCH_MAX
 SYSTEM = "wordpress"
 PAGE_SIZE = 500  # the plugin's maximum for events, consents and orders
 MAX_EXPORT_PAGES = 10_000  # a plugin that never says done must not loop forever
@@ -83,6 +84,18 @@ class WordPressClient:
     def erase(self, email: str, *, dry_run: bool = False, exclude: Sequence[str] = ()) -> dict[str, Any]:
         return self._plugin("POST", "erase", json={"email": normalise_email(email), "dry_run": bool(dry_run),
                                                    "exclude": list(exclude)})
+
+    def erase_batch(self, emails: Sequence[str], *, exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """``erase`` for several people in one request (at most ``ERASE_BATCH_MAX``); one answer
+        per email, in order; an email whose erasure failed has ``{"error": {"code", "message"}}``."""
+        if not 0 < len(emails) <= ERASE_BATCH_MAX:
+            raise ValueError(f"erase_batch takes 1 to {ERASE_BATCH_MAX} emails")
+        body = self._plugin("POST", "erase/batch", json={"emails": [normalise_email(e) for e in emails],
+                                                          "exclude": list(exclude)})
+        results = _field(body, "results")
+        if not isinstance(results, list) or len(results) != len(emails):
+            raise errors.BadResponse("erase/batch: not one result per email", system=SYSTEM)
+        return results
 
     def export(self, email: str) -> dict[str, Any]:
         """Every page of the export, merged: ``{"groups": {id: {"label", "items": [...]}}}``."""

@@ -27,6 +27,7 @@ class StepContext:
     policy: Any  # wpprivsync.policy.Policy
     now: datetime
     export_dir: Path
+    prefetched: dict[str, Any] | None = None  # this step's answer, when the worker batched the call
 
     @property
     def email(self) -> str:
@@ -68,7 +69,8 @@ def _rule_reason(ctx: StepContext, rule_id: str, until: date | None = None) -> s
 # -- WordPress ------------------------------------------------------------------------------
 @handler("wordpress", "erase")
 def wordpress_erase(ctx: StepContext) -> Outcome:
-    answer = ctx.wordpress.erase(ctx.email, exclude=tuple(ctx.step.params.get("exclude", ())))
+    answer = ctx.prefetched if ctx.prefetched is not None else \
+        ctx.wordpress.erase(ctx.email, exclude=tuple(ctx.step.params.get("exclude", ())))
     erasers = [
         {"id": str(e.get("id", "")), "removed": bool(e.get("items_removed")), "retained": bool(e.get("items_retained"))}
         for e in answer.get("erasers", [])

@@ -120,10 +120,12 @@ class Worker:
                 break
             batches += 1
             with self._renewing([s.id for s in steps]):
+                prefetched = self._erase_in_one_call(steps)
+                run = lambda step: self.run_step(step, prefetched.get(step.id))  # noqa: E731
                 if self._pool is None:
-                    outcomes = [self.run_step(s) for s in steps]
+                    outcomes = [run(s) for s in steps]
                 else:
-                    outcomes = list(self._pool.map(self.run_step, steps))
+                    outcomes = list(self._pool.map(run, steps))
             for step, (stats, verdict) in zip(steps, outcomes):
                 total.add(stats)
                 if on_step is not None:
@@ -153,7 +155,33 @@ class Worker:
             done.set()
             thread.join()
 
-    def run_step(self, step: Step) -> tuple[PassStats, str]:
+    def _erase_in_one_call(self, steps: list[Step]) -> dict[int, dict[str, Any]]:
+        """WordPress erasures claimed together go to the plugin in one ``erase/batch`` request
+        (one WordPress start-up instead of one per person); each step then records its own
+        answer. If the batch call fails, or one person's erasure in it did, those steps simply
+        make their own call and fail or retry on their own."""
+        by_site: dict[str, list[tuple[Step, str]]] = {}
+        for step in steps:
+            if (step.system, step.action) != ("wordpress", "erase") or step.params.get("exclude"):
+                continue
+            request = self.store.get_request(step.request_id)
+            if request is not None and request.email:
+                by_site.setdefault(step.site, []).append((step, request.email))
+        answers: dict[int, dict[str, Any]] = {}
+        for site, items in by_site.items():
+            if len(items) < 2:
+                continue
+            try:
+                results = self.clients(site).wordpress.erase_batch([email for _, email in items])
+            except errors.WpprivsyncError as exc:
+                log.info("batch erasure failed; erasing one by one", extra={"site": site, "error": str(exc)})
+                continue
+            for (step, _), result in zip(items, results):
+                if isinstance(result, dict) and "error" not in result:
+                    answers[step.id] = result
+        return answers
+
+    def run_step(self, step: Step, prefetched: dict[str, Any] | None = None) -> tuple[PassStats, str]:
         stats = PassStats()
         request = self.store.get_request(step.request_id)
         now = self.clock()
@@ -166,7 +194,7 @@ class Worker:
             site = self.clients(step.site)
             ctx = StepContext(site=site.site, request=request, step=step, wordpress=site.wordpress,
                               activecampaign=site.activecampaign, store=self.store, policy=self.policy,
-                              now=now, export_dir=self.export_dir)
+                              now=now, export_dir=self.export_dir, prefetched=prefetched)
             outcome: Outcome = fn(ctx)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
             return self._failed(step, exc, stats)

@@ -12,6 +12,9 @@ defined( 'ABSPATH' ) || exit;
  */
 class Wpprivsync_Rest {
 
+	/** Most emails one POST /erase/batch takes. */
+	const ERASE_BATCH_MAX = 25;
+
 	/** Bytes of undocumented heartbeat keys kept (JSON). */
 	const HEARTBEAT_EXTRA_MAX = 65536;
 
@@ -98,6 +101,42 @@ class Wpprivsync_Rest {
 						'description' => __( 'Also delete the WordPress account with this email (core erasers leave accounts alone).', 'wpprivsync' ),
 						'type'        => 'boolean',
 						'default'     => true,
+					),
+				),
+			)
+		);
+		register_rest_route(
+			$ns,
+			'/erase/batch',
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( __CLASS__, 'erase_batch' ),
+				'permission_callback' => $pc,
+				'args'                => array(
+					'emails'         => array(
+						'description'       => __( 'Up to 25 emails, each erased as by /erase (one WordPress start-up for all).', 'wpprivsync' ),
+						'type'              => 'array',
+						'required'          => true,
+						'minItems'          => 1,
+						'maxItems'          => self::ERASE_BATCH_MAX,
+						'items'             => array(
+							'type'      => 'string',
+							'maxLength' => 254,
+						),
+						'validate_callback' => array( __CLASS__, 'validate_emails' ),
+						'sanitize_callback' => array( __CLASS__, 'sanitize_emails' ),
+					),
+					'exclude'        => array(
+						'type'    => 'array',
+						'default' => array(),
+						'items'   => array(
+							'type'    => 'string',
+							'pattern' => '^[A-Za-z0-9_.:-]{1,100}$',
+						),
+					),
+					'delete_account' => array(
+						'type'    => 'boolean',
+						'default' => true,
 					),
 				),
 			)
@@ -472,6 +511,64 @@ class Wpprivsync_Rest {
 	public static function erase( WP_REST_Request $request ) {
 		$result = Wpprivsync_Privacy::erase( $request['email'], (bool) $request['dry_run'], array_map( 'strval', (array) $request['exclude'] ), (bool) $request['delete_account'] );
 		return is_wp_error( $result ) ? $result : rest_ensure_response( $result );
+	}
+
+	/**
+	 * POST /erase/batch: /erase for several people in one request; one result per email, in
+	 * order (an email whose erasure failed gets its error instead).
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response
+	 */
+	public static function erase_batch( WP_REST_Request $request ) {
+		$exclude = array_map( 'strval', (array) $request['exclude'] );
+		$results = array();
+		foreach ( (array) $request['emails'] as $email ) {
+			$result = Wpprivsync_Privacy::erase( $email, false, $exclude, (bool) $request['delete_account'] );
+			if ( is_wp_error( $result ) ) {
+				$result = array(
+					'email_hash' => Wpprivsync_Plugin::email_hash( $email ),
+					'error'      => array(
+						'code'    => $result->get_error_code(),
+						'message' => $result->get_error_message(),
+					),
+				);
+			}
+			$results[] = $result;
+		}
+		return rest_ensure_response( array( 'results' => $results ) );
+	}
+
+	/**
+	 * Validates a list of emails.
+	 *
+	 * @param mixed           $value   Value.
+	 * @param WP_REST_Request $request Request.
+	 * @param string          $param   Parameter name.
+	 * @return true|WP_Error
+	 */
+	public static function validate_emails( $value, $request, $param ) {
+		$valid = rest_validate_request_arg( $value, $request, $param );
+		if ( is_wp_error( $valid ) ) {
+			return $valid;
+		}
+		foreach ( (array) $value as $i => $email ) {
+			if ( ! is_string( $email ) || ! is_email( Wpprivsync_Plugin::normalise_email( $email ) ) ) {
+				/* translators: 1: parameter name, 2: position in the list. */
+				return new WP_Error( 'rest_invalid_email', sprintf( __( '%1$s[%2$d] is not a valid email address.', 'wpprivsync' ), $param, $i ) );
+			}
+		}
+		return true;
+	}
+
+	/**
+	 * Normalises a list of emails.
+	 *
+	 * @param array $value Emails.
+	 * @return string[]
+	 */
+	public static function sanitize_emails( $value ) {
+		return array_map( array( 'Wpprivsync_Plugin', 'normalise_email' ), (array) $value );
 	}
 
 	/**
