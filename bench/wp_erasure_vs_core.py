@@ -99,12 +99,31 @@ def run_plugin(stack, people: int) -> tuple[float, int]:
     calls = 0
     started = time.perf_counter()
     for i in range(people):
-        resp = session.post(url, json={"email": f"person{i}@example.test", "dry_run": False, "exclude": []},
+        resp = session.post(url, json={"email": f"person{i}@example.test", "dry_run": False, "exclude": [],
+                                  "delete_account": False},
                             timeout=120)
         calls += 1
         resp.raise_for_status()
         if not resp.json().get("request_id"):
             raise SystemExit(f"plugin erase answered without a request id: {resp.text[:200]}")
+    return time.perf_counter() - started, calls
+
+
+def run_plugin_batch(stack, people: int, size: int) -> tuple[float, int]:
+    session = requests.Session()
+    session.auth = (stack.service_user, stack.service_app_password)
+    url = f"{stack.url}/?rest_route=/wpprivsync/v1/erase/batch"
+    emails = [f"person{i}@example.test" for i in range(people)]
+    calls = 0
+    started = time.perf_counter()
+    for k in range(0, people, size):
+        chunk = emails[k:k + size]
+        resp = session.post(url, json={"emails": chunk, "exclude": [], "delete_account": False}, timeout=300)
+        calls += 1
+        resp.raise_for_status()
+        results = resp.json().get("results", [])
+        if len(results) != len(chunk) or any("error" in r or not r.get("request_id") for r in results):
+            raise SystemExit(f"plugin erase/batch failed: {resp.text[:300]}")
     return time.perf_counter() - started, calls
 
 
@@ -147,6 +166,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--comments", type=int, default=3, help="comments per person")
     parser.add_argument("--testimonials", type=int, default=3, help="testimonials per person (2 erased a page)")
+    parser.add_argument("--batch", type=int, default=25,
+                        help="also time POST /erase/batch with this many people a call (0: skip; plugin max 25)")
     args = parser.parse_args()
     print_machine()
     seed = {"people": args.people, "comments": args.comments, "testimonials": args.testimonials}
@@ -172,6 +193,11 @@ def main() -> None:
             after_plugin = stack.php_json(LEFT % seed)
 
             stack.restore()
+            batch_s = batch_calls = None
+            if args.batch:
+                batch_s, batch_calls = run_plugin_batch(stack, args.people, args.batch)
+                after_batch = stack.php_json(LEFT % seed)
+                stack.restore()
             cookie = next(c.value for c in session.cookies if c.name.startswith("wordpress_logged_in_"))
             made = stack.php_json(REQUESTS % {"cookie": php_str(unquote(cookie)), "admin": stack.user_ids.get(stack.admin_user, 1),
                                               "people": args.people})
@@ -180,7 +206,8 @@ def main() -> None:
         finally:
             stack.stop()
 
-    for name, left in (("plugin", after_plugin), ("core", after_core)):
+    checked = [("plugin", after_plugin), ("core", after_core)] + ([("batch", after_batch)] if args.batch else [])
+    for name, left in checked:
         rest = {k: v for k, v in left.items() if k != "completed_requests"}
         if any(rest.values()) or left["completed_requests"] < args.people:
             raise SystemExit(f"the {name} run left data behind: {left}")
@@ -192,10 +219,15 @@ def main() -> None:
     print_table(["run", "wall s", "HTTP requests", "ms per person", "requests per person"], [
         ["plugin POST /erase", plugin_s, plugin_calls, 1000 * plugin_s / args.people, plugin_calls / args.people],
         ["core admin-ajax", core_s, core_calls, 1000 * core_s / args.people, core_calls / args.people],
-    ])
+    ] + ([[f"plugin POST /erase/batch ({args.batch} a call)", batch_s, batch_calls, 1000 * batch_s / args.people,
+           batch_calls / args.people]] if args.batch else []))
     print(f"\nspeed-up: {speedup:.1f}x (target >= {TARGET:g}x); core's longest eraser took {pages_max} pages")
+    if args.batch:
+        print(f"speed-up with POST /erase/batch: {core_s / batch_s:.1f}x")
     last_line({"people": args.people, "plugin_s": plugin_s, "plugin_requests": plugin_calls, "core_s": core_s,
-               "core_requests": core_calls, "speedup": speedup, "target": TARGET, "erasers": made["erasers"]})
+               "core_requests": core_calls, "speedup": speedup, "target": TARGET, "erasers": made["erasers"],
+               **({"batch_size": args.batch, "batch_s": batch_s, "batch_requests": batch_calls,
+                   "batch_speedup": core_s / batch_s} if args.batch else {})})
 
 
 if __name__ == "__main__":
