@@ -65,10 +65,10 @@ def php_list(values: list[str]) -> str:
     return "'" + json.dumps(values).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def time_calls(client: object, name: str) -> list[float]:
+def time_calls(client: object, name: str, times: list[float] | None = None) -> list[float]:
     """Record how long each call of ``client.name`` takes (seconds), on this one instance."""
     inner = getattr(client, name)
-    times: list[float] = []
+    times = [] if times is None else times
 
     def timed(*args, **kwargs):
         started = time.monotonic()
@@ -112,6 +112,8 @@ def main() -> None:
             wordpress = app.clients("bench").wordpress
             pending_before = wordpress.status()["outbox"]["pending"]
             erase_times = time_calls(wordpress, "erase")
+            if hasattr(wordpress, "erase_batch"):  # the worker sends erasures claimed together in one call
+                erase_times = time_calls(wordpress, "erase_batch", erase_times)
 
             started = time.monotonic()
             stack.php(DELETE % {"emails": php_list(backlog)}, timeout=1800)
@@ -183,8 +185,8 @@ def main() -> None:
         ["share of the budget", f"{100 * share:.1f} %", ">= 90 %"],
         ["max requests in any second (server)", server["max_per_second"], f"<= {RATE}"],
         ["HTTP 429", http429, "0"],
-        ["WordPress erase step p50 (s), backlog", percentile(backlog_erase_times, 0.5), ""],
-        ["WordPress erase step p95 (s), backlog", percentile(backlog_erase_times, 0.95), ""],
+        ["WordPress erase call p50 (s), backlog", percentile(backlog_erase_times, 0.5), ""],
+        ["WordPress erase call p95 (s), backlog", percentile(backlog_erase_times, 0.95), ""],
         ["idle latency p50 (s)", p50, ""],
         ["idle latency p95 (s)", p95, "<= 2"],
         ["idle latency max (s)", max(latencies), ""],

@@ -19,7 +19,10 @@ a Leads-like contact row. The database is snapshotted, then:
   eraser 1..N, paging each eraser until it answers ``done``. The script's 500 ms pause before
   it shows "done" is left out.
 
-Both runs are checked: afterwards no comment, testimonial or lead of the seeded people keeps
+* **batch** (database restored again; ``--batch 25``, 0 skips it): ``POST /erase/batch`` with 25
+  people a call, as the daemon sends erasures it claims together.
+
+No run deletes accounts (``delete_account: false``): each does exactly core's work. Every run is checked: afterwards no comment, testimonial or lead of the seeded people keeps
 their email. Target: the plugin is at least 5 times faster. Prints both wall times and HTTP
 request counts, then one ``key=value`` line.
 """
