@@ -22,8 +22,8 @@ a Leads-like contact row. The database is snapshotted, then:
 * **batch** (database restored again; ``--batch 25``, 0 skips it): ``POST /erase/batch`` with 25
   people a call, as the daemon sends erasures it claims together.
 
-No run deletes accounts (``delete_account: false``): each does exactly core's work. Every run is checked: afterwards no comment, testimonial or lead of the seeded people keeps
-their email. Target: the plugin is at least 5 times faster. Prints both wall times and HTTP
+No run deletes accounts (``delete_account: false``): each does exactly core's work. Every run
+is checked: afterwards no comment, testimonial or lead of the seeded people keeps their email. Target: the plugin is at least 5 times faster. Prints both wall times and HTTP
 request counts, then one ``key=value`` line.
 """
 
