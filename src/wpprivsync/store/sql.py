@@ -91,6 +91,13 @@ def _is_race(exc: sa_exc.StatementError) -> bool:
     return code in {"40P01", "40001"}
 
 
+@functools.lru_cache(maxsize=32)
+def _claimable_cached(systems: tuple[str, ...] | None) -> sa.Select[Any]:
+    """The claim query is built once per set of systems: its table aliases are costly to
+    construct (most of a claim's CPU time when built on every call)."""
+    return SqlStore._claimable(systems)
+
+
 class SqlStore:
     """The store on SQLite (default) or PostgreSQL. ``clock`` fills audit times the caller left
     empty and state timestamps."""
@@ -353,7 +360,7 @@ class SqlStore:
     @_operation
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
                     systems: Iterable[str] | None = None) -> list[Step]:
-        claimable = self._claimable(systems)
+        claimable = _claimable_cached(None if systems is None else tuple(sorted(systems)))
         with self._tx(write=True) as conn:
             ids = self._pick(conn, claimable, RUNNING, _S.c.lease_until, now, limit, systems)
             if len(ids) < limit:
