@@ -458,7 +458,7 @@ def test_concurrent_migrations_from_processes(url):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, results)] == [(0, str(migrations.LATEST))] * 3
+    assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, results)] == [(0, str(migrations.LATEST))] * 3, [e[-1500:] for _o, e in results]
     s = SqlStore(url)
     with s.engine.connect() as conn:
         versions = list(conn.execute(sa.select(schema.schema_version.c.version)).scalars())

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -684,6 +686,23 @@ def _prepare_sqlite_path(url: sa.URL) -> Path:
     return path.resolve()
 
 
+def _set_wal(cur: Any, timeout_s: float) -> None:
+    """Switch a SQLite connection to WAL. Several processes opening a new database at once
+    race for that switch, and SQLite answers "database is locked" at once (the busy timeout
+    does not cover it), so it is retried until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def _engine_for(url: sa.URL, *, busy_timeout_s: float, connect_timeout_s: float) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
         engine = sa.create_engine(
@@ -695,7 +714,7 @@ def _engine_for(url: sa.URL, *, busy_timeout_s: float, connect_timeout_s: float)
             dbapi_conn.isolation_level = None  # transactions are begun below, not by pysqlite
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cur, busy_timeout_s)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
