@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import errors
 from ..store.api import Step, Store
@@ -80,6 +80,26 @@ class PassStats:
             self.by_system[k] = self.by_system.get(k, 0) + v
 
 
+class _Leases:
+    """The ids of the steps a worker has in flight, shared with its lease-renewing thread."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            self._ids.update(ids)
+
+    def discard(self, step_id: int) -> None:
+        with self._lock:
+            self._ids.discard(step_id)
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return sorted(self._ids)
+
+
 class Worker:
     def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Any, *, clock: Clock,
                  worker_id: str, export_dir: Path, max_attempts: int = 8, lease_s: float = 120.0,
@@ -97,60 +117,73 @@ class Worker:
         self.rng = rng or random.Random()
         self.metrics = metrics
         self.stop = stop or threading.Event()
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step") \
-            if self.concurrency > 1 else None
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step")
+        self._refill_at = max(1, self.concurrency // 2)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
 
     # -- passes ------------------------------------------------------------------------
     def run_pass(self, *, max_batches: int | None = None, on_step: Callable[[Step, str], None] | None = None
                  ) -> PassStats:
-        """Run due steps until none is left (or ``stop`` is set, or ``max_batches`` ran).
-        The step in flight always finishes and is recorded before this returns."""
+        """Run due steps until none is left (or ``stop`` is set, or ``max_batches`` claims were
+        made). Threads are kept fed: whenever some are free, the worker claims that many steps,
+        so one slow step (a starved WordPress, a step waiting for the rate budget) never holds
+        the others back. Steps in flight always finish and are recorded before this returns."""
         total = PassStats()
-        batches = 0
-        while not self.stop.is_set() and (max_batches is None or batches < max_batches):
-            # Claim no more than can run at once: a claimed step waiting for a free thread
-            # would be holding a lease it is not using.
-            steps = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency,
-                                           lease_s=self.lease_s)
-            if not steps:
-                break
-            batches += 1
-            with self._renewing([s.id for s in steps]):
-                prefetched = self._erase_in_one_call(steps)
-                run = lambda step: self.run_step(step, prefetched.get(step.id))  # noqa: E731
-                if self._pool is None:
-                    outcomes = [run(s) for s in steps]
-                else:
-                    outcomes = list(self._pool.map(run, steps))
-            for step, (stats, verdict) in zip(steps, outcomes):
-                total.add(stats)
-                if on_step is not None:
-                    on_step(step, verdict)
+        claims = 0
+        in_flight: dict[Future, Step] = {}
+        with self._renewing() as leases:
+            while True:
+                free = self.concurrency - len(in_flight)
+                claimed: list[Step] = []
+                # Claim when half the threads are free (or all, with nothing in flight): fewer,
+                # larger claims cost less, and no thread idles long.
+                wanted = free >= self._refill_at or (free > 0 and not in_flight)
+                if wanted and not self.stop.is_set() and (max_batches is None or claims < max_batches):
+                    # Never more than there are free threads: a claimed step waiting for a thread
+                    # would hold a lease it does not use.
+                    claimed = self.store.claim_steps(self.worker_id, self.clock(), limit=free, lease_s=self.lease_s)
+                    if claimed:
+                        claims += 1
+                        leases.add(s.id for s in claimed)
+                        prefetched = self._erase_in_one_call(claimed)
+                        for step in claimed:
+                            in_flight[self._pool.submit(self.run_step, step, prefetched.get(step.id))] = step
+                if not in_flight:
+                    break
+                if claimed and self.concurrency - len(in_flight) >= self._refill_at:
+                    continue  # the queue may hold more: fill the free threads first
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step = in_flight.pop(future)
+                    leases.discard(step.id)
+                    stats, verdict = future.result()
+                    total.add(stats)
+                    if on_step is not None:
+                        on_step(step, verdict)
         return total
 
     @contextmanager
-    def _renewing(self, step_ids: list[int]) -> Iterator[None]:
-        """Keep the leases of the steps in flight alive (every third of the lease) until they
-        are recorded, so a step slowed down by the rate budget or a slow site is never taken
-        over by another worker while it still runs. A dead worker stops renewing, and its
-        steps go to others once the lease runs out."""
+    def _renewing(self) -> Iterator["_Leases"]:
+        """Keep the leases of the steps in flight alive, renewing every third of the lease until
+        they are recorded, so a step slowed down by the rate budget or a slow site is never
+        taken over by another worker while it still runs. A dead worker stops renewing, and
+        its steps go to others once the lease runs out."""
+        leases = _Leases()
         done = threading.Event()
 
         def renew() -> None:
             while not done.wait(self.lease_s / 3):
                 try:
-                    self.store.renew_leases(self.worker_id, step_ids, self.clock(), self.lease_s)
+                    self.store.renew_leases(self.worker_id, leases.ids(), self.clock(), self.lease_s)
                 except errors.StoreError as exc:
                     log.warning("could not renew leases", extra={"error": str(exc)})
 
         thread = threading.Thread(target=renew, name="wpprivsync-lease", daemon=True)
         thread.start()
         try:
-            yield
+            yield leases
         finally:
             done.set()
             thread.join()

@@ -93,6 +93,9 @@ def _is_race(exc: sa_exc.StatementError) -> bool:
     return code in {"40P01", "40001"}
 
 
+_EXPIRED_EVERY = timedelta(seconds=1)
+
+
 @functools.lru_cache(maxsize=32)
 def _claimable_cached(systems: tuple[str, ...] | None) -> sa.Select[Any]:
     """The claim query is built once per set of systems: its table aliases are costly to
@@ -115,6 +118,7 @@ class SqlStore:
             self.path = _prepare_sqlite_path(self._url)
         self.where = self._describe_location()
         self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+        self._expired_checked_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"SqlStore({self.where})"
@@ -338,7 +342,7 @@ class SqlStore:
         first. Reads candidates a page at a time in index order (status, when, id) and checks
         only that page, so a claim costs the same with ten or a hundred thousand steps queued,
         whatever the planner's statistics say."""
-        page = max(4 * limit, 64)
+        page = max(4 * limit, 16)
         picked: list[int] = []
         after: tuple[datetime, int] | None = None
         while len(picked) < limit:
@@ -363,8 +367,16 @@ class SqlStore:
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
                     systems: Iterable[str] | None = None) -> list[Step]:
         claimable = _claimable_cached(None if systems is None else tuple(sorted(systems)))
+        # Expired leases (a worker died) are rare: look for them at most once a second of the
+        # callers' clock, not on every claim of a busy worker.
+        look_for_expired = self._expired_checked_at is None or now - self._expired_checked_at >= _EXPIRED_EVERY \
+            or now < self._expired_checked_at
         with self._tx(write=True) as conn:
-            ids = self._pick(conn, claimable, RUNNING, _S.c.lease_until, now, limit, systems)
+            ids: list[int] = []
+            if look_for_expired:
+                ids = self._pick(conn, claimable, RUNNING, _S.c.lease_until, now, limit, systems)
+                if len(ids) < limit:  # all found; with a full page there may be more: look again
+                    self._expired_checked_at = now
             if len(ids) < limit:
                 ids += self._pick(conn, claimable, PENDING, _S.c.next_attempt_at, now, limit - len(ids), systems)
             if not ids:
