@@ -121,6 +121,11 @@ def plugin_server(outbox: Outbox) -> ThreadingHTTPServer:
                     outbox.erased += 1
                     n = outbox.erased
                 self._answer(erase_answer(n))
+            elif route == "erase/batch":
+                with outbox.lock:
+                    first = outbox.erased + 1
+                    outbox.erased += len(body["emails"])
+                self._answer({"results": [erase_answer(first + i) for i in range(len(body["emails"]))]})
             elif route == "retention":
                 self._answer({"order_years": body.get("order_years"), "tax_year_start_month": 1})
             elif route == "heartbeat":
@@ -154,6 +159,9 @@ class FakeWordPress:
         with self.outbox.lock:
             self.outbox.erased += 1
             return erase_answer(self.outbox.erased)
+
+    def erase_batch(self, emails: Sequence[str], *, exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+        return [self.erase(email, exclude=exclude) for email in emails]
 
     def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]:
         return {"order_years": order_years, "tax_year_start_month": tax_year_start_month}
