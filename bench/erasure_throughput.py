@@ -92,7 +92,7 @@ def main() -> None:
 
     backlog = [f"erase{i}@example.test" for i in range(args.users)]
     idle = [f"idle{i}@example.test" for i in range(args.samples)]
-    with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-", ignore_cleanup_errors=True) as tmp_name:
         tmp = Path(tmp_name)
         ac = ActiveCampaignServer(port=0, token=AC_TOKEN, rate=RATE).start()
         stack = wordpress_stack(tmp / "stack")
