@@ -32,19 +32,7 @@ class Wpprivsync_Rest {
 				'methods'             => WP_REST_Server::READABLE,
 				'callback'            => array( __CLASS__, 'get_events' ),
 				'permission_callback' => $pc,
-				'args'                => array(
-					'after' => array(
-						'type'    => 'integer',
-						'minimum' => 0,
-						'default' => 0,
-					),
-					'limit' => array(
-						'type'    => 'integer',
-						'minimum' => 1,
-						'maximum' => 500,
-						'default' => 100,
-					),
-				),
+				'args'                => self::paging_args(),
 			)
 		);
 		register_rest_route(
@@ -89,20 +77,7 @@ class Wpprivsync_Rest {
 						'type'    => 'boolean',
 						'default' => false,
 					),
-					'exclude' => array(
-						'type'    => 'array',
-						'default' => array(),
-						'items'   => array(
-							'type'    => 'string',
-							'pattern' => '^[A-Za-z0-9_.:-]{1,100}$',
-						),
-					),
-					'delete_account' => array(
-						'description' => __( 'Also delete the WordPress account with this email (core erasers leave accounts alone).', 'wpprivsync' ),
-						'type'        => 'boolean',
-						'default'     => true,
-					),
-				),
+				) + self::erase_option_args(),
 			)
 		);
 		register_rest_route(
@@ -126,19 +101,7 @@ class Wpprivsync_Rest {
 						'validate_callback' => array( __CLASS__, 'validate_emails' ),
 						'sanitize_callback' => array( __CLASS__, 'sanitize_emails' ),
 					),
-					'exclude'        => array(
-						'type'    => 'array',
-						'default' => array(),
-						'items'   => array(
-							'type'    => 'string',
-							'pattern' => '^[A-Za-z0-9_.:-]{1,100}$',
-						),
-					),
-					'delete_account' => array(
-						'type'    => 'boolean',
-						'default' => true,
-					),
-				),
+				) + self::erase_option_args(),
 			)
 		);
 		register_rest_route(
@@ -198,19 +161,7 @@ class Wpprivsync_Rest {
 				'methods'             => WP_REST_Server::READABLE,
 				'callback'            => array( __CLASS__, 'get_consents' ),
 				'permission_callback' => $pc,
-				'args'                => array(
-					'after' => array(
-						'type'    => 'integer',
-						'minimum' => 0,
-						'default' => 0,
-					),
-					'limit' => array(
-						'type'    => 'integer',
-						'minimum' => 1,
-						'maximum' => 500,
-						'default' => 100,
-					),
-				),
+				'args'                => self::paging_args(),
 			)
 		);
 		register_rest_route(
@@ -383,6 +334,51 @@ class Wpprivsync_Rest {
 				'callback'            => array( __CLASS__, 'status' ),
 				'permission_callback' => $pc,
 			)
+		);
+	}
+
+	/**
+	 * Paging arguments of the list routes: after an id, at most limit (1..500) items.
+	 *
+	 * @return array
+	 */
+	private static function paging_args() {
+		return array(
+			'after' => array(
+				'type'    => 'integer',
+				'minimum' => 0,
+				'default' => 0,
+			),
+			'limit' => array(
+				'type'    => 'integer',
+				'minimum' => 1,
+				'maximum' => 500,
+				'default' => 100,
+			),
+		);
+	}
+
+	/**
+	 * Options shared by /erase and /erase/batch.
+	 *
+	 * @return array
+	 */
+	private static function erase_option_args() {
+		return array(
+			'exclude'        => array(
+				'description' => __( 'Eraser ids to skip.', 'wpprivsync' ),
+				'type'        => 'array',
+				'default'     => array(),
+				'items'       => array(
+					'type'    => 'string',
+					'pattern' => '^[A-Za-z0-9_.:-]{1,100}$',
+				),
+			),
+			'delete_account' => array(
+				'description' => __( 'Also delete the WordPress account with this email (core erasers leave accounts alone).', 'wpprivsync' ),
+				'type'        => 'boolean',
+				'default'     => true,
+			),
 		);
 	}
 
