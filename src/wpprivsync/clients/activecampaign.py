@@ -163,7 +163,7 @@ class ActiveCampaignClient:
             except requests.exceptions.RequestException as exc:
                 kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "not reachable"
                 if failures >= self._max_retries:
-                    raise errors.Unreachable(f"{endpoint}: {kind} after {failures + 1} attempts",
+                    raise errors.Unreachable(f"{endpoint}: {kind} after {failures + 1} tries",
                                              system=SYSTEM) from None
                 wait = self._backoff(failures)
                 failures += 1
@@ -180,7 +180,7 @@ class ActiveCampaignClient:
                     raise errors.RateLimited(f"{endpoint}: rate limited, retry after {wait:g} s",
                                              system=SYSTEM, retry_after=wait)
                 if throttled >= self._max_429_retries:
-                    raise errors.RateLimited(f"{endpoint}: still rate limited after {throttled + 1} attempts",
+                    raise errors.RateLimited(f"{endpoint}: still rate limited after {throttled + 1} tries",
                                              system=SYSTEM, retry_after=wait)
                 throttled += 1
                 wait = self._backoff(throttled) if wait is None else wait
@@ -190,7 +190,7 @@ class ActiveCampaignClient:
                 continue
             if status >= 500:
                 if failures >= self._max_retries:
-                    raise errors.ServerError(f"{endpoint}: HTTP {status} after {failures + 1} attempts",
+                    raise errors.ServerError(f"{endpoint}: HTTP {status} after {failures + 1} tries",
                                              system=SYSTEM, status=status)
                 wait = self._backoff(failures)
                 failures += 1
