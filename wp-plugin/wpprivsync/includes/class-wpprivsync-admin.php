@@ -187,6 +187,18 @@ class Wpprivsync_Admin {
 	}
 
 	/**
+	 * A time the daemon sent (ISO 8601) in the site's date and time format and time zone; the
+	 * text as sent when it is not a time.
+	 *
+	 * @param mixed $iso Time from the heartbeat.
+	 * @return string
+	 */
+	private static function when( $iso ) {
+		$ts = is_string( $iso ) && '' !== $iso ? strtotime( $iso ) : false;
+		return false === $ts ? (string) $iso : wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), $ts );
+	}
+
+	/**
 	 * Renders the page.
 	 */
 	public static function render() {
@@ -302,8 +314,8 @@ class Wpprivsync_Admin {
 								<td><?php echo esc_html( (string) ( $req['id'] ?? '' ) ); ?></td>
 								<td><?php echo esc_html( (string) ( $req['action'] ?? '' ) ); ?></td>
 								<td><code><?php echo esc_html( substr( (string) ( $req['email_hash'] ?? '' ), 0, 12 ) ); ?></code></td>
-								<td><?php echo esc_html( (string) ( $req['received_at'] ?? '' ) ); ?></td>
-								<td><?php echo esc_html( (string) ( $req['due_at'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( self::when( $req['received_at'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( self::when( $req['due_at'] ?? '' ) ); ?></td>
 								<td class="wpprivsync-status"><?php echo esc_html( (string) ( $req['status'] ?? '' ) ); ?></td>
 								<td class="wpprivsync-systems">
 									<?php foreach ( (array) ( $req['systems'] ?? array() ) as $system => $state ) : ?>
