@@ -42,9 +42,11 @@ def test_three_workers_on_postgresql_process_each_event_once_within_the_budget(p
     backlog.seed(system)
     # Short leases on purpose: the shared budget is not fair between processes (one was seen
     # waiting 23 s while the other two took every slot), so a step can wait far longer than its
-    # lease. Workers renew the leases of the steps they run; without that, 3 s leases let a
-    # second worker take over waiting steps and send extra DELETEs (5 for 60 contacts).
-    config = system.write_config(tmp_path / "wpprivsync.toml", step_lease_s=3, poll_interval_s=0.2,
+    # lease. Workers renew the leases of the steps they run (every third of the lease); without
+    # that, 3 s leases let a second worker take over waiting steps and send extra DELETEs
+    # (5 for 60 contacts). 10 s leaves the renewals room on a loaded 2-core CI machine, where
+    # a 3 s lease once expired between two renewals.
+    config = system.write_config(tmp_path / "wpprivsync.toml", step_lease_s=10, poll_interval_s=0.2,
                                  heartbeat_interval_s=5, step_concurrency=4)
     logs = [tmp_path / f"worker{i}.log" for i in range(PROCESSES)]
     workers = [DaemonProcess(config, log) for log in logs]

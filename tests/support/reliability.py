@@ -292,11 +292,15 @@ class Backlog:
         assert len({(r.action, r.email_hash) for r in reqs}) == len(reqs)  # no duplicate request
         assert all(r.status == "done" for r in reqs)
 
-        # ActiveCampaign: each contact deleted, by exactly one DELETE call (a repeat would 404)
+        # ActiveCampaign: each contact deleted exactly once. A DELETE call repeated by the
+        # client's own retry after a lost answer is harmless (the repeat answers 404) and is
+        # allowed once in a while; two workers running one step would show up below as two
+        # audit entries for the step and as "lease lost" in the logs.
         for i in range(self.with_contact):
             assert system.ac.contact_view(self.user(i)) is None
         calls = system.ac.counters()
-        assert calls["requests"].get("DELETE /contacts/{id}", 0) == self.with_contact, calls["requests"]
+        assert calls["contacts_deleted"] == self.with_contact, calls
+        assert calls["requests"].get("DELETE /contacts/{id}", 0) <= self.with_contact + 2, calls
 
         # WordPress: every account and comment gone
         left = system.wp.php(

@@ -634,6 +634,7 @@ class ActiveCampaignServer:
         a = self.account(account)
         with a.lock:
             return {"requests": dict(a.requests), "total": sum(a.requests.values()), "http429": a.http429,
+                    "contacts_deleted": a.contacts_deleted,
                     "http429_injected": a.http429_injected, "max_per_second": a.window.max_in_any_second()}
 
     def deliveries(self) -> list[dict[str, Any]]:

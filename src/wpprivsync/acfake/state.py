@@ -100,6 +100,7 @@ class AccountState:
         self.requests: Counter = Counter()
         self.http429 = 0
         self.http429_injected = 0
+        self.contacts_deleted = 0
         self.reset()
 
     def reset(self) -> None:
@@ -119,6 +120,7 @@ class AccountState:
             self.requests.clear()
             self.http429 = 0
             self.http429_injected = 0
+            self.contacts_deleted = 0
         self.window.reset()
 
     def next_id(self, kind: str) -> int:
@@ -190,6 +192,7 @@ class AccountState:
             if c is None:
                 raise FakeError(404, {"message": f"No result found for contact with id {cid}"})
             self.by_email.pop(c["email"].lower(), None)
+            self.contacts_deleted += 1
             for key in [k for k in self.contact_lists if k[0] == cid]:
                 del self.contact_lists[key]
             for key in [k for k in self.field_values if k[0] == cid]:
