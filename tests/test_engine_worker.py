@@ -270,14 +270,19 @@ def _three_deletions(env):
     env.pull()
 
 
-def test_erasures_claimed_together_go_to_wordpress_in_one_call(env):
-    _three_deletions(env)
+def _run_wide(env):
+    """One pass of a worker wide enough to claim the three erasures together."""
     worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
                     concurrency=6, rng=random.Random(1))
     try:
-        stats = worker.run_pass()
+        return worker.run_pass()
     finally:
         worker.close()
+
+
+def test_erasures_claimed_together_go_to_wordpress_in_one_call(env):
+    _three_deletions(env)
+    stats = _run_wide(env)
     assert stats.done == 9 and stats.dead == 0
     batches = [arg for name, arg in env.wp.calls if name == "erase_batch"]
     assert batches == [["ana@example.com", "bo@example.com", "cy@example.com"]]
@@ -288,11 +293,6 @@ def test_erasures_claimed_together_go_to_wordpress_in_one_call(env):
 def test_a_failed_batch_falls_back_to_one_call_each(env):
     _three_deletions(env)
     env.wp.fail["erase_batch"].append(errors.ServerError("HTTP 502", system="wordpress", status=502))
-    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
-                    concurrency=6, rng=random.Random(1))
-    try:
-        stats = worker.run_pass()
-    finally:
-        worker.close()
+    stats = _run_wide(env)
     assert stats.done == 9 and stats.failed == 0
     assert sorted(env.wp.erased) == ["ana@example.com", "bo@example.com", "cy@example.com"]
