@@ -117,6 +117,9 @@ def shots(request: pytest.FixtureRequest) -> Screenshots:
 def wp_login(page: Any, stack: Any, user: str, password: str) -> None:
     """Log in through wp-login.php's form; returns once WordPress has answered the post."""
     page.goto(f"{stack.url}/wp-login.php")
+    # wp-login.php focuses (and may clear) its fields from a 200 ms timer after load: let that
+    # happen first, or it can wipe a password typed in the meantime.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'user_login'")
     page.fill("#user_login", user)
     page.fill("#user_pass", password)
     with page.expect_navigation():
