@@ -103,6 +103,7 @@ def request_view(app: App, request_id: int) -> dict[str, Any]:
         "id": req.id, "site": req.site, "action": req.action, "status": req.status, "source": req.source,
         "email_hash": req.email_hash, "received_at": req.received_at, "due_at": req.due_at,
         "completed_at": req.completed_at, "retained_until": retained_until, "export_url": export_url,
+        "systems": _systems(steps),
         "steps": [{"id": s.id, "system": s.system, "action": s.action, "status": s.status, "attempts": s.attempts,
                    "last_error": s.last_error, "result": s.result, "next_attempt_at": s.next_attempt_at}
                   for s in steps],
@@ -153,9 +154,17 @@ def status(app: App, *, site: str | None = None, near_days: int = 7, limit: int 
     store = app.store
     now = app.clock()
     dead = store.dead_steps(site, limit=limit)
-    open_requests = store.list_requests(site=site, status=OPEN, limit=1000)
-    near = [r for r in open_requests if r.due_at <= now + timedelta(days=near_days)]
-    oldest = min((r.received_at for r in open_requests), default=None)
+    # Asked of the store, not cut from a capped list: with a long backlog the oldest requests
+    # (the ones near their deadline) must not fall outside the page.
+    near = store.list_requests(site=site, status=OPEN, due_before=now + timedelta(days=near_days), limit=500)
+    if site is None:
+        open_count = store.counts()["requests_open"]
+        age = store.oldest_open_request_age(now)
+    else:
+        open_requests = store.list_requests(site=site, status=OPEN, limit=1_000_000)
+        open_count = len(open_requests)
+        oldest = min((r.received_at for r in open_requests), default=None)
+        age = now - oldest if oldest else None
     return {
         "version": __version__,
         "queue": store.queue_depth(site),
@@ -164,8 +173,8 @@ def status(app: App, *, site: str | None = None, near_days: int = 7, limit: int 
                     "action": s.action, "error": s.last_error, "attempts": s.attempts} for s in dead],
         "near_deadline": [{"id": r.id, "site": r.site, "action": r.action, "due_at": r.due_at,
                            "overdue": r.due_at < now} for r in sorted(near, key=lambda r: r.due_at)],
-        "open_requests": len(open_requests),
-        "oldest_open_age_s": (now - oldest).total_seconds() if oldest else 0.0,
+        "open_requests": open_count,
+        "oldest_open_age_s": age.total_seconds() if age else 0.0,
         "last_reconcile": {s.name: store.get_state(f"reconcile:{s.name}") for s in app.sites},
         "last_retention": {s.name: store.get_state(f"retention:{s.name}") for s in app.sites},
     }
@@ -176,7 +185,7 @@ def recent_requests(app: App, site: str, limit: int = 20) -> list[dict[str, Any]
     for r in app.store.list_requests(site=site, limit=limit):
         view = request_view(app, r.id)
         out.append({"id": r.id, "action": r.action, "email_hash": r.email_hash, "received_at": r.received_at,
-                    "due_at": r.due_at, "status": r.status, "systems": _systems(app.store.steps_of(r.id)),
+                    "due_at": r.due_at, "status": r.status, "systems": view["systems"],
                     "retained_until": view["retained_until"], "export_url": view["export_url"]})
     return out
 

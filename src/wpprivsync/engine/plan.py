@@ -17,7 +17,7 @@ Plain emails live only on the request while it is open; step params never carry 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -208,7 +208,7 @@ def _int(value: Any, name: str, default: int | None = None) -> int:
 
 def _without_wordpress(req: NewRequest) -> NewRequest:
     steps = [s for s in req.steps if s.system != "wordpress"]
-    return NewRequest(**{**req.__dict__, "steps": steps, "dedupe_key": f"comment-data:{req.email_hash}"})
+    return replace(req, steps=steps, dedupe_key=f"comment-data:{req.email_hash}")
 
 
 def _parse_time(text: Any) -> datetime | None:
