@@ -13,6 +13,11 @@ The window is a little longer than one second (``margin_ms``): a slot is taken j
 request is sent, and the server counts arrivals, so two requests leaving ``1000 ms`` apart may
 arrive closer together. The margin absorbs that jitter so the server never answers 429 in normal
 operation. pyrate-limiter does the bookkeeping and the waiting.
+
+Every slot is stamped with the time it is granted, read inside the bucket's lock. pyrate-limiter
+stamps an item once, before it queues, and after each wait adds the *planned* delay; a sleep that
+overshoots (a loaded machine), or a wait for another process's lock, would record the slot
+earlier than the request really leaves, and the window would free too soon for the server.
 """
 
 from __future__ import annotations
@@ -70,9 +75,31 @@ class RateBudget:
         return f"RateBudget({self.backend}, {self.rate} per {self.window_ms} ms)"
 
 
+def _now_ms() -> int:
+    return TimeClock().now()
+
+
+class _StampedInMemoryBucket(InMemoryBucket):
+    """Stamps each slot when it is granted (see the module's note)."""
+
+    def put(self, item):  # type: ignore[override]
+        item.timestamp = max(_now_ms(), self.items[-1].timestamp if self.items else 0)  # stays sorted
+        return super().put(item)
+
+
+class _StampedSQLiteBucket(SQLiteBucket):
+    """Stamps each slot inside the (cross-process) lock, when it is granted."""
+
+    def put(self, item):  # type: ignore[override]
+        with self.lock:
+            item.timestamp = _now_ms()
+            return super().put(item)
+
+
 class _LockedPostgresBucket(PostgresBucket):
     """pyrate-limiter's PostgresBucket counts and inserts without a lock, so two processes can
-    both see a free slot. This one serialises ``put`` with a transaction-scoped advisory lock."""
+    both see a free slot. This one serialises ``put`` with a transaction-scoped advisory lock and
+    stamps the slot once it holds the lock."""
 
     def __init__(self, pool: Any, table: str, rates: list[Rate]):
         self._lock_key = int.from_bytes(hashlib.sha256(table.lower().encode()).digest()[:7], "big")
@@ -91,6 +118,7 @@ class _LockedPostgresBucket(PostgresBucket):
             return True
         with self._get_conn() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            item.timestamp = _now_ms()  # granted now, after any wait for the lock
             for rate in self.rates:
                 cur = conn.execute(
                     f"SELECT COUNT(*) FROM {self._full_tbl} "
@@ -140,10 +168,10 @@ def _build(account_key: str, backend: str, where: Any, rate: int, window_ms: int
     rates = [Rate(rate, window_ms)]
     table = _table_for(account_key)
     if backend == "memory":
-        bucket: Any = InMemoryBucket(rates)
+        bucket: Any = _StampedInMemoryBucket(rates)
     elif backend == "sqlite":
         Path(where).parent.mkdir(parents=True, exist_ok=True)
-        bucket = SQLiteBucket.init_from_file(rates, table=table, db_path=where, use_file_lock=True)
+        bucket = _StampedSQLiteBucket.init_from_file(rates, table=table, db_path=where, use_file_lock=True)
     else:
         from psycopg_pool import ConnectionPool
 
