@@ -296,3 +296,101 @@ def test_a_failed_batch_falls_back_to_one_call_each(env):
     stats = _run_wide(env)
     assert stats.done == 9 and stats.failed == 0
     assert sorted(env.wp.erased) == ["ana@example.com", "bo@example.com", "cy@example.com"]
+
+
+# -- claims sized by how fast steps go; batched recording; a stop gives unstarted steps back ---
+def _deletions(env, n):
+    for i in range(n):
+        env.wp.users[f"p{i}@example.com"] = {"id": i + 1}
+        env.wp.add_event("account.deleted", {"email": f"p{i}@example.com"})
+    env.pull()
+
+
+def test_claims_grow_with_fast_steps_and_shrink_with_slow_ones(env):
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=4, max_claim=100, rng=random.Random(1))
+    try:
+        assert worker.claim_size == 8  # nothing measured yet: twice the threads
+        for _ in range(50):
+            worker._step_s.add(0.001)  # a millisecond a step: a second's work is 4,000 steps
+        assert worker.claim_size == 100  # capped
+        for _ in range(50):
+            worker._step_s.add(0.25)  # waiting for the ActiveCampaign budget
+        assert worker.claim_size == 16
+        for _ in range(50):
+            worker._step_s.add(5.0)
+        assert worker.claim_size == 8  # never fewer than twice the threads
+    finally:
+        worker.close()
+
+
+def test_a_pass_records_each_batch_of_finished_steps_in_one_transaction(env):
+    _deletions(env, 30)
+    calls = []
+    real = env.store.finish_steps
+
+    def counting(worker, now, finished):
+        calls.append(len(finished))
+        return real(worker, now, finished)
+
+    env.store.finish_steps = counting
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=4, rng=random.Random(1))
+    try:
+        for _ in range(20):
+            worker._step_s.add(0.001)  # fast steps: large claims
+        stats = worker.run_pass()
+    finally:
+        worker.close()
+    assert stats.done == 90 and stats.dead == 0 and sum(calls) == 90
+    assert len(calls) < 90 / 4 and max(calls) > 4  # several steps per transaction
+    assert env.store.counts()["requests_done"] == 30
+    assert len({a.email_hash for a in env.store.audit(site="shop", limit=1000) if a.system == "suppression"}) == 30
+    assert len(env.store.suppressed("shop")) == 30
+
+
+def test_when_a_batch_cannot_be_recorded_each_step_is_recorded_alone(env):
+    _deletions(env, 3)
+
+    def broken(worker, now, finished):
+        raise errors.StoreError("database is locked")
+
+    env.store.finish_steps = broken
+    stats = env.worker().run_pass()
+    assert stats.done == 9 and stats.dead == 0
+    assert env.store.counts()["requests_done"] == 3
+
+
+def test_stopping_gives_unstarted_steps_back_at_once(env):
+    import threading
+
+    _deletions(env, 12)
+    started, release = threading.Event(), threading.Event()
+    real_erase = env.wp.erase
+
+    def slow(email, dry_run=False, exclude=()):
+        started.set()
+        release.wait(5)
+        return real_erase(email, dry_run=dry_run, exclude=exclude)
+
+    env.wp.erase = slow
+    for _ in range(2):  # the batch call fails: each step erases on its own (slowly)
+        env.wp.fail["erase_batch"].append(errors.ServerError("HTTP 502", system="wordpress", status=502))
+    stop = threading.Event()
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=1, rng=random.Random(1), stop=stop)
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("stats", worker.run_pass()))
+    runner.start()
+    assert started.wait(5)
+    stop.set()
+    release.set()
+    runner.join(10)
+    worker.close()
+    assert not runner.is_alive()
+    assert result["stats"].done == 1  # the step in flight finished and was recorded
+    steps = [s for r in env.store.list_requests(site="shop") for s in env.store.steps_of(r.id)]
+    assert sum(s.status == "done" for s in steps) == 1
+    assert not [s for s in steps if s.status == "running"]  # none left leased to a stopped worker
+    # another worker takes the rest at once, not after the lease
+    assert len(env.store.claim_steps("other", env.clock(), limit=100, lease_s=60)) >= 1

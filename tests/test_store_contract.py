@@ -693,3 +693,75 @@ def test_renewing_leases_keeps_steps_from_other_workers(store):
     (taken,) = store.claim_steps("w2", T0 + timedelta(seconds=100))
     assert taken.id == step.id and taken.lease_owner == "w2"
     assert store.renew_leases("w1", [], T0, 60) == 0
+
+
+# -- batches: a page of events, several finished steps, released claims ------------------------
+def test_ingest_many_records_a_page_in_order_once(store):
+    from wpprivsync.store.api import PlannedEvent
+
+    audit = [AuditEntry(site=SITE, email_hash="h9", system="wordpress", action="comment_deleted", items_removed=1)]
+    page = [PlannedEvent(11, [req("erase:h1")]), PlannedEvent(12, [], audit),
+            PlannedEvent(13, [req("erase:h1")]),  # the same person again: merged into the open one
+            PlannedEvent(14, [one_step("x1"), one_step("x2")])]
+    ids = store.ingest_many(SITE, page)
+    assert len(ids) == 4 and ids[0] == ids[1] and len(set(ids)) == 3
+    assert store.get_cursor(SITE) == 14
+    assert [r.event_id for r in store.get_requests(ids).values()] == [11, 14, 14]
+    assert len(store.steps_of(ids[0])) == 3 and len(store.audit(site=SITE)) == 1
+    # the page again, plus one new event: only the new one is added
+    assert len(store.ingest_many(SITE, page + [PlannedEvent(15, [one_step("x3")])])) == 1
+    assert store.counts()["requests_open"] == 4 and store.get_cursor(SITE) == 15
+    assert store.ingest_many(SITE, []) == []
+
+
+def test_ingest_many_is_all_or_nothing(store):
+    from wpprivsync.store.api import PlannedEvent
+
+    bad = req("bad", steps=[NewStep("wordpress", "erase", {"when": object()}, 0)])
+    with pytest.raises(StoreError, match="not JSON"):
+        store.ingest_many(SITE, [PlannedEvent(1, [one_step("ok")]), PlannedEvent(2, [bad])])
+    assert store.get_cursor(SITE) == 0 and store.counts()["requests_open"] == 0
+
+
+def test_get_requests_returns_those_that_exist(store):
+    a, b = store.add_request(one_step()), store.add_request(one_step())
+    found = store.get_requests([b, a, a, 999_999])
+    assert sorted(found) == [a, b] and found[a].id == a and found[b].email == "ann@example.com"
+    assert store.get_requests([]) == {}
+
+
+def test_finish_steps_records_a_batch_and_closes_finished_requests(store):
+    from wpprivsync.store.api import FinishedStep
+
+    two = store.add_request(req("two", email_hash="h-two", steps=[NewStep("wordpress", "erase", {}, 0),
+                                                                 NewStep("activecampaign", "delete_contact", {}, 0)]))
+    one = store.add_request(one_step())
+    lost = store.add_request(one_step())
+    steps = claim_all(store)
+    assert len(steps) == 4
+    # the lease of one step went to another worker: that step is refused, nothing of it is written
+    later = T0 + timedelta(hours=2)
+    (taken,) = store.claim_steps("w2", later, limit=1, lease_s=60)
+    entry = AuditEntry(site=SITE, email_hash="h", system="wordpress", action="erase", items_removed=1)
+    batch = [FinishedStep(s.id, {"n": s.id}, [entry]) for s in steps]
+    held = store.finish_steps("w1", later, batch)
+    assert held == [s.id != taken.id for s in steps]
+    assert len(store.audit(limit=100)) == 3
+    done_requests = {two, one, lost} - {taken.request_id}
+    for rid in done_requests:
+        r = store.get_request(rid)
+        assert r.status == DONE and r.email is None and r.completed_at is not None
+        assert all(s.status == STEP_DONE and s.result == {"n": s.id} for s in store.steps_of(rid))
+    assert store.get_request(taken.request_id).status == OPEN
+    assert store.finish_steps("w1", later, []) == []
+
+
+def test_release_steps_gives_unstarted_claims_back(store):
+    rid = store.add_request(one_step())
+    (step,) = claim_all(store)
+    assert store.release_steps("w2", [step.id], T0) == 0  # not the owner
+    assert store.release_steps("w1", [step.id], T0 + timedelta(seconds=5)) == 1
+    (again,) = store.claim_steps("w2", T0 + timedelta(seconds=5))
+    assert again.id == step.id and again.attempts == 0 and again.lease_owner == "w2"
+    assert store.get_request(rid).status == OPEN
+    assert store.release_steps("w1", [], T0) == 0

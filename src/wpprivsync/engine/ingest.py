@@ -1,8 +1,10 @@
 """Move events from a site's outbox into the store (at least once, never lost).
 
 The plugin returns only unacknowledged events. We read after the last acknowledged id, record
-each event's plan in one store transaction (which also moves the ingest cursor and ignores an
-event already recorded), and only then acknowledge the batch, sending our keyed hash of each
+the plans of a page of events in one store transaction (which also moves the ingest cursor and
+ignores an event already recorded; an event that retries dead steps closes the transaction
+before its retries run, so they keep their place in the order), and only then acknowledge the
+page, sending our keyed hash of each
 event's email so the plugin's scrubbed copy holds the same hash as our audit log. A crash
 between recording and acknowledging only means the events are read and skipped again.
 """
@@ -16,7 +18,7 @@ from typing import Callable
 
 from ..clients.protocols import Event, WordPressApi
 from ..identity import email_hash, is_email
-from ..store.api import Store
+from ..store.api import PlannedEvent, Store
 from .plan import Planner
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
             break
         hashes: dict[int, str] = {}
         cursor = store.get_cursor(site)
+        planned: list[PlannedEvent] = []
         for event in events:
             digest = _event_hash(event, secret)
             if digest:
@@ -51,12 +54,15 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
             if event.id <= cursor:
                 continue  # recorded before a crash, not yet acknowledged
             plan = planner.plan(event, clock())
-            created = store.ingest(site, event.id, plan.requests, plan.audit)
-            stats.requests += len(created)
-            for step_id in plan.retry_step_ids:
-                store.retry_step(step_id, clock())
-            if plan.retry_all:
-                store.retry_all_dead(clock())
+            planned.append(PlannedEvent(event.id, plan.requests, plan.audit))
+            if plan.retry_step_ids or plan.retry_all:
+                stats.requests += len(store.ingest_many(site, planned))
+                planned = []
+                for step_id in plan.retry_step_ids:
+                    store.retry_step(step_id, clock())
+                if plan.retry_all:
+                    store.retry_all_dead(clock())
+        stats.requests += len(store.ingest_many(site, planned))
         stats.events += len(events)
         stats.acked += wordpress.ack([e.id for e in events], hashes)
         store.set_state(key, str(max(e.id for e in events)))

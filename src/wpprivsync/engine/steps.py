@@ -46,6 +46,8 @@ class StepContext:
 class Outcome:
     result: dict[str, Any]
     audit: list[AuditEntry] = field(default_factory=list)
+    # (site, email hash, reason): suppress, recorded with the step in one transaction
+    suppress: tuple[str, str, str] | None = None
 
 
 Handler = Callable[[StepContext], Outcome]
@@ -193,9 +195,10 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
-    new = ctx.store.suppress(ctx.site.name, ctx.request.email_hash, reason, ctx.now)
-    return Outcome({"new": new}, [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
-                                                                         f"re-subscribes this person ({reason})")])
+    # the store adds the hash when it records the step (and says in the result if it was new)
+    return Outcome({}, [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
+                                                               f"re-subscribes this person ({reason})")],
+                   suppress=(ctx.site.name, ctx.request.email_hash, reason))
 
 
 @handler("suppression", "remove")

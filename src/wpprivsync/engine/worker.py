@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import errors
-from ..store.api import Step, Store
+from ..clients.wordpress import ERASE_BATCH_MAX
+from ..store.api import FinishedStep, Request, Step, Store
 from .steps import HANDLERS, Outcome, StepContext
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,26 @@ class PassStats:
             self.by_system[k] = self.by_system.get(k, 0) + v
 
 
+CLAIM_SECONDS = 1.0  # a claim holds about this much of the threads' work
+
+
+class _StepTime:
+    """A moving average of how long steps take (wall seconds), fed by the step threads."""
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self._value: float | None = None
+        self._weight = weight
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._value = seconds if self._value is None else self._value + self._weight * (seconds - self._value)
+
+    def value(self) -> float | None:
+        with self._lock:
+            return self._value
+
+
 class _Leases:
     """The ids of the steps a worker has in flight, shared with its lease-renewing thread."""
 
@@ -103,7 +125,7 @@ class _Leases:
 class Worker:
     def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Any, *, clock: Clock,
                  worker_id: str, export_dir: Path, max_attempts: int = 8, lease_s: float = 120.0,
-                 concurrency: int = 4, rng: random.Random | None = None, metrics: Any = None,
+                 concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Any = None,
                  stop: threading.Event | None = None):
         self.store = store
         self.clients = clients
@@ -117,56 +139,155 @@ class Worker:
         self.rng = rng or random.Random()
         self.metrics = metrics
         self.stop = stop or threading.Event()
+        self.max_claim = max(2 * self.concurrency, max_claim)
+        self._step_s = _StepTime()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step")
-        self._refill_at = max(1, self.concurrency // 2)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+    @property
+    def claim_size(self) -> int:
+        """How many steps to hold at once: about a second of the threads' work, at least twice
+        the threads (the pool never starves between two claims), at most ``max_claim``. Fast
+        steps (a quick site, an idle budget) are claimed and recorded in large batches, whose
+        store transactions cost little per step; slow ones (waiting for the ActiveCampaign
+        budget) in small claims, so no worker sits on work another one could do."""
+        per_step = self._step_s.value()
+        if per_step is None:
+            return 2 * self.concurrency
+        return int(min(self.max_claim, max(2 * self.concurrency, self.concurrency * CLAIM_SECONDS / per_step)))
 
     # -- passes ------------------------------------------------------------------------
     def run_pass(self, *, max_batches: int | None = None, on_step: Callable[[Step, str], None] | None = None
                  ) -> PassStats:
         """Run due steps until none is left (or ``stop`` is set, or ``max_batches`` claims were
-        made). Threads are kept fed: whenever some are free, the worker claims that many steps,
-        so one slow step (a starved WordPress, a step waiting for the rate budget) never holds
-        the others back. Steps in flight always finish and are recorded before this returns."""
+        made). The pool is kept fed: once no more steps wait for a thread than there are
+        threads, the worker claims more, up to ``claim_size`` in hand, so one slow step (a
+        starved WordPress, a step waiting for the rate budget) never holds the others back.
+        Outcomes are recorded by this thread, every step finished since the last look in one
+        store transaction. On ``stop``, steps not yet started are given back; steps in flight
+        always finish and are recorded before this returns."""
         total = PassStats()
         claims = 0
         in_flight: dict[Future, Step] = {}
         with self._renewing() as leases:
             while True:
-                free = self.concurrency - len(in_flight)
-                claimed: list[Step] = []
-                # Claim when half the threads are free (or all, with nothing in flight): fewer,
-                # larger claims cost less, and no thread idles long.
-                wanted = free >= self._refill_at or (free > 0 and not in_flight)
-                if wanted and not self.stop.is_set() and (max_batches is None or claims < max_batches):
-                    # Never more than there are free threads: a claimed step waiting for a thread
-                    # would hold a lease it does not use.
-                    claimed = self.store.claim_steps(self.worker_id, self.clock(), limit=free, lease_s=self.lease_s)
+                if len(in_flight) <= self.concurrency and not self.stop.is_set() and (
+                        max_batches is None or claims < max_batches):
+                    claimed = self.store.claim_steps(self.worker_id, self.clock(),
+                                                     limit=self.claim_size - len(in_flight), lease_s=self.lease_s)
                     if claimed:
                         claims += 1
                         leases.add(s.id for s in claimed)
-                        prefetched = self._erase_in_one_call(claimed)
+                        requests = self.store.get_requests({s.request_id for s in claimed})
+                        prefetched = self._erase_in_one_call(claimed, requests)
                         for step in claimed:
-                            in_flight[self._pool.submit(self.run_step, step, prefetched.get(step.id))] = step
+                            future = self._pool.submit(self._execute, step, requests.get(step.request_id),
+                                                       prefetched.get(step.id))
+                            in_flight[future] = step
                 if not in_flight:
                     break
-                if claimed and self.concurrency - len(in_flight) >= self._refill_at:
-                    continue  # the queue may hold more: fill the free threads first
+                if self.stop.is_set():
+                    self._give_back(in_flight, leases)
+                    if not in_flight:
+                        break
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                outcomes = []
                 for future in finished:
-                    step = in_flight.pop(future)
+                    del in_flight[future]
+                    outcomes.append(future.result())
+                for step, verdict, stats in self._record(outcomes):
                     leases.discard(step.id)
-                    stats, verdict = future.result()
                     total.add(stats)
                     if on_step is not None:
                         on_step(step, verdict)
         return total
 
+    def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
+        """Stopping: cancel the steps no thread has started and release their leases, so the
+        next worker (or this one, restarted) takes them at once instead of after the lease."""
+        cancelled = [f for f in list(in_flight) if f.cancel()]
+        if not cancelled:
+            return
+        ids = [in_flight.pop(f).id for f in cancelled]
+        for step_id in ids:
+            leases.discard(step_id)
+        try:
+            self.store.release_steps(self.worker_id, ids, self.clock())
+        except errors.StoreError as exc:
+            log.warning("could not release unstarted steps; their leases will run out",
+                        extra={"steps": len(ids), "error": str(exc)})
+
+    def run_step(self, step: Step, prefetched: dict[str, Any] | None = None) -> tuple[PassStats, str]:
+        """Run one claimed step and record its outcome (the pass does the same in batches)."""
+        request = self.store.get_request(step.request_id)
+        ((_, verdict, stats),) = self._record([self._execute(step, request, prefetched)])
+        return stats, verdict
+
+    def _execute(self, step: Step, request: Request | None, prefetched: dict[str, Any] | None
+                 ) -> tuple[Step, Outcome | BaseException]:
+        """Run a step's handler (in a pool thread); the outcome, or the exception it raised."""
+        started = time.monotonic()
+        try:
+            if request is None:
+                raise errors.StepFailed(f"request {step.request_id} is gone", retryable=False)
+            fn = HANDLERS.get((step.system, step.action))
+            if fn is None:
+                raise errors.StepFailed(f"no handler for {step.system}.{step.action}", retryable=False)
+            site = self.clients(step.site)
+            ctx = StepContext(site=site.site, request=request, step=step, wordpress=site.wordpress,
+                              activecampaign=site.activecampaign, store=self.store, policy=self.policy,
+                              now=self.clock(), export_dir=self.export_dir, prefetched=prefetched)
+            return step, fn(ctx)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            return step, exc
+        finally:
+            self._step_s.add(time.monotonic() - started)
+
+    def _record(self, outcomes: list[tuple[Step, Outcome | BaseException]]) -> list[tuple[Step, str, PassStats]]:
+        """Record outcomes: every success in one transaction, each failure on its own. If the
+        store cannot take the batch, each success is recorded on its own, so one that cannot be
+        recorded is retried like any failed step."""
+        done = [(step, out) for step, out in outcomes if isinstance(out, Outcome)]
+        results: list[tuple[Step, str, PassStats]] = []
+        held: list[bool | None] = [None] * len(done)
+        if done:
+            try:
+                held = list(self.store.finish_steps(self.worker_id, self.clock(), [
+                    FinishedStep(step.id, out.result, out.audit, out.suppress) for step, out in done]))
+            except errors.StoreError as exc:
+                log.warning("could not record a batch of steps; recording them one by one",
+                            extra={"steps": len(done), "error": str(exc)})
+        for (step, out), ok in zip(done, held):
+            try:
+                if ok is None:
+                    ok = self.store.finish_step(step.id, self.worker_id, self.clock(), result=out.result,
+                                                audit=out.audit, suppress=out.suppress)
+            except errors.StoreError as exc:
+                results.append((step, *self._failed(step, exc)))
+                continue
+            results.append((step, *self._recorded(step, ok)))
+        results += [(step, *self._failed(step, out)) for step, out in outcomes if not isinstance(out, Outcome)]
+        return results
+
+    def _recorded(self, step: Step, held: bool) -> tuple[str, PassStats]:
+        stats = PassStats()
+        if held:
+            stats.done += 1
+            stats.by_system[step.system] = 1
+            self._count(step, "done")
+            log.info("step done", extra={"step_id": step.id, "request_id": step.request_id,
+                                         "system": step.system, "action": step.action})
+            return "done", stats
+        stats.lost_leases += 1
+        log.warning("lease lost before the step finished; another worker owns it",
+                    extra={"step_id": step.id, "system": step.system, "action": step.action})
+        return "lost", stats
+
     @contextmanager
     def _renewing(self) -> Iterator["_Leases"]:
-        """Keep the leases of the steps in flight alive, renewing every third of the lease until
+        """Keep the leases of the steps in hand alive, renewing every third of the lease until
         they are recorded, so a step slowed down by the rate budget or a slow site is never
         taken over by another worker while it still runs. A dead worker stops renewing, and
         its steps go to others once the lease runs out."""
@@ -188,62 +309,36 @@ class Worker:
             done.set()
             thread.join()
 
-    def _erase_in_one_call(self, steps: list[Step]) -> dict[int, dict[str, Any]]:
-        """WordPress erasures claimed together go to the plugin in one ``erase/batch`` request
-        (one WordPress start-up instead of one per person); each step then records its own
-        answer. If the batch call fails, or one person's erasure in it did, those steps simply
-        make their own call and fail or retry on their own."""
+    def _erase_in_one_call(self, steps: list[Step], requests: dict[int, Request]) -> dict[int, dict[str, Any]]:
+        """WordPress erasures claimed together go to the plugin in ``erase/batch`` requests of
+        up to ``ERASE_BATCH_MAX`` people (one WordPress start-up instead of one per person);
+        each step then records its own answer. If a batch call fails, or one person's erasure
+        in it did, those steps simply make their own call and fail or retry on their own."""
         by_site: dict[str, list[tuple[Step, str]]] = {}
         for step in steps:
             if (step.system, step.action) != ("wordpress", "erase") or step.params.get("exclude"):
                 continue
-            request = self.store.get_request(step.request_id)
+            request = requests.get(step.request_id)
             if request is not None and request.email:
                 by_site.setdefault(step.site, []).append((step, request.email))
         answers: dict[int, dict[str, Any]] = {}
         for site, items in by_site.items():
-            if len(items) < 2:
-                continue
-            try:
-                results = self.clients(site).wordpress.erase_batch([email for _, email in items])
-            except errors.WpprivsyncError as exc:
-                log.info("batch erasure failed; erasing one by one", extra={"site": site, "error": str(exc)})
-                continue
-            for (step, _), result in zip(items, results):
-                if isinstance(result, dict) and "error" not in result:
-                    answers[step.id] = result
+            for i in range(0, len(items), ERASE_BATCH_MAX):
+                chunk = items[i:i + ERASE_BATCH_MAX]
+                if len(chunk) < 2:
+                    continue
+                try:
+                    results = self.clients(site).wordpress.erase_batch([email for _, email in chunk])
+                except errors.WpprivsyncError as exc:
+                    log.info("batch erasure failed; erasing one by one", extra={"site": site, "error": str(exc)})
+                    continue
+                for (step, _), result in zip(chunk, results):
+                    if isinstance(result, dict) and "error" not in result:
+                        answers[step.id] = result
         return answers
 
-    def run_step(self, step: Step, prefetched: dict[str, Any] | None = None) -> tuple[PassStats, str]:
+    def _failed(self, step: Step, exc: BaseException) -> tuple[str, PassStats]:
         stats = PassStats()
-        request = self.store.get_request(step.request_id)
-        now = self.clock()
-        try:
-            if request is None:
-                raise errors.StepFailed(f"request {step.request_id} is gone", retryable=False)
-            fn = HANDLERS.get((step.system, step.action))
-            if fn is None:
-                raise errors.StepFailed(f"no handler for {step.system}.{step.action}", retryable=False)
-            site = self.clients(step.site)
-            ctx = StepContext(site=site.site, request=request, step=step, wordpress=site.wordpress,
-                              activecampaign=site.activecampaign, store=self.store, policy=self.policy,
-                              now=now, export_dir=self.export_dir, prefetched=prefetched)
-            outcome: Outcome = fn(ctx)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
-            return self._failed(step, exc, stats)
-        if self.store.finish_step(step.id, self.worker_id, self.clock(), result=outcome.result, audit=outcome.audit):
-            stats.done += 1
-            stats.by_system[step.system] = stats.by_system.get(step.system, 0) + 1
-            self._count(step, "done")
-            log.info("step done", extra={"step_id": step.id, "request_id": step.request_id,
-                                         "system": step.system, "action": step.action})
-            return stats, "done"
-        stats.lost_leases += 1
-        log.warning("lease lost before the step finished; another worker owns it",
-                    extra={"step_id": step.id, "system": step.system, "action": step.action})
-        return stats, "lost"
-
-    def _failed(self, step: Step, exc: BaseException, stats: PassStats) -> tuple[PassStats, str]:
         attempt = step.attempts + 1
         retryable = is_retryable(exc)
         text = describe(exc)
@@ -263,8 +358,8 @@ class Worker:
         level = logging.WARNING if verdict == "retry" else logging.ERROR
         log.log(level, "step failed", extra={"step_id": step.id, "system": step.system, "action": step.action,
                                              "attempt": attempt, "verdict": verdict, "error": text},
-                exc_info=not isinstance(exc, errors.WpprivsyncError))
-        return stats, verdict
+                exc_info=None if isinstance(exc, errors.WpprivsyncError) else exc)
+        return verdict, stats
 
     def _count(self, step: Step, outcome: str) -> None:
         if self.metrics is not None:

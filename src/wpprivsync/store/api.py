@@ -109,6 +109,27 @@ class Audit(AuditEntry):
     id: int = 0
 
 
+@dataclass(frozen=True)
+class PlannedEvent:
+    """One event's share of a batch ingest (``Store.ingest_many``)."""
+
+    event_id: int
+    requests: Sequence[NewRequest] = ()
+    audit: Sequence[AuditEntry] = ()
+
+
+@dataclass(frozen=True)
+class FinishedStep:
+    """One step's outcome in a batch recording (``Store.finish_steps``). ``suppress`` (site,
+    email hash, reason) adds the hash to the suppression list in the same transaction, and the
+    step's result says whether it was new (``"new"``)."""
+
+    step_id: int
+    result: dict[str, Any]
+    audit: Sequence[AuditEntry] = ()
+    suppress: tuple[str, str, str] | None = None
+
+
 class Store(Protocol):
     """Implemented by ``SqlStore`` for SQLite and PostgreSQL (``open_store(url)``)."""
 
@@ -129,10 +150,16 @@ class Store(Protocol):
         (its steps are not added twice)."""
         ...
 
+    def ingest_many(self, site: str, events: Sequence[PlannedEvent]) -> list[int]:
+        """``ingest`` for a page of events, in their order, in one transaction (the cursor moves
+        to the last one); returns the ids of the requests created or merged into."""
+        ...
+
     def add_request(self, request: NewRequest) -> int: ...  # for CLI/admin requests; same dedupe rule
 
     # requests
     def get_request(self, request_id: int) -> Request | None: ...
+    def get_requests(self, request_ids: Iterable[int]) -> dict[int, Request]: ...  # the ones that exist
     def list_requests(self, *, site: str | None = None, status: str | None = None,
                       due_before: datetime | None = None, action: str | None = None,
                       email_hash: str | None = None, source: str | None = None,
@@ -151,10 +178,20 @@ class Store(Protocol):
         ...
 
     def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
-                    audit: Sequence[AuditEntry] = ()) -> bool:
-        """Mark done, write the audit entries, and close the request (clearing its email) when
-        all its steps are done. Returns False (and writes nothing) if ``worker`` no longer holds
+                    audit: Sequence[AuditEntry] = (), suppress: tuple[str, str, str] | None = None) -> bool:
+        """Mark done, write the audit entries (and the suppression, see ``FinishedStep``), and
+        close the request (clearing its email) when all its steps are done. Returns False (and writes nothing) if ``worker`` no longer holds
         the lease."""
+        ...
+
+    def finish_steps(self, worker: str, now: datetime, finished: Sequence[FinishedStep]) -> list[bool]:
+        """``finish_step`` for several steps in one transaction; one answer per step, in order
+        (False for a step whose lease ``worker`` lost: nothing of it is written)."""
+        ...
+
+    def release_steps(self, worker: str, step_ids: Sequence[int], now: datetime) -> int:
+        """Give back claimed steps that were never started (a worker stopping): pending again,
+        due now, attempts unchanged; returns how many ``worker`` still held."""
         ...
 
     def fail_step(self, step_id: int, worker: str, now: datetime, *, error: str,

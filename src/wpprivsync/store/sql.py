@@ -46,7 +46,9 @@ from .api import (
     STEP_DONE,
     Audit,
     AuditEntry,
+    FinishedStep,
     NewRequest,
+    PlannedEvent,
     Request,
     Step,
 )
@@ -94,6 +96,10 @@ def _is_race(exc: sa_exc.StatementError) -> bool:
 
 
 _EXPIRED_EVERY = timedelta(seconds=1)
+
+# Built once: marks a step done (it is run for several steps in one executemany).
+_MARK_DONE = sa.update(_S).where(_S.c.id == sa.bindparam("sid")).values(
+    status=STEP_DONE, result=sa.bindparam("res"), lease_owner=None, lease_until=None, updated_at=sa.bindparam("now"))
 
 
 @functools.lru_cache(maxsize=32)
@@ -215,21 +221,36 @@ class SqlStore:
     def ingest(self, site: str, event_id: int, requests: Sequence[NewRequest],
                audit: Sequence[AuditEntry] = ()) -> list[int]:
         with self._tx(write=True) as conn:
-            ev = schema.events
-            seen = conn.execute(sa.select(ev.c.event_id).where(ev.c.site == site, ev.c.event_id == event_id)).first()
-            if seen is not None:
-                return []
-            now = self.clock()
-            conn.execute(sa.insert(ev).values(site=site, event_id=event_id, ingested_at=now))
-            ids = [self._add_request(conn, r, event_id=event_id) for r in requests]
-            self._insert_audit(conn, audit, now)
+            return self._ingest(conn, site, [PlannedEvent(event_id, requests, audit)])
+
+    @_operation
+    def ingest_many(self, site: str, events: Sequence[PlannedEvent]) -> list[int]:
+        if not events:
+            return []
+        with self._tx(write=True) as conn:
+            return self._ingest(conn, site, events)
+
+    def _ingest(self, conn: sa.Connection, site: str, events: Sequence[PlannedEvent]) -> list[int]:
+        ev = schema.events
+        wanted = [e.event_id for e in events]
+        seen = set(conn.execute(sa.select(ev.c.event_id).where(ev.c.site == site, ev.c.event_id.in_(wanted)))
+                   .scalars())
+        fresh = [e for e in events if e.event_id not in seen]
+        now = self.clock()
+        ids: list[int] = []
+        if fresh:
+            conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
+        ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
+        self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
+        if fresh:
+            last = max(e.event_id for e in fresh)
             cur = schema.cursors
             old = conn.execute(sa.select(cur.c.event_id).where(cur.c.site == site)).scalar()
             if old is None:
-                conn.execute(sa.insert(cur).values(site=site, event_id=event_id, updated_at=now))
-            elif event_id > old:
-                conn.execute(sa.update(cur).where(cur.c.site == site).values(event_id=event_id, updated_at=now))
-            return ids
+                conn.execute(sa.insert(cur).values(site=site, event_id=last, updated_at=now))
+            elif last > old:
+                conn.execute(sa.update(cur).where(cur.c.site == site).values(event_id=last, updated_at=now))
+        return ids
 
     @_operation
     def add_request(self, request: NewRequest) -> int:
@@ -237,30 +258,67 @@ class SqlStore:
             return self._add_request(conn, request)
 
     def _add_request(self, conn: sa.Connection, req: NewRequest, event_id: int | None = None) -> int:
-        if req.dedupe_key is not None:
-            existing = conn.execute(sa.select(_R.c.id).where(
-                _R.c.site == req.site, _R.c.dedupe_key == req.dedupe_key, _R.c.status == OPEN)).scalar()
-            if existing is not None:
-                return int(existing)
-        for s in req.steps:
-            try:
-                json.dumps(s.params)
-            except (TypeError, ValueError):
-                raise StoreError(f"params of step {s.system}.{s.action} are not JSON data") from None
-        done = not req.steps  # nothing to do: answered at once
-        rid = conn.execute(sa.insert(_R).values(
-            site=req.site, action=req.action, email=None if done else req.email, email_hash=req.email_hash,
-            source=req.source, status=DONE if done else OPEN, received_at=req.received_at, due_at=req.due_at,
-            completed_at=req.received_at if done else None,
-            event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key,
-        )).inserted_primary_key[0]
-        if req.steps:
-            conn.execute(sa.insert(_S), [dict(
-                request_id=rid, site=req.site, system=s.system, action=s.action, params=dict(s.params),
-                position=s.position, status=PENDING, attempts=0, next_attempt_at=req.received_at,
-                last_error=None, result=None, lease_owner=None, lease_until=None, updated_at=req.received_at,
-            ) for s in req.steps])
-        return int(rid)
+        return self._add_requests(conn, [(req, event_id)])[0]
+
+    def _add_requests(self, conn: sa.Connection, items: Sequence[tuple[NewRequest, int | None]]) -> list[int]:
+        """Add requests (each with the event it came from), in order, with a few statements for
+        the lot: one look for open requests holding their keys, one insert of the requests,
+        one of their steps. A request whose key an open request holds (one already stored, or
+        one earlier in ``items``) is merged into it: its id is returned and nothing added."""
+        for req, _ in items:
+            for s in req.steps:
+                try:
+                    json.dumps(s.params)
+                except (TypeError, ValueError):
+                    raise StoreError(f"params of step {s.system}.{s.action} are not JSON data") from None
+        holder: dict[tuple[str, str], int] = {}  # (site, key) -> id of the open request holding it
+        keyed: dict[str, set[str]] = {}
+        for req, _ in items:
+            if req.dedupe_key is not None:
+                keyed.setdefault(req.site, set()).add(req.dedupe_key)
+        for site, keys in keyed.items():
+            wanted = sorted(keys)
+            for i in range(0, len(wanted), 500):
+                rows = conn.execute(sa.select(_R.c.id, _R.c.dedupe_key).where(
+                    _R.c.site == site, _R.c.dedupe_key.in_(wanted[i:i + 500]), _R.c.status == OPEN))
+                holder.update({(site, key): rid for rid, key in rows})
+        ids: list[int | None] = [None] * len(items)
+        merged_into: dict[int, int] = {}  # index in items -> index of the new request it joins
+        new: list[int] = []  # indexes of the requests to insert
+        first_new: dict[tuple[str, str], int] = {}
+        for i, (req, _) in enumerate(items):
+            key = None if req.dedupe_key is None else (req.site, req.dedupe_key)
+            if key is not None and key in holder:
+                ids[i] = holder[key]
+            elif key is not None and key in first_new:
+                merged_into[i] = first_new[key]
+            else:
+                new.append(i)
+                if key is not None and req.steps:  # a request without steps is done at once, never open
+                    first_new[key] = i
+        if new:
+            rows = []
+            for i in new:
+                req, event_id = items[i]
+                done = not req.steps  # nothing to do: answered at once
+                rows.append(dict(
+                    site=req.site, action=req.action, email=None if done else req.email, email_hash=req.email_hash,
+                    source=req.source, status=DONE if done else OPEN, received_at=req.received_at,
+                    due_at=req.due_at, completed_at=req.received_at if done else None,
+                    event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
+            inserted = conn.execute(sa.insert(_R).returning(_R.c.id, sort_by_parameter_order=True), rows).scalars()
+            for i, rid in zip(new, inserted):
+                ids[i] = int(rid)
+            steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
+                          params=dict(s.params), position=s.position, status=PENDING, attempts=0,
+                          next_attempt_at=items[i][0].received_at, last_error=None, result=None,
+                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at)
+                     for i in new for s in items[i][0].steps]
+            if steps:
+                conn.execute(sa.insert(_S), steps)
+        for i, j in merged_into.items():
+            ids[i] = ids[j]
+        return [int(rid) for rid in ids]  # type: ignore[arg-type]
 
     # -- requests -------------------------------------------------------------------------
     @_operation
@@ -268,6 +326,16 @@ class SqlStore:
         with self._tx(write=False) as conn:
             row = conn.execute(sa.select(_R).where(_R.c.id == request_id)).first()
             return None if row is None else _request(row)
+
+    @_operation
+    def get_requests(self, request_ids: Iterable[int]) -> dict[int, Request]:
+        ids = sorted(set(request_ids))
+        out: dict[int, Request] = {}
+        with self._tx(write=False) as conn:
+            for i in range(0, len(ids), 500):
+                for row in conn.execute(sa.select(_R).where(_R.c.id.in_(ids[i:i + 500]))):
+                    out[row.id] = _request(row)
+        return out
 
     @_operation
     def list_requests(self, *, site: str | None = None, status: str | None = None,
@@ -388,21 +456,57 @@ class SqlStore:
 
     @_operation
     def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
-                    audit: Sequence[AuditEntry] = ()) -> bool:
+                    audit: Sequence[AuditEntry] = (), suppress: tuple[str, str, str] | None = None) -> bool:
         with self._tx(write=True) as conn:
-            request_id = self._lock_request_of(conn, step_id)
-            if request_id is None:
-                return False
-            held = conn.execute(sa.update(_S).where(
-                _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING,
-            ).values(status=STEP_DONE, result=dict(result), lease_owner=None, lease_until=None, updated_at=now))
-            if held.rowcount != 1:
-                return False
-            self._insert_audit(conn, audit, now, request_id=request_id, step_id=step_id)
-            unfinished = sa.select(_S.c.id).where(_S.c.request_id == request_id, _S.c.status != STEP_DONE).exists()
-            conn.execute(sa.update(_R).where(_R.c.id == request_id, _R.c.status == OPEN, ~unfinished).values(
-                status=DONE, completed_at=now, email=None))
-            return True
+            return self._finish(conn, worker, now, [FinishedStep(step_id, result, audit, suppress)])[0]
+
+    @_operation
+    def finish_steps(self, worker: str, now: datetime, finished: Sequence[FinishedStep]) -> list[bool]:
+        if not finished:
+            return []
+        with self._tx(write=True) as conn:
+            return self._finish(conn, worker, now, finished)
+
+    def _finish(self, conn: sa.Connection, worker: str, now: datetime,
+                finished: Sequence[FinishedStep]) -> list[bool]:
+        """Mark the steps done (those whose lease ``worker`` still holds), write their audit
+        entries, then close every request of theirs that has no unfinished step left."""
+        ids = [f.step_id for f in finished]
+        request_of = dict(conn.execute(sa.select(_S.c.id, _S.c.request_id).where(_S.c.id.in_(ids))).all())
+        self._lock_requests(conn, request_of.values())
+        # the steps whose lease this worker still holds (locked: nobody takes them from here on)
+        held_ids = set(conn.execute(sa.select(_S.c.id).where(
+            _S.c.id.in_(ids), _S.c.lease_owner == worker, _S.c.status == RUNNING).with_for_update()).scalars())
+        mine = [f for f in finished if f.step_id in held_ids]
+        new_hashes = self._suppress_many(conn, [f.suppress for f in mine if f.suppress is not None], now)
+        rows = []
+        for f in mine:
+            result = dict(f.result)
+            if f.suppress is not None:
+                result["new"] = (f.suppress[0], f.suppress[1]) in new_hashes
+            rows.append({"sid": f.step_id, "res": result})
+        if rows:
+            conn.execute(_MARK_DONE, [dict(r, now=now) for r in rows])
+        held = [f.step_id in held_ids for f in finished]
+        closing = {request_of[f.step_id] for f in mine}
+        audit_rows = [(e, request_of[f.step_id], f.step_id) for f in mine for e in f.audit]
+        if audit_rows:
+            self._insert_audit_rows(conn, audit_rows, now)
+        if closing:
+            unfinished = sa.select(_S.c.id).where(_S.c.request_id == _R.c.id, _S.c.status != STEP_DONE).exists()
+            conn.execute(sa.update(_R).where(_R.c.id.in_(sorted(closing)), _R.c.status == OPEN, ~unfinished)
+                         .values(status=DONE, completed_at=now, email=None))
+        return held
+
+    @_operation
+    def release_steps(self, worker: str, step_ids: Sequence[int], now: datetime) -> int:
+        if not step_ids:
+            return 0
+        with self._tx(write=True) as conn:
+            done = conn.execute(sa.update(_S).where(
+                _S.c.id.in_(list(step_ids)), _S.c.lease_owner == worker, _S.c.status == RUNNING,
+            ).values(status=PENDING, next_attempt_at=now, lease_owner=None, lease_until=None, updated_at=now))
+            return int(done.rowcount)
 
     @_operation
     def fail_step(self, step_id: int, worker: str, now: datetime, *, error: str,
@@ -559,10 +663,16 @@ class SqlStore:
     # -- audit and suppression ------------------------------------------------------------
     def _insert_audit(self, conn: sa.Connection, entries: Sequence[AuditEntry], now: datetime,
                       request_id: int | None = None, step_id: int | None = None) -> None:
+        self._insert_audit_rows(conn, [(e, request_id, step_id) for e in entries], now)
+
+    @staticmethod
+    def _insert_audit_rows(conn: sa.Connection, entries: Sequence[tuple[AuditEntry, int | None, int | None]],
+                           now: datetime) -> None:
+        """Audit entries with the request and step each belongs to (unless it names its own)."""
         if not entries:
             return
         rows = []
-        for e in entries:
+        for e, request_id, step_id in entries:
             try:
                 json.dumps(e.detail)
             except (TypeError, ValueError):
@@ -596,12 +706,33 @@ class SqlStore:
 
     @_operation
     def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool:
-        sup = schema.suppression
         with self._tx(write=True) as conn:
-            if conn.execute(sa.select(sup.c.site).where(sup.c.site == site, sup.c.email_hash == email_hash)).first():
-                return False
-            conn.execute(sa.insert(sup).values(site=site, email_hash=email_hash, reason=reason, at=now))
-            return True
+            return self._suppress(conn, site, email_hash, reason, now)
+
+    @staticmethod
+    def _suppress(conn: sa.Connection, site: str, email_hash: str, reason: str, now: datetime) -> bool:
+        return bool(SqlStore._suppress_many(conn, [(site, email_hash, reason)], now))
+
+    @staticmethod
+    def _suppress_many(conn: sa.Connection, entries: Sequence[tuple[str, str, str]],
+                       now: datetime) -> set[tuple[str, str]]:
+        """Add (site, hash, reason) entries not yet listed; returns the (site, hash) pairs added."""
+        sup = schema.suppression
+        added: dict[tuple[str, str], str] = {}
+        by_site: dict[str, list[str]] = {}
+        for site, digest, _ in entries:
+            by_site.setdefault(site, []).append(digest)
+        listed: set[tuple[str, str]] = set()
+        for site, digests in by_site.items():
+            listed |= {(site, d) for d in conn.execute(sa.select(sup.c.email_hash).where(
+                sup.c.site == site, sup.c.email_hash.in_(sorted(set(digests))))).scalars()}
+        for site, digest, reason in entries:
+            if (site, digest) not in listed:
+                added.setdefault((site, digest), reason)
+        if added:
+            conn.execute(sa.insert(sup), [dict(site=site, email_hash=digest, reason=reason, at=now)
+                                          for (site, digest), reason in added.items()])
+        return set(added)
 
     @_operation
     def unsuppress(self, site: str, email_hash: str) -> bool:
