@@ -372,12 +372,11 @@ def test_rate_budget_stamps_a_slot_when_it_is_granted_not_when_it_queued(backend
     # leave the window early, letting a sixth request reach the server within its second
     from pyrate_limiter import Rate, RateItem
 
-    from wpprivsync.clients.ratebudget import _StampedInMemoryBucket, _StampedSQLiteBucket, _now_ms
+    from wpprivsync.clients.ratebudget import _SharedSQLiteBucket, _StampedInMemoryBucket, _now_ms
 
     rates = [Rate(5, 1100)]
     bucket = (_StampedInMemoryBucket(rates) if backend == "memory" else
-              _StampedSQLiteBucket.init_from_file(rates, table="stamp", db_path=str(tmp_path / "b.sqlite"),
-                                                  use_file_lock=True))
+              _SharedSQLiteBucket.open(rates, "stamp", str(tmp_path / "b.sqlite")))
     queued_long_ago = _now_ms() - 60_000
     assert all(bucket.put(RateItem("ac", queued_long_ago)) for _ in range(5))
     assert bucket.put(RateItem("ac", _now_ms())) is False  # the five are in this window

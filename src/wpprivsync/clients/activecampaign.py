@@ -35,6 +35,7 @@ import requests
 from .. import errors
 from ..identity import is_email, normalise_email, redact_email
 from .protocols import BulkContact, Contact, ListMember
+from .session import settle_environment
 
 SYSTEM = "activecampaign"
 BULK_LIMIT = 250
@@ -118,7 +119,7 @@ class ActiveCampaignClient:
                  rng: random.Random | None = None):
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._session = session
+        self._session = settle_environment(session, self.base_url)
         self._budget = budget if budget is not None else _NullBudget()
         self._sleep = sleep
         self._clock = clock

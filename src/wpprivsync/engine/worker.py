@@ -83,6 +83,7 @@ class PassStats:
 
 
 CLAIM_SECONDS = 1.0  # a claim holds about this much of the threads' work
+GATHER_S = 0.005  # how long a finished step may wait for others to be recorded with it
 
 
 class _StepTime:
@@ -192,7 +193,7 @@ class Worker:
                     self._give_back(in_flight, leases)
                     if not in_flight:
                         break
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                finished = self._gather(in_flight)
                 outcomes = []
                 for future in finished:
                     del in_flight[future]
@@ -203,6 +204,19 @@ class Worker:
                     if on_step is not None:
                         on_step(step, verdict)
         return total
+
+    def _gather(self, in_flight: dict[Future, Step]) -> set[Future]:
+        """Wait for a step to finish, then up to ``GATHER_S`` more for others (up to one per
+        thread), so quick steps are recorded several to a transaction."""
+        finished, pending = wait(in_flight, return_when=FIRST_COMPLETED)
+        deadline = time.monotonic() + GATHER_S
+        while pending and len(finished) < self.concurrency:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            finished |= more
+        return finished
 
     def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
         """Stopping: cancel the steps no thread has started and release their leases, so the
