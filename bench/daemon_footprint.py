@@ -196,6 +196,7 @@ class FakeActiveCampaign:
 def child(args: argparse.Namespace) -> None:
     from wpprivsync.app import App, SiteClients
     from wpprivsync.daemon import Daemon
+    from wpprivsync.logs import configure_logging
 
     tmp = Path(args.tmp)
     settings = settings_for(args.wp_url or "http://127.0.0.1:9/", "daemon", "app password bench",
@@ -214,6 +215,10 @@ def child(args: argparse.Namespace) -> None:
                                                           session=self.session_factory(), budget=budget)
             return clients
 
+    # logs as the daemon writes them (its default level, plain lines), to a file in the run's
+    # folder instead of journald
+    log_stream = open(tmp / "daemon.log", "a", encoding="utf-8")
+    configure_logging(settings.log_level, json_lines=settings.log_json, stream=log_stream)
     app = BenchApp(settings)
     daemon = Daemon(app)
     store = app.store
@@ -259,6 +264,7 @@ def child(args: argparse.Namespace) -> None:
     out.write(json.dumps({"kind": "peak", "rss_peak_mb": peak}) + "\n")
     daemon.worker.close()
     app.close()
+    log_stream.close()
 
 
 # -- the parent ------------------------------------------------------------------------------

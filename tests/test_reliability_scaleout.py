@@ -70,6 +70,6 @@ def test_three_workers_on_postgresql_process_each_event_once_within_the_budget(p
     # every process did some of the work, and no step ran in two of them at once
     for log in logs:
         text = log.read_text()
-        assert "step done" in text and "lease lost" not in text, log.name
+        assert "steps done" in text and "lease lost" not in text, log.name
     print(f"\nscale-out: {backlog.events} events, {PROCESSES} processes, {KILLS} kills, done in {elapsed:.1f} s; "
           f"{figures}")

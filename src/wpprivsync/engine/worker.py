@@ -203,6 +203,10 @@ class Worker:
                     total.add(stats)
                     if on_step is not None:
                         on_step(step, verdict)
+        if total.done or total.failed or total.dead or total.lost_leases:
+            # one line a pass at INFO (each step at DEBUG; each failure as it happens)
+            log.info("steps done", extra={"done": total.done, "failed": total.failed, "dead": total.dead,
+                                          "lost_leases": total.lost_leases, "by_system": dict(total.by_system)})
         return total
 
     def _gather(self, in_flight: dict[Future, Step]) -> set[Future]:
@@ -291,8 +295,8 @@ class Worker:
             stats.done += 1
             stats.by_system[step.system] = 1
             self._count(step, "done")
-            log.info("step done", extra={"step_id": step.id, "request_id": step.request_id,
-                                         "system": step.system, "action": step.action})
+            log.debug("step done", extra={"step_id": step.id, "request_id": step.request_id,
+                                          "system": step.system, "action": step.action})
             return "done", stats
         stats.lost_leases += 1
         log.warning("lease lost before the step finished; another worker owns it",

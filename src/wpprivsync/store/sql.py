@@ -473,7 +473,8 @@ class SqlStore:
         entries, then close every request of theirs that has no unfinished step left."""
         ids = [f.step_id for f in finished]
         request_of = dict(conn.execute(sa.select(_S.c.id, _S.c.request_id).where(_S.c.id.in_(ids))).all())
-        self._lock_requests(conn, request_of.values())
+        if self.backend != "sqlite":  # SQLite's write transaction already holds the whole database
+            self._lock_requests(conn, request_of.values())
         # the steps whose lease this worker still holds (locked: nobody takes them from here on)
         held_ids = set(conn.execute(sa.select(_S.c.id).where(
             _S.c.id.in_(ids), _S.c.lease_owner == worker, _S.c.status == RUNNING).with_for_update()).scalars())
