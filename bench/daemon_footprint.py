@@ -7,7 +7,8 @@ not counted): an ``App`` with default settings and a SQLite store, and ``Daemon.
 daemon's poll job: pull up to 10,000 events and acknowledge them, then run up to 50 batches of
 due steps on the 4-thread worker) called back to back, without the 1 s pause between polls,
 until every request is done. The outbox holds ``--events`` ``account.deleted`` events, each an
-erasure of three steps (WordPress erase, ActiveCampaign find + delete, suppression).
+erasure of three steps (WordPress erase, ActiveCampaign find + delete, suppression). The child
+logs as the daemon does (its default level, plain lines) to a file in the run's folder.
 
 Two modes:
 

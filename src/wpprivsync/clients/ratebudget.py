@@ -211,8 +211,10 @@ def _build(account_key: str, backend: str, where: Any, rate: int, window_ms: int
 
         pool = ConnectionPool(where, min_size=1, max_size=4, open=True)
         bucket = _LockedPostgresBucket(pool, table, rates)
+    # buffer_ms: the limiter's extra wait on top of the computed one; 1 ms is enough, since a slot
+    # granted too early is simply refused (the bucket checks the window when it stamps the slot)
     limiter = Limiter(bucket, clock=TimeClock(), raise_when_fail=False, max_delay=_MAX_WAIT_MS,
-                      retry_until_max_delay=True, buffer_ms=5)
+                      retry_until_max_delay=True, buffer_ms=1)
     return RateBudget(limiter, name=table, backend=backend, rate=rate, window_ms=window_ms)
 
 

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,7 +83,7 @@ class PassStats:
 
 
 CLAIM_SECONDS = 1.0  # a claim holds about this much of the threads' work
-GATHER_S = 0.005  # how long a finished step may wait for others to be recorded with it
+GATHER_S = 0.005  # how long a finished step may wait for others, to be recorded with them
 
 
 class _StepTime:
@@ -101,6 +101,33 @@ class _StepTime:
     def value(self) -> float | None:
         with self._lock:
             return self._value
+
+
+class _Finished:
+    """Futures as they finish (their done-callback adds them), taken by the recording thread in
+    batches. It is woken by the first to finish and then by a full batch, not by every step:
+    waking it (or waiting on a hundred futures with ``concurrent.futures.wait``) for each step
+    cost more than the steps themselves against quick servers."""
+
+    def __init__(self, batch: int) -> None:
+        self._batch = batch
+        self._done: list[Future] = []
+        self._cond = threading.Condition()
+
+    def add(self, future: Future) -> None:
+        with self._cond:
+            self._done.append(future)
+            if len(self._done) in (1, self._batch):
+                self._cond.notify()
+
+    def take(self, linger_s: float) -> list[Future]:
+        """Wait for one to finish, then up to ``linger_s`` for a full batch; take them all."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._done)
+            if len(self._done) < self._batch:
+                self._cond.wait_for(lambda: len(self._done) >= self._batch, timeout=linger_s)
+            taken, self._done = self._done, []
+            return taken
 
 
 class _Leases:
@@ -172,6 +199,7 @@ class Worker:
         total = PassStats()
         claims = 0
         in_flight: dict[Future, Step] = {}
+        finished = _Finished(batch=4 * self.concurrency)
         with self._renewing() as leases:
             while True:
                 if len(in_flight) <= self.concurrency and not self.stop.is_set() and (
@@ -187,17 +215,14 @@ class Worker:
                             future = self._pool.submit(self._execute, step, requests.get(step.request_id),
                                                        prefetched.get(step.id))
                             in_flight[future] = step
+                            future.add_done_callback(finished.add)
                 if not in_flight:
                     break
                 if self.stop.is_set():
                     self._give_back(in_flight, leases)
                     if not in_flight:
                         break
-                finished = self._gather(in_flight)
-                outcomes = []
-                for future in finished:
-                    del in_flight[future]
-                    outcomes.append(future.result())
+                outcomes = [f.result() for f in finished.take(GATHER_S) if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):
                     leases.discard(step.id)
                     total.add(stats)
@@ -208,19 +233,6 @@ class Worker:
             log.info("steps done", extra={"done": total.done, "failed": total.failed, "dead": total.dead,
                                           "lost_leases": total.lost_leases, "by_system": dict(total.by_system)})
         return total
-
-    def _gather(self, in_flight: dict[Future, Step]) -> set[Future]:
-        """Wait for a step to finish, then up to ``GATHER_S`` more for others (up to one per
-        thread), so quick steps are recorded several to a transaction."""
-        finished, pending = wait(in_flight, return_when=FIRST_COMPLETED)
-        deadline = time.monotonic() + GATHER_S
-        while pending and len(finished) < self.concurrency:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            more, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            finished |= more
-        return finished
 
     def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
         """Stopping: cancel the steps no thread has started and release their leases, so the
