@@ -83,7 +83,8 @@ class PassStats:
 
 
 CLAIM_SECONDS = 1.0  # a claim holds about this much of the threads' work
-GATHER_S = 0.005  # how long a finished step may wait for others, to be recorded with them
+GATHER_S = 0.05  # how long a finished step may wait for others, to be recorded with them
+RECORD_BATCH = 32  # steps recorded in one store transaction, at most what a wait gathers
 
 
 class _StepTime:
@@ -105,27 +106,30 @@ class _StepTime:
 
 class _Finished:
     """Futures as they finish (their done-callback adds them), taken by the recording thread in
-    batches. It is woken by the first to finish and then by a full batch, not by every step:
-    waking it (or waiting on a hundred futures with ``concurrent.futures.wait``) for each step
-    cost more than the steps themselves against quick servers."""
+    batches. It is woken by the first to finish and then once the batch it asked for is
+    complete, not by every step: waking it (or waiting on a hundred futures with
+    ``concurrent.futures.wait``) for each step cost more than the steps themselves against
+    quick servers, and so did recording them a few at a time."""
 
-    def __init__(self, batch: int) -> None:
-        self._batch = batch
+    def __init__(self) -> None:
         self._done: list[Future] = []
+        self._wanted = 1
         self._cond = threading.Condition()
 
     def add(self, future: Future) -> None:
         with self._cond:
             self._done.append(future)
-            if len(self._done) in (1, self._batch):
+            if len(self._done) in (1, self._wanted):
                 self._cond.notify()
 
-    def take(self, linger_s: float) -> list[Future]:
-        """Wait for one to finish, then up to ``linger_s`` for a full batch; take them all."""
+    def take(self, wanted: int, linger_s: float) -> list[Future]:
+        """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have; take them all."""
         with self._cond:
             self._cond.wait_for(lambda: self._done)
-            if len(self._done) < self._batch:
-                self._cond.wait_for(lambda: len(self._done) >= self._batch, timeout=linger_s)
+            if len(self._done) < wanted:
+                self._wanted = wanted
+                self._cond.wait_for(lambda: len(self._done) >= wanted, timeout=linger_s)
+                self._wanted = 1
             taken, self._done = self._done, []
             return taken
 
@@ -199,7 +203,7 @@ class Worker:
         total = PassStats()
         claims = 0
         in_flight: dict[Future, Step] = {}
-        finished = _Finished(batch=4 * self.concurrency)
+        finished = _Finished()
         with self._renewing() as leases:
             while True:
                 if len(in_flight) <= self.concurrency and not self.stop.is_set() and (
@@ -222,7 +226,10 @@ class Worker:
                     self._give_back(in_flight, leases)
                     if not in_flight:
                         break
-                outcomes = [f.result() for f in finished.take(GATHER_S) if in_flight.pop(f, None) is not None]
+                # record in batches, but never let the threads run dry waiting for one: wait for
+                # no more than leaves a thread's worth of steps queued
+                wanted = max(1, min(RECORD_BATCH, len(in_flight) - 2 * self.concurrency))
+                outcomes = [f.result() for f in finished.take(wanted, GATHER_S) if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):
                     leases.discard(step.id)
                     total.add(stats)
