@@ -383,6 +383,24 @@ def test_rate_budget_stamps_a_slot_when_it_is_granted_not_when_it_queued(backend
     assert bucket.count() == 5
 
 
+def test_sqlite_budget_leaks_only_slots_that_left_the_window(tmp_path):
+    # two processes share the file; a leak deletes by time in one statement, so whatever the
+    # other process leaked or put meanwhile, only slots that left the window go
+    from pyrate_limiter import Rate, RateItem
+
+    from wpprivsync.clients.ratebudget import _SharedSQLiteBucket, _now_ms
+
+    path = str(tmp_path / "b.sqlite")
+    one, two = (_SharedSQLiteBucket.open([Rate(5, 1100)], "shared", path) for _ in range(2))
+    now = _now_ms()
+    one.conn.executemany("INSERT INTO 'shared' (name, item_timestamp) VALUES ('ac', ?)",
+                         [(now - 5000,), (now - 4000,), (now - 3000,)])
+    assert all(two.put(RateItem("ac", 0)) for _ in range(4))
+    assert one.leak(now) == 3 and two.leak(now) == 0
+    assert one.count() == two.count() == 4  # the four live slots stay
+    assert two.put(RateItem("ac", 0)) is True and one.put(RateItem("ac", 0)) is False
+
+
 def test_rate_budget_on_an_unusable_store_is_a_store_error(tmp_path):
     from wpprivsync.clients.ratebudget import rate_budget
 

@@ -64,9 +64,10 @@ def test_run_with_two_workers_shares_the_queue_and_stops_both(system, tmp_path):
     for email in emails:
         system.ac.add_contact(email, lists={system.list_id: 1})
     config = system.write_config(tmp_path / "wpprivsync.toml", poll_interval_s=0.2, workers=2, log_json=True)
-    env = {**os.environ, "WPPRIVSYNC_CONFIG": str(config)}
-    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # started as the systemd unit starts it: the file given with --config, not in the environment
+    env = {k: v for k, v in os.environ.items() if k != "WPPRIVSYNC_CONFIG"}
+    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "--config", str(config), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         from wpprivsync import services
         from wpprivsync.engine import plan

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from wpprivsync.errors import StoreError
 from wpprivsync.store import AuditEntry, NewRequest, NewStep, open_store
 from wpprivsync.store import migrations, schema
-from wpprivsync.store.api import CANCELLED, DEAD, DONE, FAILED, OPEN, PENDING, RUNNING, STEP_DONE
+from wpprivsync.store.api import CANCELLED, DONE, FAILED, OPEN, PENDING, RUNNING, STEP_DONE
 from wpprivsync.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -377,8 +377,13 @@ def test_reporting_queries(store):
     assert [r.id for r in store.requests_for_hash("ha")] == [a, c]
     assert [r.id for r in store.requests_for_hash("ha", site="blog")] == [c]
     assert store.oldest_open_request_age(T0) == timedelta(days=40)
+    assert store.oldest_open_request_age(T0, site="blog") == timedelta(days=1)
+    assert store.count_requests(status=OPEN) == 3 and store.count_requests(site="blog", status=OPEN) == 1
+    assert store.count_requests(site="nowhere") == 0 and store.count_requests() == 3
     store.cancel_request(a, T0)
     assert store.oldest_open_request_age(T0) == timedelta(days=2)
+    assert store.oldest_open_request_age(T0, site=SITE) == timedelta(days=2)
+    assert store.count_requests(site=SITE, status=OPEN) == 1 and store.count_requests(status=CANCELLED) == 1
     assert [r.id for r in store.list_requests(status=CANCELLED)] == [a]
     assert store.queue_depth() == 2 and store.queue_depth(site="blog") == 1
     counts = store.counts()

@@ -19,7 +19,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,15 +34,21 @@ from .engine.retention import sweep_exports, sweep_orders
 
 log = logging.getLogger(__name__)
 
+RESPAWN_S = 10.0  # least time between two starts of one extra worker process
+
 
 class Daemon:
     """``worker_only``: run due steps and nothing else (the extra processes ``workers > 1``
-    starts; the main process polls, heartbeats and runs the daily jobs)."""
+    starts; the main process polls, heartbeats and runs the daily jobs). ``config_path``: the
+    settings file the daemon was started with (``--config``), handed to those processes."""
 
-    def __init__(self, app: App, *, stop: threading.Event | None = None, worker_only: bool = False):
+    def __init__(self, app: App, *, stop: threading.Event | None = None, worker_only: bool = False,
+                 config_path: Path | None = None):
         self.app = app
         self.worker_only = worker_only
+        self.config_path = config_path
         self.children: list[subprocess.Popen] = []
+        self._spawned_at: list[float] = []
         self.stop = stop or threading.Event()
         self.worker = app.worker(stop=self.stop)
         self.last_error: dict[str, str | None] = {s.name: None for s in app.sites}
@@ -158,6 +166,7 @@ class Daemon:
         self.scheduler.start()
         if not self.worker_only:
             self.children = [self._spawn_worker() for _ in range(self.app.settings.workers - 1)]
+            self._spawned_at = [time.monotonic()] * len(self.children)
         log.info("daemon started", extra={"sites": len(self.app.sites), "worker_only": self.worker_only,
                                           "workers": 1 + len(self.children)})
         try:
@@ -186,10 +195,15 @@ class Daemon:
 
     def _spawn_worker(self) -> subprocess.Popen:
         """An extra worker process with the same settings (environment and config file)."""
-        return subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", "run", "--worker-only"])
+        config = ["--config", str(self.config_path)] if self.config_path is not None else []
+        return subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", *config, "run", "--worker-only"])
 
     def _revive_children(self) -> None:
+        """Start another worker for one that exited, at most one start per worker every
+        ``RESPAWN_S`` (a worker that cannot start at all must not be restarted in a loop)."""
         for i, child in enumerate(self.children):
-            if child.poll() is not None and not self.stop.is_set():
-                log.warning("worker process exited; starting another", extra={"code": child.returncode})
-                self.children[i] = self._spawn_worker()
+            if child.poll() is None or self.stop.is_set() or time.monotonic() - self._spawned_at[i] < RESPAWN_S:
+                continue
+            log.warning("worker process exited; starting another", extra={"code": child.returncode})
+            self.children[i] = self._spawn_worker()
+            self._spawned_at[i] = time.monotonic()

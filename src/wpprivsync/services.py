@@ -157,14 +157,8 @@ def status(app: App, *, site: str | None = None, near_days: int = 7, limit: int 
     # Asked of the store, not cut from a capped list: with a long backlog the oldest requests
     # (the ones near their deadline) must not fall outside the page.
     near = store.list_requests(site=site, status=OPEN, due_before=now + timedelta(days=near_days), limit=500)
-    if site is None:
-        open_count = store.counts()["requests_open"]
-        age = store.oldest_open_request_age(now)
-    else:
-        open_requests = store.list_requests(site=site, status=OPEN, limit=1_000_000)
-        open_count = len(open_requests)
-        oldest = min((r.received_at for r in open_requests), default=None)
-        age = now - oldest if oldest else None
+    open_count = store.count_requests(site=site, status=OPEN)
+    age = store.oldest_open_request_age(now, site)
     return {
         "version": __version__,
         "queue": store.queue_depth(site),

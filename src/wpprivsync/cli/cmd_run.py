@@ -26,7 +26,8 @@ def run_cmd(ctx: click.Context, worker_only: bool) -> None:
     """
     from ..daemon import Daemon
 
-    raise SystemExit(Daemon(get_app(ctx), worker_only=worker_only).run())
+    config = ctx.find_root().obj.config_path  # the extra worker processes read the same file
+    raise SystemExit(Daemon(get_app(ctx), worker_only=worker_only, config_path=config).run())
 
 
 @cli.command("sync")

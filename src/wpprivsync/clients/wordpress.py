@@ -7,7 +7,6 @@ every failure to ``wpprivsync.errors`` at one place (``_call``).
 from __future__ import annotations
 
 import base64
-
 from typing import Any, Iterator, Sequence
 
 import requests

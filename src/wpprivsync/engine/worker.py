@@ -256,12 +256,6 @@ class Worker:
             log.warning("could not release unstarted steps; their leases will run out",
                         extra={"steps": len(ids), "error": str(exc)})
 
-    def run_step(self, step: Step, prefetched: dict[str, Any] | None = None) -> tuple[PassStats, str]:
-        """Run one claimed step and record its outcome (the pass does the same in batches)."""
-        request = self.store.get_request(step.request_id)
-        ((_, verdict, stats),) = self._record([self._execute(step, request, prefetched)])
-        return stats, verdict
-
     def _execute(self, step: Step, request: Request | None, prefetched: dict[str, Any] | None
                  ) -> tuple[Step, Outcome | BaseException]:
         """Run a step's handler (in a pool thread); the outcome, or the exception it raised."""

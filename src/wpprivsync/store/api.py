@@ -180,8 +180,8 @@ class Store(Protocol):
     def finish_step(self, step_id: int, worker: str, now: datetime, *, result: dict[str, Any],
                     audit: Sequence[AuditEntry] = (), suppress: tuple[str, str, str] | None = None) -> bool:
         """Mark done, write the audit entries (and the suppression, see ``FinishedStep``), and
-        close the request (clearing its email) when all its steps are done. Returns False (and writes nothing) if ``worker`` no longer holds
-        the lease."""
+        close the request (clearing its email) when all its steps are done. Returns False (and
+        writes nothing) if ``worker`` no longer holds the lease."""
         ...
 
     def finish_steps(self, worker: str, now: datetime, finished: Sequence[FinishedStep]) -> list[bool]:
@@ -214,7 +214,8 @@ class Store(Protocol):
     def queue_depth(self, site: str | None = None) -> int: ...  # steps pending or running
     def dead_steps(self, site: str | None = None, limit: int = 100) -> list[Step]: ...
     def counts(self) -> dict[str, int]: ...  # {"requests_open", "steps_pending", "steps_dead", ...}
-    def oldest_open_request_age(self, now: datetime) -> timedelta | None: ...  # open or failed; None if none
+    def oldest_open_request_age(self, now: datetime, site: str | None = None) -> timedelta | None: ...  # open or failed; None if none
+    def count_requests(self, *, site: str | None = None, status: str | None = None) -> int: ...
 
     # audit and suppression
     def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...

@@ -251,7 +251,6 @@ class SqlStore:
                    .scalars())
         fresh = [e for e in events if e.event_id not in seen]
         now = self.clock()
-        ids: list[int] = []
         if fresh:
             conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
@@ -500,9 +499,9 @@ class SqlStore:
             result = dict(f.result)
             if f.suppress is not None:
                 result["new"] = (f.suppress[0], f.suppress[1]) in new_hashes
-            rows.append({"sid": f.step_id, "res": result})
+            rows.append({"sid": f.step_id, "res": result, "now": now})
         if rows:
-            conn.execute(_MARK_DONE, [dict(r, now=now) for r in rows])
+            conn.execute(_MARK_DONE, rows)
         held = [f.step_id in held_ids for f in finished]
         closing = {request_of[f.step_id] for f in mine}
         audit_rows = [(e, request_of[f.step_id], f.step_id) for f in mine for e in f.audit]
@@ -656,10 +655,23 @@ class SqlStore:
         return out
 
     @_operation
-    def oldest_open_request_age(self, now: datetime) -> timedelta | None:
-        """Age of the oldest request not yet answered (open or failed), None if there is none."""
+    def count_requests(self, *, site: str | None = None, status: str | None = None) -> int:
+        q = sa.select(sa.func.count()).select_from(_R)
+        if site is not None:
+            q = q.where(_R.c.site == site)
+        if status is not None:
+            q = q.where(_R.c.status == status)
         with self._tx(write=False) as conn:
-            oldest = conn.execute(sa.select(sa.func.min(_R.c.received_at)).where(_R.c.status.in_(_LIVE))).scalar()
+            return int(conn.execute(q).scalar_one())
+
+    @_operation
+    def oldest_open_request_age(self, now: datetime, site: str | None = None) -> timedelta | None:
+        """Age of the oldest request not yet answered (open or failed), None if there is none."""
+        q = sa.select(sa.func.min(_R.c.received_at)).where(_R.c.status.in_(_LIVE))
+        if site is not None:
+            q = q.where(_R.c.site == site)
+        with self._tx(write=False) as conn:
+            oldest = conn.execute(q).scalar()
         if oldest is None:
             return None
         if not isinstance(oldest, datetime) or oldest.tzinfo is None:
@@ -675,10 +687,6 @@ class SqlStore:
             return [_request(r) for r in conn.execute(q)]
 
     # -- audit and suppression ------------------------------------------------------------
-    def _insert_audit(self, conn: sa.Connection, entries: Sequence[AuditEntry], now: datetime,
-                      request_id: int | None = None, step_id: int | None = None) -> None:
-        self._insert_audit_rows(conn, [(e, request_id, step_id) for e in entries], now)
-
     @staticmethod
     def _insert_audit_rows(conn: sa.Connection, entries: Sequence[tuple[AuditEntry, int | None, int | None]],
                            now: datetime) -> None:
@@ -701,7 +709,7 @@ class SqlStore:
     @_operation
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
         with self._tx(write=True) as conn:
-            self._insert_audit(conn, entries, self.clock())
+            self._insert_audit_rows(conn, [(e, None, None) for e in entries], self.clock())
 
     @_operation
     def audit(self, *, email_hash: str | None = None, site: str | None = None,

@@ -55,13 +55,7 @@ class Wpprivsync_Exports {
 	 * @return int
 	 */
 	public static function cleanup() {
-		$removed = 0;
-		foreach ( (array) glob( wp_privacy_exports_dir() . self::PREFIX . '*.zip' ) as $file ) {
-			if ( is_file( $file ) && filemtime( $file ) < time() - self::TTL_DAYS * DAY_IN_SECONDS ) {
-				$removed += wp_delete_file_from_directory( $file, wp_privacy_exports_dir() ) ? 1 : 0;
-			}
-		}
-		return $removed;
+		return self::delete_archives( time() - self::TTL_DAYS * DAY_IN_SECONDS );
 	}
 
 	/**
@@ -70,9 +64,21 @@ class Wpprivsync_Exports {
 	 * @return int
 	 */
 	public static function delete_all() {
+		return self::delete_archives( null );
+	}
+
+	/**
+	 * Deletes the archives last written before a time (all of them for null).
+	 *
+	 * @param int|null $before Unix time, or null.
+	 * @return int How many went.
+	 */
+	private static function delete_archives( $before ) {
 		$removed = 0;
 		foreach ( (array) glob( wp_privacy_exports_dir() . self::PREFIX . '*.zip' ) as $file ) {
-			$removed += wp_delete_file_from_directory( $file, wp_privacy_exports_dir() ) ? 1 : 0;
+			if ( is_file( $file ) && ( null === $before || filemtime( $file ) < $before ) ) {
+				$removed += wp_delete_file_from_directory( $file, wp_privacy_exports_dir() ) ? 1 : 0;
+			}
 		}
 		return $removed;
 	}
