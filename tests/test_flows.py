@@ -9,6 +9,8 @@ import zipfile
 
 import pytest
 
+from support import thrive
+
 from wpprivsync import errors, services
 from wpprivsync.engine import plan
 from wpprivsync.identity import email_hash
@@ -90,8 +92,9 @@ def test_export_contains_every_system(system, tmp_path):
     email = "fin.flow@example.com"
     system.create_user(email, name="Fin Flow")
     system.add_comment(email, "exported comment")
-    system.php(f"wpprivsync_thrive_like_seed('{email}');") if system.php(
-        "echo function_exists('wpprivsync_thrive_like_seed') ? 1 : 0;") == "1" else None
+    if thrive.active(system.wp):
+        thrive.add_testimonial(system.wp, email, "Fin Flow", text="Fin's testimonial")
+        thrive.add_lead(system.wp, email, "Fin Flow", phone="+48 600 999 111")
     field = system.ac.add_field("Company")
     system.ac.add_contact(email, lists={system.list_id: 1}, tags=["webinar-2026"], fields={field: "Fin Ltd"})
 
@@ -110,6 +113,8 @@ def test_export_contains_every_system(system, tmp_path):
     assert any(f["value"] == "Fin Ltd" for f in ac["fields"])
     assert any(int(l["list"]) == system.list_id and int(l["status"]) == 1 for l in ac["lists"])
     assert "Fin Ltd" in page and "exported comment" in page
+    if thrive.active(system.wp):
+        assert "Fin's testimonial" in flat and "+48 600 999 111" in flat
 
 
 def test_reconcile_fixes_drift(system):

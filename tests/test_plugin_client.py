@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from support.wordpress import woocommerce_dir
+from support import thrive
+from support.wordpress import requires_thrive
 from wpprivsync import errors
 from wpprivsync.clients.wordpress import WordPressClient
 
@@ -31,12 +32,16 @@ def test_events_ack_round_trip(wp, client):
     assert client.events(0) == ([], 0)
 
 
+@requires_thrive
 def test_export_merges_real_pages(wp, client):
-    wp.php("foreach (range(1, 530) as $i) { Thrive_Like_Fixture::add_lead('kim@example.test', 'Kim'); }"
-           " Thrive_Like_Fixture::add_testimonial('kim@example.test', 'Kim');")
+    wp.php("""global $tvedb; foreach (range(1, 530) as $i) {
+        $log = $tvedb->insert_event(['event_type' => TVE_LEADS_CONVERSION, 'main_group_id' => 0, 'form_type_id' => 0,
+                                     'variation_key' => 0, 'user' => 'kim@example.test'], 0, false);
+        $tvedb->tve_leads_register_contact($log, 'Kim', 'kim@example.test', []); }""")
+    thrive.add_testimonial(wp, "kim@example.test", "Kim")
     merged = client.export("KIM@example.test")
-    assert len(merged["groups"]["tve-leads-contacts"]["items"]) == 530
-    assert len(merged["groups"]["tvo-testimonials"]["items"]) == 1
+    assert len(merged["groups"]["tve-leads-user-privacy"]["items"]) == 530
+    assert len(merged["groups"]["tvo-user-privacy"]["items"]) == 1
 
 
 def test_consents_iterate_every_user(wp, client):
@@ -51,8 +56,8 @@ def test_consent_erase_remove_comments(wp, client):
     assert client.set_consent("kim@example.test", True)["changed"] is True
     assert client.remove_comments("kim@example.test", dry_run=True)["would_delete"]["comments"] == 1
     assert client.remove_comments("kim@example.test")["comments_deleted"] == 1
-    answer = client.erase("kim@example.test", exclude=["thrive-leads"])
-    assert answer["request_id"] > 0 and "thrive-leads" not in {e["id"] for e in answer["erasers"]}
+    answer = client.erase("kim@example.test", exclude=["wordpress-comments"])
+    assert answer["request_id"] > 0 and "wordpress-comments" not in {e["id"] for e in answer["erasers"]}
     with pytest.raises(errors.NotFound):
         client.set_consent("nobody@example.test", True)
 
@@ -64,9 +69,9 @@ def test_retention_and_heartbeat(client):
     assert client.status()["heartbeat"]["queue"] == 2
 
 
-def test_orders_without_woocommerce_raise_woocommerce_missing(client):
-    if woocommerce_dir() is not None:
-        pytest.skip("WooCommerce is active in this run")
+def test_orders_without_woocommerce_raise_woocommerce_missing(wp, client):
+    if wp.woocommerce_dir is not None:
+        wp.deactivate_plugin("woocommerce")  # the next test's database restore brings it back
     with pytest.raises(errors.WooCommerceMissing):
         list(client.orders(before="2020-01-01"))
     with pytest.raises(errors.WooCommerceMissing):

@@ -1,4 +1,4 @@
-"""Every PHP file of the plugin and the test plugins passes ``php -l``."""
+"""Every PHP file of the plugin, the test plugins and the devstack helpers passes ``php -l``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PHP_FILES = sorted([*(REPO / "wp-plugin").rglob("*.php"), *(REPO / "tests" / "wp-plugins").rglob("*.php")])
+PHP_FILES = sorted([*(REPO / "wp-plugin").rglob("*.php"), *(REPO / "tests" / "wp-plugins").rglob("*.php"),
+                    *(REPO / "src" / "wpprivsync" / "devstack" / "php").rglob("*.php")])
 
 
 def test_there_is_php_to_lint():
     names = {p.name for p in PHP_FILES}
-    assert {"wpprivsync.php", "uninstall.php", "class-wpprivsync-rest.php", "thrive-like.php"} <= names
+    assert {"wpprivsync.php", "uninstall.php", "class-wpprivsync-rest.php", "hpos.php", "setup.php"} <= names
 
 
 @pytest.mark.skipif(shutil.which("php") is None, reason="needs php (scripts/install-system-deps)")

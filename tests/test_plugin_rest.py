@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from support.wordpress import rest_session, woocommerce_dir
+from support.wordpress import rest_session
 
 NS = "wpprivsync/v1"
 EMAIL = "someone@example.test"
@@ -52,7 +52,7 @@ def subscriber(wp_stack):
 @pytest.mark.parametrize(("method", "route", "good", "bad"), ROUTES, ids=IDS)
 def test_daemon_user_succeeds(wp, daemon, method, route, good, bad):
     resp = call(wp, daemon, method, route, good)
-    if route in WOO_ROUTES and woocommerce_dir() is None:
+    if route in WOO_ROUTES and wp.woocommerce_dir is None:
         assert resp.status_code == 501
         assert resp.json()["code"] == "woocommerce_missing"
     else:
@@ -121,7 +121,7 @@ def test_heartbeat_shows_in_status(wp, daemon):
     assert status["heartbeat"]["requests"][0]["retained_until"] == "2031-12-31"
     assert status["heartbeat"]["age_s"] >= 0
     assert status["heartbeat"]["near_deadline"] == body["near_deadline"]  # undocumented keys are kept
-    assert status["version"] and status["woocommerce"] is (woocommerce_dir() is not None)
+    assert status["version"] and status["woocommerce"] is (wp.woocommerce_dir is not None)
 
 
 def test_retention_round_trip(wp, daemon):

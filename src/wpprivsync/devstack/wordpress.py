@@ -27,6 +27,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import requests
+
 from . import ports, processes
 from .mariadb import MariaDB, default_template_cache
 from .processes import StackError
@@ -58,13 +60,19 @@ class WordPressStack:
     def __init__(self, root: Path, *, plugin_dirs: list[Path] | tuple[Path, ...] = (),
                  woocommerce_dir: Path | None = None, workers: int = 4,
                  wordpress_dir: Path = SYSTEM_WORDPRESS, pick_port: Callable[[], int] = ports.free_port,
-                 template_cache: Path | None = None):
+                 template_cache: Path | None = None, hpos: bool = False, profile: str = ""):
         self.root = Path(root).absolute()
         self.site = self.root / "site"
         self.logs = self.root / "logs"
         self.wordpress_dir = Path(wordpress_dir)
         self.plugin_dirs = [Path(p).absolute() for p in plugin_dirs]
         self.woocommerce_dir = Path(woocommerce_dir).absolute() if woocommerce_dir else None
+        # WooCommerce's High-Performance Order Storage: on (sync off) when True, else posts storage
+        self.hpos = hpos
+        self.profile = profile  # the name of the profile it was built from, for reports
+        self.wp_version = ""
+        self.wc_version = ""
+        self.order_storage = ""  # "hpos" or "posts" as WooCommerce reports it; "" without it
         if workers < 1:
             raise StackError("workers must be at least 1")
         self.workers = workers
@@ -119,6 +127,7 @@ class WordPressStack:
                 db_ready.result()
             self._timed("install", self._install)
             self._timed("plugins_and_users", self._setup)
+            self._timed("settle", self._settle)
         except BaseException:
             self.stop()
             raise
@@ -286,6 +295,8 @@ class WordPressStack:
             "db_socket": str(self.db.socket),
             "plugin_dirs": [str(p) for p in self.plugin_dirs],
             "woocommerce_dir": str(self.woocommerce_dir) if self.woocommerce_dir else None,
+            "wordpress_dir": str(self.wordpress_dir), "hpos": self.hpos, "profile": self.profile,
+            "wp_version": self.wp_version, "wc_version": self.wc_version, "order_storage": self.order_storage,
             "plugins": self.plugins, "user_ids": self.user_ids, "warnings": self.warnings,
             "service_role": self.service_role,
             "admin_password": self.admin_password, "admin_app_password": self.admin_app_password,
@@ -316,7 +327,10 @@ class WordPressStack:
             raise StackError(f"unreadable stack state in {root}") from None
         stack = cls(root, plugin_dirs=[Path(p) for p in state["plugin_dirs"]],
                     woocommerce_dir=Path(state["woocommerce_dir"]) if state["woocommerce_dir"] else None,
-                    workers=state["workers"])
+                    workers=state["workers"], wordpress_dir=Path(state.get("wordpress_dir", SYSTEM_WORDPRESS)),
+                    hpos=bool(state.get("hpos")), profile=state.get("profile", ""))
+        for key in ("wp_version", "wc_version", "order_storage"):
+            setattr(stack, key, state.get(key, ""))
         stack.url, stack.http_port = state["url"], state["http_port"]
         stack.plugins, stack.user_ids = state["plugins"], state["user_ids"]
         stack.warnings, stack.service_role = state["warnings"], state["service_role"]
@@ -472,6 +486,43 @@ class WordPressStack:
         self.warnings = list(answer["warnings"])
         for text in self.warnings:
             warnings.warn(f"WordPress stack: {text}", RuntimeWarning, stacklevel=3)
+
+    def _settle(self) -> None:
+        """After activation: switch WooCommerce to HPOS when asked (the way its settings page
+        does, with compatibility sync off), then load one admin page as the administrator, as
+        a person would after activating plugins (some plugins, Thrive's among them, create
+        tables only then). Records the versions and order storage actually in use."""
+        if self.hpos:
+            if self.woocommerce_dir is None:
+                raise StackError("HPOS needs WooCommerce")
+            self._run_php_json("hpos.php", {"enable": True})
+        self.load_admin_page("index.php")
+        facts = self._run_php_json("facts.php", {})
+        self.wp_version = str(facts["wp_version"])
+        self.wc_version = str(facts.get("wc_version") or "")
+        self.order_storage = str(facts.get("order_storage") or "")
+        if self.hpos and self.order_storage != "hpos":
+            raise StackError(f"HPOS was asked for but WooCommerce stores orders in {self.order_storage or 'nothing'}")
+
+    def admin_client(self) -> requests.Session:
+        """An HTTP session logged in to wp-admin as the administrator (cookies, like a browser)."""
+        client = requests.Session()
+        client.cookies.set("wordpress_test_cookie", "WP Cookie check")
+        answer = client.post(f"{self.url}/wp-login.php", timeout=60, data={
+            "log": self.admin_user, "pwd": self.admin_password, "wp-submit": "Log In",
+            "redirect_to": f"{self.url}/wp-admin/", "testcookie": "1"})
+        if answer.status_code != 200 or not any(c.startswith("wordpress_logged_in_") for c in client.cookies.keys()):
+            client.close()
+            raise StackError(f"could not log in to wp-admin as {self.admin_user} (HTTP {answer.status_code})")
+        return client
+
+    def load_admin_page(self, page: str) -> str:
+        """GET ``/wp-admin/<page>`` as the administrator; returns the HTML."""
+        with self.admin_client() as client:
+            answer = client.get(f"{self.url}/wp-admin/{page}", timeout=120)
+        if answer.status_code != 200:
+            raise StackError(f"wp-admin/{page} answered HTTP {answer.status_code}")
+        return answer.text
 
     def _wait_http(self, log: Path, log_start: int, timeout: float = 15.0) -> None:
         """Wait for the server's own "started" line: a connection alone could reach another

@@ -99,21 +99,100 @@ class Wpprivsync_Privacy {
 	}
 
 	/**
-	 * Every eraser except ours and the excluded ones.
+	 * Erasers that must not run for an email without a WordPress account, by stable id, with
+	 * the reason. Thrive Reporting's eraser, given such an email, deletes every row of
+	 * thrive_reporting_logs whose user_id is NULL: other people's rows.
 	 *
-	 * @param string[] $exclude Eraser ids.
+	 * @return array id => reason
+	 */
+	public static function account_only_erasers() {
+		/**
+		 * Filters the erasers that run only for an email with a WordPress account.
+		 *
+		 * @param array $erasers Stable eraser id => reason shown in the report.
+		 */
+		return (array) apply_filters(
+			'wpprivsync_account_only_erasers',
+			array(
+				'thrive-reporting' => __( 'Skipped: without a WordPress account this eraser deletes other people\'s reporting rows.', 'wpprivsync' ),
+			)
+		);
+	}
+
+	/**
+	 * A stable id for a registered eraser: its own key, unless that is a number (Thrive's
+	 * plugins register theirs as 0, 1, 2, ... in load order), then its friendly name as a slug.
+	 *
+	 * @param int|string $key    The key it was registered under.
+	 * @param array      $eraser The eraser.
+	 * @return string
+	 */
+	public static function stable_id( $key, array $eraser ) {
+		if ( is_int( $key ) || ctype_digit( (string) $key ) ) {
+			$name = (string) ( $eraser['eraser_friendly_name'] ?? ( $eraser['exporter_friendly_name'] ?? '' ) );
+			$slug = sanitize_title( $name );
+			return '' !== $slug ? $slug : 'eraser-' . $key;
+		}
+		return (string) $key;
+	}
+
+	/**
+	 * Every eraser except ours and the excluded ones, by stable id.
+	 *
+	 * @param string[] $exclude Eraser ids (stable ids; registered keys are accepted too).
+	 * @param string   $email   When given, erasers that need an account are left out for an
+	 *                          email without one; they are listed in $skipped.
+	 * @param array    $skipped Filled with id => array( name, reason ) of erasers left out.
 	 * @return array id => eraser
 	 */
-	public static function erasers( array $exclude = array() ) {
-		$all = apply_filters( 'wp_privacy_personal_data_erasers', array() );
-		$out = array();
-		foreach ( (array) $all as $id => $eraser ) {
-			if ( self::ERASER_ID === $id || in_array( $id, $exclude, true ) || ! is_array( $eraser ) || empty( $eraser['callback'] ) || ! is_callable( $eraser['callback'] ) ) {
+	public static function erasers( array $exclude = array(), $email = '', &$skipped = array() ) {
+		$all          = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		$out          = array();
+		$account_only = self::account_only_erasers();
+		$has_account  = '' === $email || (bool) get_user_by( 'email', $email );
+		foreach ( (array) $all as $key => $eraser ) {
+			if ( self::ERASER_ID === $key || ! is_array( $eraser ) || empty( $eraser['callback'] ) || ! is_callable( $eraser['callback'] ) ) {
 				continue;
+			}
+			$id = self::stable_id( $key, $eraser );
+			if ( in_array( $id, $exclude, true ) || in_array( (string) $key, $exclude, true ) ) {
+				continue;
+			}
+			if ( ! $has_account && isset( $account_only[ $id ] ) ) {
+				$skipped[ $id ] = array(
+					'name'   => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
+					'reason' => (string) $account_only[ $id ],
+				);
+				continue;
+			}
+			while ( isset( $out[ $id ] ) ) {
+				$id .= '-2';
 			}
 			$out[ $id ] = $eraser;
 		}
 		return $out;
+	}
+
+	/**
+	 * Report entries for erasers left out because the email has no account.
+	 *
+	 * @param array $skipped id => array( name, reason ), from erasers().
+	 * @return array
+	 */
+	private static function skipped_entries( array $skipped ) {
+		$entries = array();
+		foreach ( $skipped as $id => $info ) {
+			$entries[] = array(
+				'id'             => (string) $id,
+				'name'           => $info['name'],
+				'items_removed'  => false,
+				'items_retained' => false,
+				'pages'          => 0,
+				'skipped'        => true,
+				'messages'       => array( $info['reason'] ),
+			);
+		}
+		return $entries;
 	}
 
 	/**
@@ -209,8 +288,9 @@ class Wpprivsync_Privacy {
 	 */
 	private static function erase_dry_run( $email, array $exclude ) {
 		global $wpdb;
-		$report = array();
-		foreach ( self::erasers( $exclude ) as $id => $eraser ) {
+		$report  = array();
+		$skipped = array();
+		foreach ( self::erasers( $exclude, $email, $skipped ) as $id => $eraser ) {
 			$report[] = array(
 				'id'             => (string) $id,
 				'name'           => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
@@ -220,7 +300,8 @@ class Wpprivsync_Privacy {
 				'messages'       => array(),
 			);
 		}
-		$would = array(
+		$report = array_merge( $report, self::skipped_entries( $skipped ) );
+		$would  = array(
 			'users'    => get_user_by( 'email', $email ) ? 1 : 0,
 			'comments' => (int) $wpdb->get_var( $wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->comments} WHERE comment_author_email = %s", $email ) ),
 		);
@@ -269,7 +350,8 @@ class Wpprivsync_Privacy {
 		$report        = array();
 		$any_removed   = false;
 		$any_retained  = false;
-		foreach ( self::erasers( $exclude ) as $id => $eraser ) {
+		$skipped       = array();
+		foreach ( self::erasers( $exclude, $email, $skipped ) as $id => $eraser ) {
 			$entry = array(
 				'id'             => (string) $id,
 				'name'           => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
@@ -299,6 +381,7 @@ class Wpprivsync_Privacy {
 			$any_retained = $any_retained || $entry['items_retained'];
 			$report[]     = $entry;
 		}
+		$report   = array_merge( $report, self::skipped_entries( $skipped ) );
 		$messages = array();
 		foreach ( $report as $entry ) {
 			foreach ( $entry['messages'] as $message ) {
