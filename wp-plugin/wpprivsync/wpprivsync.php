@@ -4,7 +4,10 @@
  * Description:       Makes the privacy policy true in WordPress, WooCommerce and ActiveCampaign: records privacy events for the wpprivsync daemon and runs WordPress's privacy tools on its behalf.
  * Version:           0.1.0
  * Requires at least: 6.1
+ * Tested up to:      7.1
  * Requires PHP:      8.0
+ * WC requires at least: 7.8
+ * WC tested up to:   9.9
  * Author:            wpprivsync
  * License:           GPL-2.0-or-later
  * Text Domain:       wpprivsync

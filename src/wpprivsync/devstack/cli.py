@@ -1,7 +1,10 @@
 """``python -m wpprivsync.devstack up|down|env|status``: a detached WordPress stack for people
 and the sandbox (``scripts/wp-stack`` runs this from the repository root).
 
-``up`` starts the stack in ``--dir`` (default ``.stack/wordpress``) and leaves it running;
+``up`` starts the stack in ``--dir`` (default ``.stack/wordpress``) and leaves it running, on a
+profile (``--profile legacy|current|debian``; default ``current`` when the third-party archives are
+in ``../shared/thirdparty``, else ``debian``) whose parts ``--wordpress`` and ``--woocommerce`` can
+replace;
 ``reset`` puts its database back to the state right after ``up``; ``down`` stops it and
 removes the directory; ``env`` prints ``export WPPRIVSYNC_...=`` lines;
 ``status`` exits 0 when the stack runs, 3 when it does not. All are idempotent.
@@ -17,8 +20,9 @@ from pathlib import Path
 
 import click
 
+from . import profiles
 from .processes import StackError
-from .wordpress import STATE_FILE, WordPressStack
+from .wordpress import STATE_FILE, WORDPRESS_ENV, WordPressStack
 
 DEFAULT_DIR = Path(".stack") / "wordpress"
 DEFAULT_PLUGIN = Path("wp-plugin") / "wpprivsync"
@@ -40,24 +44,46 @@ def main() -> None:
 @click.option("--plugin", "plugins", multiple=True, type=click.Path(path_type=Path),
               help="Plugin directory to link and activate (repeatable). Default: wp-plugin/wpprivsync.")
 @click.option("--test-plugins", is_flag=True, help="Also activate every plugin under tests/wp-plugins/.")
+@click.option("--profile", "profile_name", type=click.Choice(profiles.NAMES),
+              default=lambda: os.environ.get("WPPRIVSYNC_PROFILE") or profiles.default_name(Path.cwd()),
+              help="legacy: WordPress 6.1.9 + WooCommerce 7.8.2 (posts) + Thrive; current: WordPress 7.1 + "
+                   "WooCommerce 9.9.5 (HPOS) + Thrive; debian: Debian's WordPress alone "
+                   "[default: current when ../shared/thirdparty is there, else debian].")
+@click.option("--wordpress", type=click.Path(path_type=Path), default=lambda: os.environ.get(WORDPRESS_ENV) or None,
+              help=f"WordPress core tree instead of the profile's [default: ${WORDPRESS_ENV}].")
 @click.option("--woocommerce", type=click.Path(path_type=Path),
               default=lambda: os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None,
-              help="WooCommerce plugin directory [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
+              help="WooCommerce plugin directory instead of the profile's [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
 @click.option("--workers", default=4, show_default=True, help="PHP server workers.")
-def up(stack_dir: Path, plugins: tuple[Path, ...], test_plugins: bool, woocommerce: Path | None, workers: int) -> None:
-    """Start the stack (or show the one already running)."""
+def up(stack_dir: Path, plugins: tuple[Path, ...], test_plugins: bool, profile_name: str, wordpress: Path | None,
+       woocommerce: Path | None, workers: int) -> None:
+    """Start the stack (or show the one already running).
+
+    Example: scripts/wp-stack up --profile current"""
     existing = _attach(stack_dir)
-    if existing is not None and existing.running:
+    if existing is not None and existing.running and existing.profile in ("", profile_name):
         _describe(existing, started=False)
         return
+    if existing is not None and existing.running:
+        click.echo(f"stopping the running {existing.profile} stack to start the {profile_name} one", err=True)
     if existing is not None:
         _teardown(existing)
     elif stack_dir.exists() and any(stack_dir.iterdir()):
         raise click.ClickException(f"{stack_dir} exists but holds no stack state; remove it first")
-    plugin_dirs = list(plugins) or [DEFAULT_PLUGIN]
+    try:
+        profile = profiles.resolve(profile_name, Path.cwd())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    plugin_dirs = [*profile.plugin_dirs, *(list(plugins) or [DEFAULT_PLUGIN])]
     if test_plugins:
         plugin_dirs += sorted(d for d in Path("tests/wp-plugins").glob("*") if d.is_dir())
-    stack = WordPressStack(stack_dir, plugin_dirs=plugin_dirs, woocommerce_dir=woocommerce, workers=workers)
+    options = profile.stack_options()
+    if wordpress:
+        options["wordpress_dir"] = wordpress
+    if woocommerce:
+        options["woocommerce_dir"] = woocommerce
+    options["hpos"] = options["hpos"] and options["woocommerce_dir"] is not None
+    stack = WordPressStack(stack_dir, plugin_dirs=plugin_dirs, workers=workers, **options)
     try:
         stack.start()
         stack.snapshot()
@@ -145,6 +171,8 @@ def _describe(stack: WordPressStack, *, started: bool) -> None:
     head = f"WordPress stack up in {stack.startup_seconds:.1f} s" if started else "WordPress stack already running"
     lines = [
         f"{head}: {stack.url}",
+        f"  profile:      {stack.profile or '-'} (WordPress {stack.wp_version or '?'}"
+        + (f", WooCommerce {stack.wc_version} on {stack.order_storage} storage)" if stack.wc_version else ")"),
         f"  admin login:  {stack.url}/wp-login.php  user {stack.admin_user}  password {stack.admin_password}",
         f"  service user: {stack.service_user} (role {stack.service_role})  application password {stack.service_app_password}",
         f"  subscriber:   {stack.subscriber_user}  application password {stack.subscriber_app_password}",

@@ -19,8 +19,9 @@ from typing import Any
 
 from .processes import StackError
 from .thirdparty import ThirdPartyShelf
+from .wordpress import SYSTEM_WORDPRESS, default_wordpress_dir
 
-SYSTEM_WORDPRESS = Path("/usr/share/wordpress")
+
 WORDPRESS_7 = "wordpress-7.1.0.tar.xz"
 WOOCOMMERCE_9 = "woocommerce-9.9.5.tar.xz"
 WOOCOMMERCE_7 = "woocommerce-7.8.2.tar.xz"
@@ -62,7 +63,8 @@ def resolve(name: str, repo_root: Path, shelf: ThirdPartyShelf | None = None) ->
     """The profile ``name``, its third-party trees unpacked into the cache."""
     shelf = shelf or ThirdPartyShelf.beside(repo_root)
     if name == "debian":
-        return Profile("debian", SYSTEM_WORDPRESS, description="Debian's WordPress 6.1.9, no WooCommerce, no Thrive")
+        return Profile("debian", default_wordpress_dir(),
+                       description="Debian's WordPress 6.1.9 (or $WPPRIVSYNC_WORDPRESS_DIR), no WooCommerce, no Thrive")
     if name not in FULL:
         raise ProfileUnavailable(f"unknown stack profile {name!r} (choose from {', '.join(NAMES)})")
     needed = [WOOCOMMERCE_7 if name == "legacy" else WOOCOMMERCE_9, THRIVE] + ([WORDPRESS_7] if name == "current" else [])

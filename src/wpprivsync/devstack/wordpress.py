@@ -37,6 +37,7 @@ from .snapshots import DatabaseSnapshot
 log = logging.getLogger(__name__)
 
 SYSTEM_WORDPRESS = Path("/usr/share/wordpress")
+WORDPRESS_ENV = "WPPRIVSYNC_WORDPRESS_DIR"
 SERVICE_ROLE = "wpprivsync_daemon"
 THEME = "wpprivsync-minimal"
 STATE_FILE = "state.json"
@@ -53,18 +54,22 @@ PHP_DIR = Path(__file__).parent / "php"
 class WordPressStack:
     """One WordPress site with its database and web server, rooted at ``root``.
 
+    ``wordpress_dir`` is the WordPress core tree the site is laid out from (default
+    ``$WPPRIVSYNC_WORDPRESS_DIR``, else Debian's ``/usr/share/wordpress``); it is never written to.
+    ``hpos=True`` switches WooCommerce to High-Performance Order Storage with sync off.
+
     ``plugin_dirs`` are linked into ``wp-content/plugins`` under their directory names and
     activated in order, after WooCommerce when ``woocommerce_dir`` is given.
     """
 
     def __init__(self, root: Path, *, plugin_dirs: list[Path] | tuple[Path, ...] = (),
                  woocommerce_dir: Path | None = None, workers: int = 4,
-                 wordpress_dir: Path = SYSTEM_WORDPRESS, pick_port: Callable[[], int] = ports.free_port,
+                 wordpress_dir: Path | None = None, pick_port: Callable[[], int] = ports.free_port,
                  template_cache: Path | None = None, hpos: bool = False, profile: str = ""):
         self.root = Path(root).absolute()
         self.site = self.root / "site"
         self.logs = self.root / "logs"
-        self.wordpress_dir = Path(wordpress_dir)
+        self.wordpress_dir = Path(wordpress_dir) if wordpress_dir else default_wordpress_dir()
         self.plugin_dirs = [Path(p).absolute() for p in plugin_dirs]
         self.woocommerce_dir = Path(woocommerce_dir).absolute() if woocommerce_dir else None
         # WooCommerce's High-Performance Order Storage: on (sync off) when True, else posts storage
@@ -327,7 +332,7 @@ class WordPressStack:
             raise StackError(f"unreadable stack state in {root}") from None
         stack = cls(root, plugin_dirs=[Path(p) for p in state["plugin_dirs"]],
                     woocommerce_dir=Path(state["woocommerce_dir"]) if state["woocommerce_dir"] else None,
-                    workers=state["workers"], wordpress_dir=Path(state.get("wordpress_dir", SYSTEM_WORDPRESS)),
+                    workers=state["workers"], wordpress_dir=Path(state.get("wordpress_dir") or SYSTEM_WORDPRESS),
                     hpos=bool(state.get("hpos")), profile=state.get("profile", ""))
         for key in ("wp_version", "wc_version", "order_storage"):
             setattr(stack, key, state.get(key, ""))
@@ -596,6 +601,12 @@ class WordPressStack:
             return json.loads(done.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             raise StackError(f"{script} printed no JSON answer:\n{_tail(done.stdout + done.stderr)}") from None
+
+
+def default_wordpress_dir() -> Path:
+    """``$WPPRIVSYNC_WORDPRESS_DIR`` (any WordPress tree), else Debian's package."""
+    value = os.environ.get(WORDPRESS_ENV, "").strip()
+    return Path(value).absolute() if value else SYSTEM_WORDPRESS
 
 
 def _runs(pid: int | None, program: str) -> bool:

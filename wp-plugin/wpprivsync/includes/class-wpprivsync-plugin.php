@@ -45,6 +45,7 @@ class Wpprivsync_Plugin {
 	 */
 	public static function boot() {
 		add_action( 'plugins_loaded', array( 'Wpprivsync_Installer', 'maybe_upgrade' ) );
+		add_action( 'before_woocommerce_init', array( __CLASS__, 'declare_woocommerce_compatibility' ) );
 		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
 		Wpprivsync_Hooks::register();
 		Wpprivsync_Consent::register();
@@ -54,6 +55,16 @@ class Wpprivsync_Plugin {
 		add_action( 'rest_api_init', array( 'Wpprivsync_Webhook', 'register_routes' ) );
 		if ( is_admin() ) {
 			Wpprivsync_Admin::register();
+		}
+	}
+
+	/**
+	 * Tells WooCommerce the plugin works with High-Performance Order Storage.
+	 */
+	public static function declare_woocommerce_compatibility() {
+		if ( class_exists( '\Automattic\WooCommerce\Utilities\FeaturesUtil' ) ) {
+			// Orders are read and changed through wc_get_orders() and WC_Order only.
+			\Automattic\WooCommerce\Utilities\FeaturesUtil::declare_compatibility( 'custom_order_tables', WPPRIVSYNC_FILE, true );
 		}
 	}
 
