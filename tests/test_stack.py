@@ -337,7 +337,7 @@ def test_sigterm_to_a_test_session_stops_its_stack(tmp_path):
         f"    pathlib.Path({str(pgids_file)!r}).write_text(json.dumps(wp_stack.pgids()))\n"
         "    threading.Event().wait(120)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO / "tests"))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tests"), WPPRIVSYNC_PROFILE="debian")
     env.pop("WPPRIVSYNC_WOOCOMMERCE_DIR", None)
     session = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "support.wordpress", "-p", "no:cacheprovider",

@@ -78,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _profile: Profile | None = None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--profile"):
+        run_profile(config)  # a profile asked for by name must exist before anything runs
+
+
 def run_profile(config: pytest.Config) -> Profile:
     """The run's profile, its third-party trees unpacked (once per run)."""
     global _profile
