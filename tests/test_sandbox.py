@@ -2,8 +2,9 @@
 as a person runs it: a real subprocess that starts WordPress, the local ActiveCampaign server and
 the daemon, plays its story and cleans up.
 
-With WPPRIVSYNC_WOOCOMMERCE_DIR set the story includes orders, and the first test checks the
-retention dates too."""
+With the third-party archives beside the checkout the first test runs on the ``current``
+profile (WordPress 7.1, WooCommerce with HPOS, Thrive) and checks the orders of three tax years
+and the Thrive data too; the others run on Debian's WordPress alone (quicker)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from wpprivsync.devstack import profiles
 from wpprivsync.devstack.processes import group_members, kill_group
 from wpprivsync.sandbox import PEOPLE
 from wpprivsync.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-WOOCOMMERCE = os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR", "").strip()
+FULL = profiles.default_name(REPO) == "current"
 
 
 def processes_using(path: Path) -> list[str]:
@@ -46,12 +48,11 @@ def processes_using(path: Path) -> list[str]:
 class Sandbox:
     """`wpprivsync sandbox` in its own session, its output read line by line."""
 
-    def __init__(self, state_dir: Path, *args: str, woocommerce: bool):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WPPRIVSYNC_")}
-        if woocommerce and WOOCOMMERCE:
-            env["WPPRIVSYNC_WOOCOMMERCE_DIR"] = WOOCOMMERCE
+    def __init__(self, state_dir: Path, *args: str, woocommerce: bool, env_extra: dict[str, str] | None = None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WPPRIVSYNC_")} | (env_extra or {})
         self.state_dir = state_dir
-        argv = [sys.executable, "-m", "wpprivsync.cli", "sandbox", "--dir", str(state_dir), *args]
+        profile = [] if woocommerce else ["--profile", "debian"]  # default: current when the archives are there
+        argv = [sys.executable, "-m", "wpprivsync.cli", "sandbox", "--dir", str(state_dir), *profile, *args]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                      cwd=REPO, start_new_session=True)
         self.lines: list[str] = []
@@ -107,10 +108,14 @@ def test_story_says_what_each_system_did_and_leaves_nothing_running(tmp_path):
     act1 = out.split("[1]", 1)[1].split("[2]", 1)[0]
     assert "account erased" in act1 and "request" in act1 and "(erase) done" in act1
     assert "ActiveCampaign contact deleted" in act1 and "suppression list as a keyed hash: yes" in act1
-    if WOOCOMMERCE:
+    if FULL:
+        assert "current profile" in out and "WordPress 7.1, WooCommerce 9.9.5 on hpos order storage" in out
         year = dt.date.today().year
-        assert f"retained until {year - 1 + 5}-12-31" in act1  # the order of last year
-        assert "anonymised (its retention had ended)" in act1  # the order of seven years ago
+        # orders of three tax years: the oldest anonymised, two kept, each with its own end date
+        assert act1.count("anonymised (its retention had ended)") == 1  # the order of seven years ago
+        assert f"of {year - 3}-09-10: retained until {year - 3 + 5}-12-31" in act1
+        assert f"of {year - 1}-06-15: retained until {year - 1 + 5}-12-31" in act1
+        assert "Thrive Ovation testimonials 1 -> 0, Thrive Leads sign-ups 1 -> 0: erased" in act1
     # act 2: comments deleted, not anonymised, and comment-derived newsletter data with them
     act2 = out.split("[2]", 1)[1].split("[3]", 1)[0]
     assert "3 comments deleted" in act2 and "comments 3 -> 0" in act2
@@ -191,4 +196,10 @@ def test_bad_inputs_are_refused_before_anything_starts_or_is_deleted(tmp_path):
     box = Sandbox(state, "--exit-after-story", "--woocommerce", str(tmp_path / "nowhere"), woocommerce=False)
     code = box.finish(timeout=60)
     assert code == 2 and "holds no woocommerce.php" in box.output
+    assert processes_using(state) == [] and not state.exists()
+
+    box = Sandbox(state, "--exit-after-story", "--profile", "current", woocommerce=True,
+                  env_extra={"WPPRIVSYNC_THIRDPARTY_DIR": str(tmp_path / "no-archives")})
+    code = box.finish(timeout=60)
+    assert code == 2 and f"needs the third-party archives folder {tmp_path / 'no-archives'} (not found)" in box.output
     assert processes_using(state) == [] and not state.exists()

@@ -104,11 +104,16 @@ class Sandbox:
     """One sandbox run. ``out`` prints a line of the story (click.echo in the CLI)."""
 
     def __init__(self, state_dir: Path, plugin_dir: Path | None = None, *, woocommerce_dir: Path | None = None,
-                 wp_port: int = 0, ac_port: int = 0, out: Callable[[str], None] = print,
+                 profile: str | None = None, wp_port: int = 0, ac_port: int = 0, out: Callable[[str], None] = print,
                  clock: Callable[[], dt.datetime] = utcnow):
         self.dir = Path(state_dir).absolute()
         self.plugin_dir = Path(plugin_dir).absolute() if plugin_dir else default_plugin_dir()
         self.woocommerce_dir = Path(woocommerce_dir).absolute() if woocommerce_dir else None
+        # the stack profile: None picks "current" when the third-party archives are beside the
+        # checkout (WordPress 7.1, WooCommerce with HPOS, Thrive), else Debian's WordPress alone
+        self.profile_name = profile
+        self.profile: Any = None  # devstack.profiles.Profile, set by start()
+        self.thrive = False
         self.wp_port = wp_port
         self.ac_port = ac_port
         self.out = out
@@ -137,11 +142,20 @@ class Sandbox:
     def start(self) -> None:
         """Bring up WordPress, the ActiveCampaign server and the daemon; write the config."""
         from .acfake import ActiveCampaignServer
-        from .devstack import WordPressStack, free_port
+        from .devstack import StackError, WordPressStack, free_port, profiles
 
         if self.plugin_dir is None or not (self.plugin_dir / "wpprivsync.php").is_file():
             raise errors.ConfigError("the plugin's source is not here", field="plugin",
                                      hint="run the sandbox from a wpprivsync checkout (scripts/run)")
+        root = repo_root() or Path.cwd()
+        try:
+            self.profile = profiles.resolve(self.profile_name or profiles.default_name(root), root)
+        except StackError as exc:
+            raise errors.ConfigError(str(exc), field="profile",
+                                     hint="put the third-party archives in ../shared/thirdparty, or use --profile debian") from None
+        if self.woocommerce_dir is None:
+            self.woocommerce_dir = self.profile.woocommerce_dir
+        self.thrive = self.profile.has_thrive
         if self.woocommerce_dir is not None and not (self.woocommerce_dir / "woocommerce.php").is_file():
             raise errors.ConfigError(f"{self.woocommerce_dir} holds no woocommerce.php", field="woocommerce",
                                      hint="point it at a WooCommerce plugin directory, or leave it unset")
@@ -152,8 +166,9 @@ class Sandbox:
         self.dir.chmod(0o700)
         self._owns_dir = True
         (self.dir / MARKER).write_text("wpprivsync sandbox: emptied by the next `wpprivsync sandbox`\n")
-        self.out("Starting the sandbox: WordPress" + (" + WooCommerce" if self.woocommerce else "")
-                 + ", a local ActiveCampaign server (5 requests/s) and the wpprivsync daemon ...")
+        self.out(f"Starting the sandbox ({self.profile.name} profile: {self.profile.description}"
+                 + (f"; WooCommerce from {self.woocommerce_dir}" if self.woocommerce_dir != self.profile.woocommerce_dir else "")
+                 + "), a local ActiveCampaign server (5 requests/s) and the wpprivsync daemon ...")
 
         self.ac = ActiveCampaignServer(port=self.ac_port, token=secrets.token_hex(20), rate=5).start()
         wanted = [self.wp_port] if self.wp_port else []
@@ -161,8 +176,10 @@ class Sandbox:
         def pick_port() -> int:
             return wanted.pop() if wanted else free_port()
 
-        self.wp = WordPressStack(self.dir / "wordpress", plugin_dirs=[self.plugin_dir],
-                                 woocommerce_dir=self.woocommerce_dir, pick_port=pick_port)
+        options = {**self.profile.stack_options(), "woocommerce_dir": self.woocommerce_dir}
+        options["hpos"] = options["hpos"] and self.woocommerce_dir is not None
+        self.wp = WordPressStack(self.dir / "wordpress", plugin_dirs=[*self.profile.plugin_dirs, self.plugin_dir],
+                                 pick_port=pick_port, **options)
         self.wp.start()
         # state.json lets a later run stop servers a hard-killed sandbox left behind; the
         # servers stay ours to stop in close().
@@ -179,7 +196,10 @@ class Sandbox:
                                                               ["public", "admin", "system"], list_id=self.list_id)
         self._start_daemon()
         self.timings.up_s = time.monotonic() - started
-        self.out(f"  WordPress       {self.wp.url}  (up in {self.wp.startup_seconds:.1f} s)")
+        self.out(f"  WordPress       {self.wp.url}  (WordPress {self.wp.wp_version}"
+                 + (f", WooCommerce {self.wp.wc_version} on {self.wp.order_storage} order storage" if self.wp.wc_version else "")
+                 + (", Thrive Comments, Leads and Ovation" if self.thrive else "")
+                 + f"; up in {self.wp.startup_seconds:.1f} s)")
         self.out(f"  ActiveCampaign  {self.ac.url}  (webhook -> the plugin's intake URL)")
         self.out(f"  daemon          polling every {settings.poll_interval_s:g} s; log in {self._show(self.log_path)}")
         self.out(f"  sandbox up in {self.timings.up_s:.1f} s")
@@ -331,16 +351,21 @@ class Sandbox:
             year = self.clock().year
             self.orders = self._orders({
                 "ann_old": (ANN, f"{year - 7}-03-01"),
+                "ann_mid": (ANN, f"{year - 3}-09-10"),
                 "ann_recent": (ANN, f"{year - 1}-06-15"),
                 "dan_recent": (DAN, f"{year}-01-20"),
                 "guest_old": (None, f"{year - 8}-05-05"),
             })
+        thrive = ""
+        if self.thrive:
+            self._thrive_seed()
+            thrive = ", Thrive data (a testimonial and a Thrive Leads sign-up each for Ann and Dan)"
         self.wait_idle()
         self.timings.seed_s = time.monotonic() - started
-        n_orders = f", {len(self.orders)} orders" if self.orders else " (no WooCommerce: no orders; set " \
-                                                                     "WPPRIVSYNC_WOOCOMMERCE_DIR for them)"
+        n_orders = f", {len(self.orders)} orders" if self.orders else " (no WooCommerce: no orders; they come " \
+                                                                     "with the third-party archives in ../shared/thirdparty)"
         self.out(f"Seeded {len(PEOPLE)} people (accounts with newsletter consent, ActiveCampaign contacts on list "
-                 f"'{LIST_NAME}' with tags and a field), {len(comments)} comments{n_orders}; the daemon caught up "
+                 f"'{LIST_NAME}' with tags and a field), {len(comments)} comments{n_orders}{thrive}; the daemon caught up "
                  f"in {self.timings.seed_s:.1f} s.")
 
     def _orders(self, wanted: dict[str, tuple[Person | None, str]]) -> dict[str, int]:
@@ -358,6 +383,21 @@ class Sandbox:
                 $o->set_status('completed'); $o->save(); $ids[{_php_str(key)}] = $o->get_id();""")
         code.append("echo json_encode($ids);")
         return {k: int(v) for k, v in self.wp.php_json("\n".join(code)).items()}
+
+    def _thrive_seed(self) -> None:
+        """Thrive data made through the real plugins' own functions: a testimonial
+        (``tvo_create_testimonial``) and a Thrive Leads sign-up (an event-log row and a contact
+        row, as ``tve_leads_register_conversion`` writes them) for Ann and for Dan."""
+        code = ["global $tvedb;"]
+        for p, text in ((ANN, "Fast delivery and a friendly shop."), (DAN, "Both of them work.")):
+            code.append(f"""
+                tvo_create_testimonial(['title' => 'From ' . {_php_str(p.name)}, 'content' => {_php_str(text)},
+                    'tags' => [], 'status' => -1, 'source' => '', 'name' => {_php_str(p.name)},
+                    'email' => {_php_str(p.email)}, 'role' => 'Customer']);
+                $log = $tvedb->insert_event(['event_type' => TVE_LEADS_CONVERSION, 'main_group_id' => 0,
+                    'form_type_id' => 0, 'variation_key' => 0, 'user' => {_php_str(p.email)}], 0, false);
+                $tvedb->tve_leads_register_contact($log, {_php_str(p.name)}, {_php_str(p.email)}, ['phone' => '+48 600 000 000']);""")
+        self.wp.php("\n".join(code))
 
     # -- the story ---------------------------------------------------------------------------
     def story(self) -> dict[str, dict[str, Any]]:
@@ -448,7 +488,14 @@ class Sandbox:
             " $orders[$oid] = ['email' => $o->get_billing_email(),"
             " 'anonymized' => $o->get_meta('_anonymized') === 'yes',"
             " 'created' => $o->get_date_created()->date('Y-m-d')]; }"
-            "echo json_encode(['user' => (bool) $u, "
+            + ("global $wpdb; $thrive = ['leads' => (int) $wpdb->get_var($wpdb->prepare("
+               "\"SELECT COUNT(*) FROM {$wpdb->prefix}tve_leads_contacts WHERE LOWER(email) = %s\", "
+               f"strtolower({_php_str(p.email)}))), 'testimonials' => 0];"
+               "foreach (get_posts(['post_type' => 'tvo_testimonials', 'post_status' => 'any', 'numberposts' => -1]) as $t) {"
+               " $m = get_post_meta($t->ID, '_tvo_testimonial_attributes', true);"
+               f" if (is_array($m) && strtolower($m['email'] ?? '') === strtolower({_php_str(p.email)})) {{ $thrive['testimonials']++; }} }}"
+               if self.thrive else "$thrive = null;")
+            + "echo json_encode(['user' => (bool) $u, 'thrive' => $thrive, "
             "'consent' => $u ? get_user_meta($u->ID, 'wpprivsync_newsletter', true) : null,"
             " 'comments' => count($c), 'orders' => (object) $orders]);")
         return {**facts, "contact": self.ac.contact_view(p.email),
@@ -467,6 +514,11 @@ class Sandbox:
                     until = self.app.policy.order_retained_until(dt.date.fromisoformat(o["created"]))
                     lines.append(f"WooCommerce order {oid} of {o['created']}: retained until {until.isoformat()} "
                                  f"with its billing data (invoices)")
+            if after.get("thrive") is not None:
+                b, a = before["thrive"], after["thrive"]
+                lines.append(f"Thrive Ovation testimonials {b['testimonials']} -> {a['testimonials']}, "
+                             f"Thrive Leads sign-ups {b['leads']} -> {a['leads']}"
+                             + (" (!)" if a["testimonials"] or a["leads"] else ": erased"))
         elif action == plan.REMOVE_COMMENTS:
             lines.append(f"WordPress comments {before['comments']} -> {after['comments']}: comments deleted "
                          "(not anonymised)")

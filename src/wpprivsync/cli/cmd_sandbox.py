@@ -21,15 +21,19 @@ from .main import cli
 @click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the sandbox keeps its files [default: .stack/sandbox in a checkout, else the user "
                    "state directory]. Emptied at start; a non-empty directory that is not a sandbox's is refused.")
+@click.option("--profile", type=click.Choice(["current", "legacy", "debian"]), default=None,
+              help="WordPress stack: current (WordPress 7.1, WooCommerce 9.9.5 with HPOS, Thrive), legacy "
+                   "(WordPress 6.1.9, WooCommerce 7.8.2, Thrive) or debian (Debian's WordPress alone) "
+                   "[default: current when ../shared/thirdparty is beside the checkout, else debian].")
 @click.option("--woocommerce", "woocommerce_dir", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None,
-              help="A WooCommerce plugin directory, for orders and retention [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
+              help="A WooCommerce plugin directory instead of the profile's [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
 @click.option("--wp-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port of the local WordPress (0: any free port).")
 @click.option("--ac-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port of the local ActiveCampaign server (0: any free port).")
-def sandbox_cmd(exit_after_story: bool, keep_data: bool, state_dir: Path | None, woocommerce_dir: Path | None,
-                wp_port: int, ac_port: int) -> None:
+def sandbox_cmd(exit_after_story: bool, keep_data: bool, state_dir: Path | None, profile: str | None,
+                woocommerce_dir: Path | None, wp_port: int, ac_port: int) -> None:
     """Try wpprivsync with no real site: a local WordPress, a local ActiveCampaign server and
     the daemon, seeded with fake people, then a short story (an account deletion, a comment
     removal, an unsubscribe in ActiveCampaign) with what each system did.
@@ -41,13 +45,14 @@ def sandbox_cmd(exit_after_story: bool, keep_data: bool, state_dir: Path | None,
     Example:
       wpprivsync sandbox
       wpprivsync sandbox --exit-after-story
+      wpprivsync sandbox --profile legacy
     """
     from ..sandbox import Sandbox, default_state_dir
 
     def say(line: str) -> None:
         click.echo(line)
 
-    box = Sandbox(state_dir or default_state_dir(), woocommerce_dir=woocommerce_dir, wp_port=wp_port,
+    box = Sandbox(state_dir or default_state_dir(), woocommerce_dir=woocommerce_dir, profile=profile, wp_port=wp_port,
                   ac_port=ac_port, out=say)
     stop = threading.Event()
     interrupted = _interrupt_on_signals(stop)
