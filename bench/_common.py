@@ -108,12 +108,19 @@ def test_plugin_dirs() -> list[Path]:
     return sorted(d for d in TEST_PLUGINS_DIR.iterdir() if d.is_dir() and not d.name.startswith((".", "_")))
 
 
-def wordpress_stack(root: Path, *, test_plugins: bool = True, workers: int = 4) -> Any:
-    from wpprivsync.devstack import WordPressStack
+def wordpress_stack(root: Path, *, test_plugins: bool = True, workers: int = 4, profile: str | None = None) -> Any:
+    """A stack on ``profile`` ($WPPRIVSYNC_PROFILE; default ``current`` when the third-party
+    archives are beside the checkout, else Debian's WordPress alone)."""
+    from wpprivsync.devstack import WordPressStack, profiles
 
+    chosen = profiles.resolve(profile or os.environ.get("WPPRIVSYNC_PROFILE") or profiles.default_name(REPO), REPO)
+    options = chosen.stack_options()
     wc = os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None
-    dirs = [PLUGIN_DIR] + (test_plugin_dirs() if test_plugins else [])
-    return WordPressStack(root, plugin_dirs=dirs, woocommerce_dir=Path(wc) if wc else None, workers=workers)
+    if wc:
+        options["woocommerce_dir"] = Path(wc)
+    dirs = [*chosen.plugin_dirs, PLUGIN_DIR] + (test_plugin_dirs() if test_plugins else [])
+    print(f"WordPress stack profile: {chosen.name} ({chosen.description})", flush=True)
+    return WordPressStack(root, plugin_dirs=dirs, workers=workers, **options)
 
 
 def settings_for(wp_url: str, wp_user: str, wp_app_password: str, ac_url: str, list_id: int, tmp: Path,

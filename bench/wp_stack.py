@@ -1,43 +1,40 @@
-"""Measures the development WordPress stack: cold start-up, snapshot, restore, a PHP snippet
-and an authenticated REST GET. WooCommerce is included when WPPRIVSYNC_WOOCOMMERCE_DIR is set.
+"""Measures the development WordPress stack on each profile, side by side in one run: cold
+start-up (and where it goes), snapshot, restore, a PHP snippet, an authenticated REST GET, a
+database restart and stop.
 
-    .venv/bin/python bench/wp_stack.py [--rounds N]
+    .venv/bin/python bench/wp_stack.py [--rounds N] [--profiles current,legacy,debian]
 
-Prints the figures, then one line ``key=value ...`` (seconds).
+Profiles whose third-party archives are missing are left out with the reason. Prints a table,
+then one line ``key=value ...`` (seconds, keys prefixed with the profile).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-from wpprivsync.devstack import WordPressStack
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import last_line, print_machine, print_table, wordpress_stack  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from wpprivsync.devstack.processes import StackError  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    args = parser.parse_args()
-    wc = os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None
-    plugins = [REPO / "wp-plugin" / "wpprivsync"]
-    plugins += sorted(d for d in (REPO / "tests" / "wp-plugins").glob("*") if d.is_dir() and d.name[0] not in "._")
+def measure(profile: str, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-") as tmp:
-        stack = WordPressStack(Path(tmp) / "stack", plugin_dirs=plugins, woocommerce_dir=Path(wc) if wc else None)
+        stack = wordpress_stack(Path(tmp) / "stack", profile=profile)
         stack.start()
         try:
-            figures = {"woocommerce": int(bool(wc)), "startup_s": stack.startup_seconds}
+            figures = {"startup_s": stack.startup_seconds}
             figures.update({f"startup_{k}_s": v for k, v in stack.phase_seconds.items()})
             figures["snapshot_s"] = _timed(stack.snapshot)
             unchanged, changed, snippet = [], [], []
-            for i in range(args.rounds):
+            for i in range(rounds):
                 unchanged.append(_timed(stack.restore))
                 snippet.append(_timed(lambda: stack.php(
                     f"wp_insert_user(['user_login' => 'bench{i}', 'user_pass' => 'x', 'user_email' => 'bench{i}@example.test']);"
@@ -46,7 +43,7 @@ def main() -> None:
             session = requests.Session()
             session.auth = (stack.service_user, stack.service_app_password)
             rest = [_timed(lambda: session.get(f"{stack.url}/wp-json/wp/v2/users/me", timeout=30).raise_for_status())
-                    for _ in range(args.rounds * 2)]
+                    for _ in range(rounds * 2)]
             restart = _timed(stack.restart_db)
         finally:
             started = time.monotonic()
@@ -60,9 +57,25 @@ def main() -> None:
         "restart_db_s": restart,
         "stop_s": stop,
     })
-    for key, value in figures.items():
-        print(f"{key:22} {value:.3f}" if isinstance(value, float) else f"{key:22} {value}")
-    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--profiles", default="current,legacy,debian")
+    args = parser.parse_args()
+    print_machine()
+    results: dict[str, dict[str, float]] = {}
+    for name in args.profiles.split(","):
+        try:
+            results[name] = measure(name, args.rounds)
+        except StackError as exc:
+            print(f"{name}: left out: {exc}")
+    keys = sorted({k for r in results.values() for k in r}, key=lambda k: (not k.startswith("startup"), k))
+    print_table(["figure (s)", *results], [[k, *(f"{r[k]:.3f}" if k in r else "-" for r in results.values())]
+                                           for k in keys])
+    last_line({f"{p}_{k}": round(v, 3) for p, r in results.items() for k, v in r.items()})
 
 
 def _timed(fn) -> float:
