@@ -188,7 +188,9 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
     st = status(app, site=site)
     return {"version": __version__, "queue": st["queue"], "last_error": last_error,
             "failed": st["failed"], "requests": recent_requests(app, site),
-            "near_deadline": st["near_deadline"]}
+            "near_deadline": st["near_deadline"],
+            # what the plugin applies itself, also to erasures started in WordPress's own tools
+            "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure}}
 
 
 def _plain(value: Any) -> Any:

@@ -74,7 +74,8 @@ def wordpress_erase(ctx: StepContext) -> Outcome:
     answer = ctx.prefetched if ctx.prefetched is not None else \
         ctx.wordpress.erase(ctx.email, exclude=tuple(ctx.step.params.get("exclude", ())))
     erasers = [
-        {"id": str(e.get("id", "")), "removed": bool(e.get("items_removed")), "retained": bool(e.get("items_retained"))}
+        {"id": str(e.get("id", "")), "removed": bool(e.get("items_removed")), "retained": bool(e.get("items_retained")),
+         **({"skipped": True, "reason": " ".join(map(str, e.get("messages") or []))[:300]} if e.get("skipped") else {})}
         for e in answer.get("erasers", [])
     ]
     retained = [
@@ -98,9 +99,18 @@ def wordpress_erase(ctx: StepContext) -> Outcome:
 def wordpress_remove_comments(ctx: StepContext) -> Outcome:
     answer = ctx.wordpress.remove_comments(ctx.email)
     deleted = int(answer.get("comments_deleted", 0))
-    result = {"comments_deleted": deleted, "meta_deleted": int(answer.get("meta_deleted", 0))}
-    return Outcome(result, [ctx.audit("wordpress", "remove_comments", removed=deleted,
-                                      reason=_rule_reason(ctx, "comments"), detail=result)])
+    result: dict[str, Any] = {"comments_deleted": deleted, "meta_deleted": int(answer.get("meta_deleted", 0))}
+    reason = _rule_reason(ctx, "comments")
+    missing = answer.get("not_found")
+    if isinstance(missing, dict):
+        # nothing was there to delete: say what could not be found and why, not a bare "done"
+        result["found"] = False
+        result["not_found"] = {"anonymised": int(missing.get("anonymised", 0)), "on": missing.get("on"),
+                               "reason": str(missing.get("reason", ""))}
+        reason = f"nothing deleted: {result['not_found']['reason']}"
+        if result["not_found"]["anonymised"]:
+            reason += f" ({result['not_found']['anonymised']} comment(s), on {result['not_found']['on']})"
+    return Outcome(result, [ctx.audit("wordpress", "remove_comments", removed=deleted, reason=reason, detail=result)])
 
 
 @handler("wordpress", "set_consent")

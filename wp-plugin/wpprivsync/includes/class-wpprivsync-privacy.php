@@ -99,24 +99,66 @@ class Wpprivsync_Privacy {
 	}
 
 	/**
-	 * Erasers that must not run for an email without a WordPress account, by stable id, with
-	 * the reason. Thrive Reporting's eraser, given such an email, deletes every row of
-	 * thrive_reporting_logs whose user_id is NULL: other people's rows.
+	 * Erasers known to damage other people's data in some case, as data: each entry names the
+	 * eraser by its friendly name or its callback (never by its registered key, which changes
+	 * with load order), the case (`no_account`: the email has no WordPress account) and the
+	 * reason shown in the dry run, the erasure report and the audit. Stored in the option
+	 * `wpprivsync_guarded_erasers` (set it to change the list) and filterable.
 	 *
-	 * @return array id => reason
+	 * @return array[] each array( name, callback, when, reason )
 	 */
-	public static function account_only_erasers() {
-		/**
-		 * Filters the erasers that run only for an email with a WordPress account.
-		 *
-		 * @param array $erasers Stable eraser id => reason shown in the report.
-		 */
-		return (array) apply_filters(
-			'wpprivsync_account_only_erasers',
+	public static function guarded_erasers() {
+		$default = array(
 			array(
-				'thrive-reporting' => __( 'Skipped: without a WordPress account this eraser deletes other people\'s reporting rows.', 'wpprivsync' ),
-			)
+				'name'     => 'Thrive Reporting',
+				'callback' => 'TVE\\Reporting\\Privacy::erase',
+				'when'     => 'no_account',
+				'reason'   => 'Skipped: for an email without a WordPress account this eraser deletes every reporting row with no user, other people\'s rows.',
+			),
 		);
+		$list = get_option( 'wpprivsync_guarded_erasers', $default );
+		/**
+		 * Filters the guarded erasers.
+		 *
+		 * @param array[] $list Each array( name, callback, when, reason ).
+		 */
+		return array_values( array_filter( (array) apply_filters( 'wpprivsync_guarded_erasers', is_array( $list ) ? $list : $default ), 'is_array' ) );
+	}
+
+	/**
+	 * The guard that stops this eraser for this email, or null.
+	 *
+	 * @param array $eraser      The eraser.
+	 * @param bool  $has_account Whether the email has a WordPress account.
+	 * @return array|null
+	 */
+	private static function guard_for( array $eraser, $has_account ) {
+		$name     = (string) ( $eraser['eraser_friendly_name'] ?? '' );
+		$callback = self::callback_name( $eraser['callback'] );
+		foreach ( self::guarded_erasers() as $guard ) {
+			$matches = ( ! empty( $guard['name'] ) && $guard['name'] === $name ) || ( ! empty( $guard['callback'] ) && ltrim( (string) $guard['callback'], '\\' ) === $callback );
+			if ( $matches && 'no_account' === ( $guard['when'] ?? '' ) && ! $has_account ) {
+				return $guard;
+			}
+		}
+		return null;
+	}
+
+	/**
+	 * A callback as "Class::method" or "function" (closures: "closure").
+	 *
+	 * @param mixed $callback Callback.
+	 * @return string
+	 */
+	private static function callback_name( $callback ) {
+		if ( is_string( $callback ) ) {
+			return ltrim( $callback, '\\' );
+		}
+		if ( is_array( $callback ) && 2 === count( $callback ) ) {
+			$class = is_object( $callback[0] ) ? get_class( $callback[0] ) : (string) $callback[0];
+			return ltrim( $class, '\\' ) . '::' . $callback[1];
+		}
+		return 'closure';
 	}
 
 	/**
@@ -140,16 +182,15 @@ class Wpprivsync_Privacy {
 	 * Every eraser except ours and the excluded ones, by stable id.
 	 *
 	 * @param string[] $exclude Eraser ids (stable ids; registered keys are accepted too).
-	 * @param string   $email   When given, erasers that need an account are left out for an
-	 *                          email without one; they are listed in $skipped.
+	 * @param string   $email   When given, guarded erasers (guarded_erasers()) are left out in
+	 *                          the case that harms others; they are listed in $skipped.
 	 * @param array    $skipped Filled with id => array( name, reason ) of erasers left out.
 	 * @return array id => eraser
 	 */
 	public static function erasers( array $exclude = array(), $email = '', &$skipped = array() ) {
-		$all          = apply_filters( 'wp_privacy_personal_data_erasers', array() );
-		$out          = array();
-		$account_only = self::account_only_erasers();
-		$has_account  = '' === $email || (bool) get_user_by( 'email', $email );
+		$all         = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		$out         = array();
+		$has_account = '' === $email || (bool) get_user_by( 'email', $email );
 		foreach ( (array) $all as $key => $eraser ) {
 			if ( self::ERASER_ID === $key || ! is_array( $eraser ) || empty( $eraser['callback'] ) || ! is_callable( $eraser['callback'] ) ) {
 				continue;
@@ -158,10 +199,11 @@ class Wpprivsync_Privacy {
 			if ( in_array( $id, $exclude, true ) || in_array( (string) $key, $exclude, true ) ) {
 				continue;
 			}
-			if ( ! $has_account && isset( $account_only[ $id ] ) ) {
+			$guard = self::guard_for( $eraser, $has_account );
+			if ( null !== $guard ) {
 				$skipped[ $id ] = array(
 					'name'   => (string) ( $eraser['eraser_friendly_name'] ?? $id ),
-					'reason' => (string) $account_only[ $id ],
+					'reason' => (string) ( $guard['reason'] ?? 'guarded' ),
 				);
 				continue;
 			}
@@ -351,6 +393,11 @@ class Wpprivsync_Privacy {
 		$any_removed   = false;
 		$any_retained  = false;
 		$skipped       = array();
+		$comments      = self::comments_by_policy( $email );
+		if ( null !== $comments ) {
+			$report[]    = $comments;
+			$any_removed = $comments['items_removed'];
+		}
 		foreach ( self::erasers( $exclude, $email, $skipped ) as $id => $eraser ) {
 			$entry = array(
 				'id'             => (string) $id,
@@ -405,6 +452,83 @@ class Wpprivsync_Privacy {
 			'erasers'        => $report,
 			'retained'       => Wpprivsync_Retention::log(),
 		);
+	}
+
+	/**
+	 * What an erasure does to the person's comments: the policy's `comments` rule, sent by the
+	 * daemon with its heartbeat; "delete" (the default, as the site's policy says) or "anonymise"
+	 * (core's comment eraser blanks the author and keeps the text).
+	 *
+	 * @return string
+	 */
+	public static function comments_rule() {
+		$beat = get_option( Wpprivsync_Plugin::OPTION_HEARTBEAT );
+		$rule = is_array( $beat ) && isset( $beat['policy']['comments_on_erasure'] ) ? (string) $beat['policy']['comments_on_erasure'] : 'delete';
+		return in_array( $rule, array( 'delete', 'anonymise' ), true ) ? $rule : 'delete';
+	}
+
+	/**
+	 * With the "delete" rule, deletes the person's comments with all their meta before the
+	 * other erasers run (core's would only anonymise them); with "anonymise", remembers how many
+	 * comments core's eraser is about to anonymise, so a later removal request can say why it
+	 * finds none. Returns the report entry, or null when the person has no comment.
+	 *
+	 * @param string $email Email.
+	 * @return array|null
+	 */
+	private static function comments_by_policy( $email ) {
+		$ids = self::comment_ids( $email );
+		if ( ! $ids ) {
+			return null;
+		}
+		$entry = array(
+			'id'             => 'wpprivsync-comments',
+			'name'           => __( 'Comments, as the privacy policy says (Privacy Sync)', 'wpprivsync' ),
+			'items_removed'  => false,
+			'items_retained' => false,
+			'pages'          => 1,
+			'messages'       => array(),
+		);
+		if ( 'anonymise' === self::comments_rule() ) {
+			$noted                                = (array) get_option( 'wpprivsync_anonymised_comments', array() );
+			$noted[ Wpprivsync_Plugin::email_hash( $email ) ] = array(
+				'count' => count( $ids ),
+				'at'    => gmdate( 'Y-m-d' ),
+			);
+			update_option( 'wpprivsync_anonymised_comments', $noted, false );
+			$entry['messages'][] = sprintf(
+				/* translators: %d: number of comments. */
+				__( '%d comment(s) left to WordPress\'s comment eraser, which anonymises them (policy: comments are anonymised).', 'wpprivsync' ),
+				count( $ids )
+			);
+			return $entry;
+		}
+		$removed                 = self::remove_comments( $email, false );
+		$entry['items_removed']  = $removed['comments_deleted'] > 0;
+		$entry['comments']       = $removed['comments_deleted'];
+		$entry['meta']           = $removed['meta_deleted'];
+		$entry['messages'][]     = sprintf(
+			/* translators: 1: number of comments, 2: number of meta rows. */
+			__( '%1$d comment(s) deleted with %2$d meta row(s) (policy: comments are deleted).', 'wpprivsync' ),
+			$removed['comments_deleted'],
+			$removed['meta_deleted']
+		);
+		return $entry;
+	}
+
+	/**
+	 * The person's comments: by author email in any letter case, or by their account.
+	 *
+	 * @param string $email Email.
+	 * @return int[]
+	 */
+	private static function comment_ids( $email ) {
+		global $wpdb;
+		$user = get_user_by( 'email', $email );
+		$sql  = $user
+			? $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE LOWER(comment_author_email) = %s OR user_id = %d ORDER BY comment_ID", strtolower( $email ), $user->ID )
+			: $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE LOWER(comment_author_email) = %s ORDER BY comment_ID", strtolower( $email ) );
+		return array_map( 'intval', (array) $wpdb->get_col( $sql ) ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- prepared above.
 	}
 
 	/**
@@ -530,7 +654,7 @@ class Wpprivsync_Privacy {
 	 */
 	public static function remove_comments( $email, $dry_run ) {
 		global $wpdb;
-		$ids  = array_map( 'intval', (array) $wpdb->get_col( $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE comment_author_email = %s ORDER BY comment_ID", $email ) ) );
+		$ids  = self::comment_ids( $email );
 		$meta = 0;
 		if ( $ids ) {
 			$in   = implode( ',', $ids );
@@ -559,11 +683,28 @@ class Wpprivsync_Privacy {
 				return $n;
 			}
 		);
-		return array(
+		$answer = array(
 			'dry_run'          => false,
 			'comments_deleted' => $deleted,
 			'meta_deleted'     => $meta - self::remaining_meta( $ids ),
 		);
+		if ( ! $ids ) {
+			// Nothing to delete: say why, when an earlier erasure anonymised them.
+			$noted                = (array) get_option( 'wpprivsync_anonymised_comments', array() );
+			$earlier              = $noted[ Wpprivsync_Plugin::email_hash( $email ) ] ?? null;
+			$answer['found']      = false;
+			$answer['not_found']  = $earlier
+				? array(
+					'anonymised' => (int) $earlier['count'],
+					'on'         => (string) $earlier['at'],
+					'reason'     => 'anonymised by an earlier erasure: they no longer carry the email and cannot be matched to the person',
+				)
+				: array(
+					'anonymised' => 0,
+					'reason'     => 'no comment with this email',
+				);
+		}
+		return $answer;
 	}
 
 	/**
