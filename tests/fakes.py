@@ -112,6 +112,10 @@ class FakeWordPress(Scripted):
                 continue
             yield {"id": o["id"], "created": o["created"], "status": "completed"}
 
+    def scrub_requests(self, older_than_days):
+        self._call("scrub_requests", older_than_days)
+        return {"scrubbed": 0}
+
     def anonymize_orders(self, order_ids):
         self._call("anonymize_orders", list(order_ids))
         self.anonymized.extend(order_ids)

@@ -8,6 +8,7 @@ test-artifacts/browser/<test>/.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -166,7 +167,7 @@ def test_retry_a_failed_step_from_the_page(browser_system, browser_page, shots):
     failed = page.locator(f"tr.wpprivsync-failed-step[data-step-id='{dead.id}']")
     cells = failed.locator("td")
     assert [cells.nth(i).inner_text() for i in range(1, 3)] == ["activecampaign", "delete_contact"]
-    assert "500" in cells.nth(3).inner_text()
+    assert re.search(r"HTTP 5\d\d", cells.nth(3).inner_text())  # the server's errors are 500, 502 or 503
     assert email not in page.content()
     row = request_row(page, rid)
     assert systems_of(row)["activecampaign"] == "failed"

@@ -27,7 +27,9 @@ def test_batch_erases_each_person_and_answers_in_order(wp):
     assert all(r["request_id"] > 0 for r in results)
     assert wp.php("echo count(get_users(['search' => '*@example.test', 'search_columns' => ['user_email']]));") == "3"
     core = {r["id"]: r for r in results[0]["erasers"]}
-    assert core["wordpress-comments"]["items_removed"] is True
+    # the policy says comments are deleted: the plugin does it before core's eraser could anonymise them
+    assert core["wpprivsync-comments"]["items_removed"] is True and core["wpprivsync-comments"]["comments"] == 1
+    assert wp.php("global $wpdb; echo $wpdb->get_var(\"SELECT COUNT(*) FROM $wpdb->comments WHERE comment_content = 'hi'\");") == "0"
     assert wp.php("global $wpdb; echo $wpdb->get_var(\"SELECT COUNT(*) FROM {$wpdb->prefix}wpprivsync_outbox\");") == "0"
 
 

@@ -22,6 +22,7 @@ ROUTES = [
     ("GET", "consents", {"after": 0}, {"limit": 0}),
     ("GET", "orders", {"before": "2020-01-01"}, {"before": "2020-13-45"}),
     ("POST", "orders/anonymize", {"order_ids": [999999]}, {"order_ids": []}),
+    ("POST", "requests/scrub", {"older_than_days": 30}, {"older_than_days": -1}),
     ("GET", "retention", {}, None),
     ("POST", "retention", {"order_years": 5, "tax_year_start_month": 1}, {"order_years": 5, "tax_year_start_month": 13}),
     ("POST", "heartbeat", {"version": "0.1.0", "queue": 0}, {"version": "0.1.0", "queue": -1}),

@@ -129,3 +129,18 @@ def test_the_guard_list_is_data(wp, daemon):
     by_id = {e["id"]: e for e in dry["erasers"]}
     assert by_id["thrive-leads"].get("skipped") is True and by_id["thrive-leads"]["messages"] == ["test guard"]
     assert not by_id["thrive-reporting"].get("skipped")  # no longer in the list
+
+
+def test_completed_request_records_lose_the_plain_email_after_the_evidence_period(wp, daemon):
+    api(wp, daemon, "erase", {"email": EMAIL})
+    recent = api(wp, daemon, "requests/scrub", {"older_than_days": 30})
+    assert recent == {"scrubbed": 0}  # within the evidence period: kept as proof
+    titles = "global $wpdb; echo json_encode($wpdb->get_col(\"SELECT post_title FROM $wpdb->posts WHERE post_type = 'user_request'\"));"
+    assert EMAIL in wp.php_json(titles)
+    wp.php("global $wpdb; $wpdb->query(\"UPDATE $wpdb->postmeta SET meta_value = meta_value - 40 * 86400 WHERE meta_key = '_wp_user_request_completed_timestamp'\");")
+    assert api(wp, daemon, "requests/scrub", {"older_than_days": 30}) == {"scrubbed": 1}
+    after = wp.php_json(titles)
+    digest = wp.php(f"echo Wpprivsync_Plugin::email_hash('{EMAIL}');")
+    assert after == [f"wpprivsync:{digest}"]
+    assert EMAIL not in wp.sql("SELECT post_title, post_content FROM wp_posts WHERE post_type = 'user_request'")
+    assert api(wp, daemon, "requests/scrub", {"older_than_days": 30}) == {"scrubbed": 0}  # idempotent

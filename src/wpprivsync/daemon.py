@@ -122,6 +122,9 @@ class Daemon:
             try:
                 sweep_orders(site, self.app.clients(site.name).wordpress, self.app.store, self.app.policy,
                              now.date(), now)
+                scrubbed = self.app.clients(site.name).wordpress.scrub_requests(self.app.policy.evidence_days)
+                if scrubbed.get("scrubbed"):
+                    log.info("request records scrubbed", extra={"site": site.name, "count": scrubbed["scrubbed"]})
             except errors.WpprivsyncError as exc:
                 self.last_error[site.name] = f"retention: {exc}"
                 log.error("retention sweep failed", extra={"site": site.name, "error": str(exc)})

@@ -70,6 +70,10 @@ def retention_cmd(ctx: click.Context, dry_run: bool) -> None:
     for site in _sites(ctx):
         reports[site.name] = sweep_orders(site, app.clients(site.name).wordpress, app.store, app.policy, now.date(),
                                           now, dry_run=dry_run).as_dict()
+        if not dry_run:
+            # WordPress's completed request records: the plain email goes after the evidence period
+            reports[site.name]["request_records_scrubbed"] = int(
+                app.clients(site.name).wordpress.scrub_requests(app.policy.evidence_days).get("scrubbed", 0))
     exports = 0 if dry_run else sweep_exports(app.settings.export_dir, app.policy.export_ttl_days, now)
     data = {"sites": reports, "exports_deleted": exports}
 

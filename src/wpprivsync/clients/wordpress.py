@@ -157,6 +157,11 @@ class WordPressClient:
     def anonymize_orders(self, order_ids: Sequence[int]) -> dict[str, Any]:
         return self._plugin("POST", "orders/anonymize", json={"order_ids": [int(i) for i in order_ids]})
 
+    def scrub_requests(self, older_than_days: int) -> dict[str, Any]:
+        """Replace the plain email of WordPress's completed privacy requests older than that with
+        its keyed hash; returns ``{"scrubbed": n}``."""
+        return self._plugin("POST", "requests/scrub", json={"older_than_days": int(older_than_days)})
+
     def retention(self) -> dict[str, Any]:
         return self._plugin("GET", "retention")
 

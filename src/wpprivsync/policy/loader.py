@@ -66,6 +66,8 @@ class _RequestsModel(BaseModel):
         "data subject without undue delay and in any event within one month of receipt of the request."),
         min_length=10)
     gdpr: str = "art. 12(3)"
+    # days a completed request's WordPress record keeps the plain email (proof it was done)
+    evidence_days: int = Field(default=30, ge=0, le=3650)
 
 
 class _PolicyModel(BaseModel):
@@ -135,7 +137,7 @@ def parse_policy(text: str, *, source: Path | str | None = None) -> Policy:
             activecampaign_tags=tuple(model.activecampaign_tags),
             activecampaign_field_ids=tuple(model.activecampaign_field_ids))
     return Policy(rules=rules, response_months=top.requests.response_months,
-                  response_clause=top.requests.clause, source=Path(source) if source else None)
+                  response_clause=top.requests.clause, evidence_days=top.requests.evidence_days, source=Path(source) if source else None)
 
 
 _TYPE_HINTS = {

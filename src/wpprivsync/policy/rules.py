@@ -102,6 +102,7 @@ class Policy:
     rules: dict[str, Rule]
     response_months: int = 1
     response_clause: str = ""
+    evidence_days: int = 30  # a completed request's WordPress record keeps the email this long
     source: Path | None = None
 
     def rule(self, rule_id: str) -> Rule:

@@ -721,4 +721,46 @@ class Wpprivsync_Privacy {
 		$in = implode( ',', array_map( 'intval', $ids ) );
 		return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE comment_id IN ({$in})" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 	}
+
+	/**
+	 * WordPress keeps every privacy request as a user_request post titled with the plain email.
+	 * Completed requests older than $days days (the policy's evidence period) get the email's
+	 * keyed hash as their title instead and lose their stored request data; the post stays, so
+	 * the date, action and status remain as evidence, matchable only by someone who knows the
+	 * email. Returns how many were scrubbed.
+	 *
+	 * @param int $days Evidence period in days.
+	 * @return int
+	 */
+	public static function scrub_requests( $days ) {
+		global $wpdb;
+		$cutoff = time() - max( 0, (int) $days ) * DAY_IN_SECONDS;
+		$rows   = $wpdb->get_results(
+			$wpdb->prepare(
+				"SELECT p.ID, p.post_title FROM {$wpdb->posts} p JOIN {$wpdb->postmeta} m ON m.post_id = p.ID AND m.meta_key = '_wp_user_request_completed_timestamp'
+				WHERE p.post_type = 'user_request' AND p.post_status = 'request-completed' AND p.post_title LIKE %s AND CAST(m.meta_value AS UNSIGNED) <= %d
+				ORDER BY p.ID LIMIT 1000",
+				'%@%',
+				$cutoff
+			)
+		);
+		$n = 0;
+		foreach ( (array) $rows as $row ) {
+			$hash = Wpprivsync_Plugin::email_hash( Wpprivsync_Plugin::normalise_email( $row->post_title ) );
+			$done = $wpdb->update(
+				$wpdb->posts,
+				array(
+					'post_title'   => 'wpprivsync:' . $hash,
+					'post_content' => '',
+					'post_author'  => 0,
+				),
+				array( 'ID' => (int) $row->ID ),
+				array( '%s', '%s', '%d' ),
+				array( '%d' )
+			);
+			clean_post_cache( (int) $row->ID );
+			$n += (int) $done;
+		}
+		return $n;
+	}
 }

@@ -193,6 +193,23 @@ class Wpprivsync_Rest {
 		);
 		register_rest_route(
 			$ns,
+			'/requests/scrub',
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( __CLASS__, 'scrub_requests' ),
+				'permission_callback' => $pc,
+				'args'                => array(
+					'older_than_days' => array(
+						'type'     => 'integer',
+						'required' => true,
+						'minimum'  => 0,
+						'maximum'  => 3650,
+					),
+				),
+			)
+		);
+		register_rest_route(
+			$ns,
 			'/orders/anonymize',
 			array(
 				'methods'             => WP_REST_Server::CREATABLE,
@@ -700,6 +717,16 @@ class Wpprivsync_Rest {
 	 */
 	public static function set_retention( WP_REST_Request $request ) {
 		return rest_ensure_response( Wpprivsync_Retention::set_rule( (int) $request['order_years'], (int) $request['tax_year_start_month'] ) );
+	}
+
+	/**
+	 * POST /requests/scrub.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response
+	 */
+	public static function scrub_requests( WP_REST_Request $request ) {
+		return rest_ensure_response( array( 'scrubbed' => Wpprivsync_Privacy::scrub_requests( (int) $request['older_than_days'] ) ) );
 	}
 
 	/**
