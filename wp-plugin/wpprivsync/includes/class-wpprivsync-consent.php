@@ -7,6 +7,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
+require_once __DIR__ . '/class-wpprivsync-identity.php';
+
 /**
  * Consent capture.
  */
@@ -25,6 +27,7 @@ class Wpprivsync_Consent {
 	 * Adds the hooks.
 	 */
 	public static function register() {
+		Wpprivsync_Identity::register();
 		add_action( 'added_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'updated_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'deleted_user_meta', array( __CLASS__, 'on_meta_deleted' ), 10, 4 );
@@ -119,6 +122,12 @@ class Wpprivsync_Consent {
 		if ( ! $user ) {
 			return;
 		}
+		$proof = Wpprivsync_Identity::proof( $user_id, $user->user_email );
+		if ( '' === $proof ) {
+			// An email the user never proved to own: nothing outside WordPress changes.
+			Wpprivsync_Identity::record_unproven( $user_id, $user->user_email, $consent ? 'consent-given' : 'consent-withdrawn' );
+			return;
+		}
 		Wpprivsync_Outbox::record(
 			'consent.changed',
 			array(
@@ -126,6 +135,7 @@ class Wpprivsync_Consent {
 				'email'   => Wpprivsync_Plugin::normalise_email( $user->user_email ),
 				'consent' => (bool) $consent,
 				'source'  => self::$source,
+				'proof'   => $proof,
 			)
 		);
 	}

@@ -1,0 +1,126 @@
+"""Identity attacks (issue 12), replayed over real HTTP against the real WordPress with the real
+plugin and the local ActiveCampaign server: a subscriber gives their account someone else's
+email through core's REST API (`POST /wp/v2/users/me`, no confirmation) and then acts on it.
+The victim must stay untouched; the attempt is audited under a keyed hash only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from support.wordpress import rest_session
+from wpprivsync.identity import email_hash
+
+SECRET = "test-site-secret-0123456789"
+
+
+def attacker(system, email: str) -> tuple[int, object]:
+    """A subscriber of the site with an application password (REST access as themselves)."""
+    uid = system.create_user(email, consent=False)
+    pw = system.php(f"wp_update_user(['ID' => {uid}, 'role' => 'subscriber']);"
+                    f" $r = WP_Application_Passwords::create_new_application_password({uid}, ['name' => 'attack']);"
+                    " echo $r[0];")
+    login = system.php(f"echo get_userdata({uid})->user_login;")
+    return uid, rest_session(login, pw)
+
+
+def take_email(system, session, victim: str) -> None:
+    resp = session.post(f"{system.wp.url}/?rest_route=/wp/v2/users/me", json={"email": victim}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert resp.json().get("email", victim) == victim  # core took it at once
+
+
+def set_newsletter(system, session, uid: int, value: bool) -> None:
+    # the REST API (meta is not exposed there) — the attacker ticks the box on their profile;
+    # the plugin's meta hook is what fires, so write the meta as profile.php does
+    system.php(f"wp_set_current_user({uid}); update_user_meta({uid}, 'wpprivsync_newsletter', '{int(value)}');")
+
+
+def unproven_audit(system, victim: str) -> list[dict]:
+    """The audit entries of refused attempts, oldest first, as dicts with their detail."""
+    rows = system.app.store.audit(email_hash=email_hash(SECRET, victim), site="test", limit=200)
+    found = [{"action": a.action, "detail": a.detail, "reason": a.reason, "id": a.id} for a in rows
+             if a.action == "unproven_email"]
+    assert all(victim not in r["reason"] for r in found)
+    return sorted(found, key=lambda r: r["id"])
+
+
+def test_rest_email_change_then_consent_does_not_lift_an_erased_persons_suppression(system):
+    victim = "erased.victim@example.com"
+    system.app.store.suppress("test", email_hash(SECRET, victim), "erasure", dt.datetime.now(dt.timezone.utc))
+    uid, session = attacker(system, "mallory1@example.com")
+    take_email(system, session, victim)
+    set_newsletter(system, session, uid, True)
+
+    system.sync()
+
+    assert system.app.store.is_suppressed("test", email_hash(SECRET, victim))
+    assert system.ac.contact_view(victim) is None  # never subscribed
+    assert not [r for r in system.app.store.list_requests(site="test") if r.action == "subscribe"]
+    (entry,) = [a for a in unproven_audit(system, victim) if a["detail"]["attempt"] == "consent-given"]
+    assert entry["detail"]["user_id"] == uid
+
+
+def test_rest_email_change_then_unticking_keeps_a_subscribers_contact(system):
+    victim = "newsletter.only@example.com"
+    system.ac.add_contact(victim, lists={system.list_id: 1})
+    uid, session = attacker(system, "mallory2@example.com")
+    take_email(system, session, victim)
+    set_newsletter(system, session, uid, True)
+    set_newsletter(system, session, uid, False)
+
+    system.sync()
+
+    view = system.ac.contact_view(victim)
+    assert view is not None  # not deleted
+    assert int(view["lists"].get(system.list_id, 0)) == 1
+    assert not system.app.store.is_suppressed("test", email_hash(SECRET, victim))
+    assert {a["detail"]["attempt"] for a in unproven_audit(system, victim)} >= {"email-changed", "consent-withdrawn"}
+
+
+def test_deleting_an_account_with_a_taken_email_leaves_the_victims_contact(system):
+    victim = "contact.victim@example.com"
+    system.ac.add_contact(victim, lists={system.list_id: 1}, tags=["customer"])
+    uid, session = attacker(system, "mallory3@example.com")
+    take_email(system, session, victim)
+    system.php(f"require_once ABSPATH . 'wp-admin/includes/user.php'; wp_delete_user({uid});")
+
+    system.sync()
+
+    assert system.ac.contact_view(victim) is not None
+    assert not system.app.store.is_suppressed("test", email_hash(SECRET, victim))
+    assert not [r for r in system.app.store.list_requests(site="test") if r.action == "erase"]
+    assert [a["detail"]["attempt"] for a in unproven_audit(system, victim)][-1:] == ["account-deleted"]
+
+
+def test_the_audit_and_the_outbox_keep_no_plain_address(system):
+    victim = "plain.check@example.com"
+    uid, session = attacker(system, "mallory4@example.com")
+    take_email(system, session, victim)
+    system.sync()
+    rows = system.php("global $wpdb; echo $wpdb->get_var(\"SELECT GROUP_CONCAT(payload) FROM "
+                      "{$wpdb->prefix}wpprivsync_outbox WHERE type = 'identity.unproven'\");")
+    assert rows and victim not in rows and email_hash(SECRET, victim) in rows
+    meta = system.php(f"echo json_encode(get_user_meta({uid}, '_wpprivsync_proven_emails', true));")
+    assert victim not in meta
+
+
+def test_a_proven_change_still_reaches_activecampaign(system):
+    """Control: the owner of a registration email is followed as before."""
+    email = "owner.ok@example.com"
+    uid = system.create_user(email, consent=False)
+    system.php(f"update_user_meta({uid}, 'wpprivsync_newsletter', '1');")
+    system.sync()
+    view = system.ac.contact_view(email)
+    assert view is not None and int(view["lists"].get(system.list_id, 0)) == 1
+
+
+def test_an_email_confirmed_through_cores_link_is_proven(system):
+    old, new = "conf.old@example.com", "conf.new@example.com"
+    uid = system.create_user(old, consent=False)
+    # core's profile.php flow: the pending address in _new_email, then the confirmed update
+    system.php(f"wp_set_current_user({uid}); update_user_meta({uid}, '_new_email', ['hash' => 'h', 'newemail' => '{new}']);"
+               f" wp_update_user(['ID' => {uid}, 'user_email' => '{new}']); delete_user_meta({uid}, '_new_email');"
+               f" update_user_meta({uid}, 'wpprivsync_newsletter', '1');")
+    system.sync()
+    assert system.ac.contact_view(new) is not None
+    assert not unproven_audit(system, new)
