@@ -124,3 +124,16 @@ def test_an_email_confirmed_through_cores_link_is_proven(system):
     system.sync()
     assert system.ac.contact_view(new) is not None
     assert not unproven_audit(system, new)
+
+
+def test_reconcile_does_not_see_consent_on_a_taken_email(system):
+    victim = "reconcile.victim@example.com"
+    system.ac.add_contact(victim, lists={system.list_id: 1})
+    uid, session = attacker(system, "mallory5@example.com")
+    take_email(system, session, victim)
+    set_newsletter(system, session, uid, False)
+    daemon = rest_session(system.wp.service_user, system.wp.service_app_password)
+    resp = daemon.get(f"{system.wp.url}/?rest_route=/wpprivsync/v1/consents", params={"limit": 100}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    (row,) = [u for u in resp.json()["users"] if u["id"] == uid]
+    assert row["subscribed"] is None  # unproven: reconcile must not unsubscribe the victim from it
