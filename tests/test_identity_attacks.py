@@ -6,6 +6,10 @@ The victim must stay untouched; the attempt is audited under a keyed hash only."
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+import pytest
+import requests
 
 from support.wordpress import rest_session
 from wpprivsync.identity import email_hash
@@ -137,3 +141,61 @@ def test_reconcile_does_not_see_consent_on_a_taken_email(system):
     assert resp.status_code == 200, resp.text
     (row,) = [u for u in resp.json()["users"] if u["id"] == uid]
     assert row["subscribed"] is None  # unproven: reconcile must not unsubscribe the victim from it
+
+
+def confirmation_link(system, to: str) -> str:
+    mails = [m for m in system.wp.sent_mail() if to in m["to"]]
+    assert mails, f"no confirmation mail to {to}"
+    (link,) = re.findall(r"https?://\S+", mails[-1]["message"])
+    return link
+
+
+def test_a_suppressed_email_is_subscribed_only_after_its_owner_confirms(system):
+    """Double opt-in: ticking the box on a taken email mails a signed link to the address; only
+    its owner following it lifts the suppression and subscribes."""
+    victim = "optin.owner@example.com"
+    digest = email_hash(SECRET, victim)
+    system.app.store.suppress("test", digest, "unsubscribed", dt.datetime.now(dt.timezone.utc))
+    uid, session = attacker(system, "mallory6@example.com")
+    take_email(system, session, victim)
+    set_newsletter(system, session, uid, True)
+    system.sync()
+    assert system.app.store.is_suppressed("test", digest) and system.ac.contact_view(victim) is None
+
+    link = confirmation_link(system, victim)
+    forged = re.sub(r"\.([0-9a-f]{6})", lambda m: "." + ("0" * 6 if m.group(1) != "0" * 6 else "1" * 6), link, count=1)
+    assert requests.get(forged, timeout=60).status_code == 403
+    assert requests.get(link, timeout=60).status_code == 200
+    system.sync()
+
+    assert not system.app.store.is_suppressed("test", digest)
+    view = system.ac.contact_view(victim)
+    assert view is not None and int(view["lists"].get(system.list_id, 0)) == 1
+    assert system.php(f"echo Wpprivsync_Identity::proof({uid}, '{victim}');") == "link"
+
+
+def test_an_expired_link_is_refused_and_changes_nothing(system):
+    token = system.php("echo Wpprivsync_Identity::token(0, 'late.owner@example.com', 'checkout', time() - 1);")
+    resp = requests.get(f"{system.wp.url}/?rest_route=/wpprivsync/v1/confirm", params={"t": token}, timeout=60)
+    assert resp.status_code == 403 and "expired" in resp.json()["message"]
+    assert system.php("global $wpdb; echo $wpdb->get_var(\"SELECT COUNT(*) FROM {$wpdb->prefix}wpprivsync_outbox "
+                      "WHERE type = 'consent.changed'\");") == "0"
+
+
+@pytest.mark.woocommerce
+def test_guest_checkout_does_not_lift_anyones_suppression(system):
+    victim = "guest.victim@example.com"
+    digest = email_hash(SECRET, victim)
+    system.app.store.suppress("test", digest, "erasure", dt.datetime.now(dt.timezone.utc))
+    system.php(f"""$o = wc_create_order(); $o->set_billing_email('{victim}'); $o->save();
+                  $_POST['wpprivsync_newsletter'] = '1';
+                  do_action('woocommerce_checkout_order_processed', $o->get_id(), [], $o);""")
+    system.sync()
+    assert system.app.store.is_suppressed("test", digest)
+    assert system.ac.contact_view(victim) is None
+    assert [a["detail"]["attempt"] for a in unproven_audit(system, victim)] == ["guest-checkout"]
+    # the owner confirms: only now
+    assert requests.get(confirmation_link(system, victim), timeout=60).status_code == 200
+    system.sync()
+    assert not system.app.store.is_suppressed("test", digest)
+    assert system.ac.contact_view(victim) is not None

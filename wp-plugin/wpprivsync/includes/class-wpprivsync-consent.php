@@ -126,6 +126,9 @@ class Wpprivsync_Consent {
 		if ( '' === $proof ) {
 			// An email the user never proved to own: nothing outside WordPress changes.
 			Wpprivsync_Identity::record_unproven( $user_id, $user->user_email, $consent ? 'consent-given' : 'consent-withdrawn' );
+			if ( $consent ) {
+				Wpprivsync_Identity::send_link( $user_id, $user->user_email, self::$source );
+			}
 			return;
 		}
 		Wpprivsync_Outbox::record(
@@ -218,16 +221,10 @@ class Wpprivsync_Consent {
 				return;
 			}
 			if ( $wanted && $order && is_callable( array( $order, 'get_billing_email' ) ) && is_email( $order->get_billing_email() ) ) {
-				// A guest who ticks the box: no user meta to hold it, the event carries it.
-				Wpprivsync_Outbox::record(
-					'consent.changed',
-					array(
-						'user_id' => 0,
-						'email'   => Wpprivsync_Plugin::normalise_email( $order->get_billing_email() ),
-						'consent' => true,
-						'source'  => 'checkout',
-					)
-				);
+				// A guest who ticks the box proves nothing (checkout takes any billing email): the
+				// address's owner confirms by the mailed link, which then records the consent.
+				Wpprivsync_Identity::record_unproven( 0, $order->get_billing_email(), 'guest-checkout' );
+				Wpprivsync_Identity::send_link( 0, $order->get_billing_email(), 'checkout' );
 			}
 		} catch ( Throwable $e ) {
 			error_log( 'wpprivsync: checkout consent not recorded: ' . $e->getMessage() ); // phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log
