@@ -115,3 +115,18 @@ def test_no_payload_crashes_the_planner_and_no_step_carries_an_email(type_, payl
         for step in req.steps:
             if isinstance(payload.get("email"), str) and "@" in payload["email"]:
                 assert payload["email"].strip().lower() not in str(step.params).lower() or req.action == "invalid_event"
+
+
+def test_an_unproven_email_is_audited_and_planned_nowhere():
+    plan = planner().plan(ev("identity.unproven", {"email": "Vic@Example.com", "user_id": 5,
+                                                   "attempt": "consent-withdrawn"}), NOW)
+    assert plan.requests == []
+    (entry,) = plan.audit
+    assert entry.action == "unproven_email" and entry.email_hash == email_hash(SECRET, "vic@example.com")
+    assert entry.detail == {"user_id": 5, "attempt": "consent-withdrawn"}
+    assert "vic@example.com" not in entry.reason.lower()
+
+
+def test_an_unproven_event_without_an_email_is_a_dead_letter():
+    (req,) = planner().plan(ev("identity.unproven", {"user_id": 5, "attempt": "x"}), NOW).requests
+    assert req.action == "invalid_event" and "email" in req.steps[0].params["problem"]

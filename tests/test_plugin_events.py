@@ -96,7 +96,8 @@ def test_consent_meta_changes_record_consent_changed(wp, code, consent):
     wp.php(f"$u = {uid}; {code}")
     rows = outbox(wp)[before:]
     assert [r["type"] for r in rows] == ["consent.changed"]
-    assert rows[0]["payload"] == {"user_id": uid, "email": "ann@example.test", "consent": consent, "source": "meta"}
+    assert rows[0]["payload"] == {"user_id": uid, "email": "ann@example.test", "consent": consent, "source": "meta",
+                                  "proof": "registration"}
 
 
 def test_writing_the_same_consent_again_records_nothing(wp):

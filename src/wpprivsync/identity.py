@@ -15,9 +15,16 @@ import re
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+_TRIM = " \t\n\r\0\x0b"  # PHP trim()'s default set
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def normalise_email(email: str) -> str:
-    """Trim and lower-case; emails match after this."""
-    return email.strip().lower()
+    """The one rule the plugin's ``Wpprivsync_Plugin::normalise_email`` follows too (see
+    docs/IDENTITY.md): trim ASCII whitespace, lower-case ASCII letters only. No Unicode case
+    folding (``"\u212aate@…"`` stays apart from ``kate@…``), no IDN conversion. Shared test
+    vectors: tests/data/email-normalisation.json."""
+    return email.strip(_TRIM).translate(_ASCII_LOWER)
 
 
 def is_email(text: str) -> bool:

@@ -163,6 +163,15 @@ class Planner:
         return Plan([self.request(SUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)])
 
+    def _on_identity_unproven(self, event: Event, p: dict, received: datetime) -> Plan:
+        # A WordPress user acted on an email they never proved to own (docs/IDENTITY.md):
+        # nothing reaches ActiveCampaign or the suppression list; the attempt is audited.
+        attempt = str(p.get("attempt") or "unknown")[:64]
+        return Plan(audit=[self._audit(_email(p), "wordpress", "unproven_email", received,
+                                       reason=f"ignored: {attempt} for an email the user has not proven to own",
+                                       detail={"user_id": _int(p.get("user_id"), "user_id", default=0),
+                                               "attempt": attempt})])
+
     def _on_retry_requested(self, event: Event, p: dict, received: datetime) -> Plan:
         if p.get("all") is True:
             return Plan(retry_all=True)

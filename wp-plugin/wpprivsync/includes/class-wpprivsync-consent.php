@@ -7,6 +7,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
+require_once __DIR__ . '/class-wpprivsync-identity.php';
+
 /**
  * Consent capture.
  */
@@ -25,6 +27,7 @@ class Wpprivsync_Consent {
 	 * Adds the hooks.
 	 */
 	public static function register() {
+		Wpprivsync_Identity::register();
 		add_action( 'added_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'updated_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'deleted_user_meta', array( __CLASS__, 'on_meta_deleted' ), 10, 4 );
@@ -119,6 +122,15 @@ class Wpprivsync_Consent {
 		if ( ! $user ) {
 			return;
 		}
+		$proof = Wpprivsync_Identity::proof( $user_id, $user->user_email );
+		if ( '' === $proof ) {
+			// An email the user never proved to own: nothing outside WordPress changes.
+			Wpprivsync_Identity::record_unproven( $user_id, $user->user_email, $consent ? 'consent-given' : 'consent-withdrawn' );
+			if ( $consent ) {
+				Wpprivsync_Identity::send_link( $user_id, $user->user_email, self::$source );
+			}
+			return;
+		}
 		Wpprivsync_Outbox::record(
 			'consent.changed',
 			array(
@@ -126,6 +138,7 @@ class Wpprivsync_Consent {
 				'email'   => Wpprivsync_Plugin::normalise_email( $user->user_email ),
 				'consent' => (bool) $consent,
 				'source'  => self::$source,
+				'proof'   => $proof,
 			)
 		);
 	}
@@ -208,16 +221,10 @@ class Wpprivsync_Consent {
 				return;
 			}
 			if ( $wanted && $order && is_callable( array( $order, 'get_billing_email' ) ) && is_email( $order->get_billing_email() ) ) {
-				// A guest who ticks the box: no user meta to hold it, the event carries it.
-				Wpprivsync_Outbox::record(
-					'consent.changed',
-					array(
-						'user_id' => 0,
-						'email'   => Wpprivsync_Plugin::normalise_email( $order->get_billing_email() ),
-						'consent' => true,
-						'source'  => 'checkout',
-					)
-				);
+				// A guest who ticks the box proves nothing (checkout takes any billing email): the
+				// address's owner confirms by the mailed link, which then records the consent.
+				Wpprivsync_Identity::record_unproven( 0, $order->get_billing_email(), 'guest-checkout' );
+				Wpprivsync_Identity::send_link( 0, $order->get_billing_email(), 'checkout' );
 			}
 		} catch ( Throwable $e ) {
 			error_log( 'wpprivsync: checkout consent not recorded: ' . $e->getMessage() ); // phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log

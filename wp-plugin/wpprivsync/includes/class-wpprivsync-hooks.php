@@ -88,6 +88,11 @@ class Wpprivsync_Hooks {
 			if ( ! $user instanceof WP_User ) {
 				return;
 			}
+			if ( '' === Wpprivsync_Identity::proof( $id, $user->user_email ) ) {
+				// Never proven: erasing it outside WordPress would erase someone else.
+				Wpprivsync_Identity::record_unproven( $id, $user->user_email, 'account-deleted' );
+				return;
+			}
 			Wpprivsync_Outbox::record(
 				'account.deleted',
 				array(

@@ -77,13 +77,14 @@ class Wpprivsync_Plugin {
 	}
 
 	/**
-	 * Normalises an email the way the daemon does (trim, lower-case).
+	 * Normalises an email by the rule the daemon follows too (docs/IDENTITY.md): trim ASCII
+	 * whitespace, lower-case ASCII letters only (no Unicode folding, no IDN conversion).
 	 *
 	 * @param string $email Email.
 	 * @return string
 	 */
 	public static function normalise_email( $email ) {
-		return strtolower( trim( (string) $email ) );
+		return strtr( trim( (string) $email, " \t\n\r\0\x0B" ), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz' );
 	}
 
 	/**

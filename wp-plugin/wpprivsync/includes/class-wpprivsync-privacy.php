@@ -293,10 +293,46 @@ class Wpprivsync_Privacy {
 		}
 		// People who write or run the site are never deleted by a privacy request: their posts
 		// would go with them. An administrator deletes such an account by hand.
-		if ( user_can( $user, 'edit_posts' ) || user_can( $user, 'manage_options' ) || user_can( $user, Wpprivsync_Plugin::CAPABILITY ) ) {
+		if ( self::can_run_any_site( $user ) ) {
 			return 'account kept: it has an editorial or administrative role (delete it by hand)';
 		}
 		return null;
+	}
+
+	/**
+	 * Whether the user writes or runs any site: user_can() answers for the current site only,
+	 * while wpmu_delete_user() deletes the account, and its posts, on every site of the network.
+	 *
+	 * @param WP_User $user The account.
+	 * @return bool
+	 */
+	public static function can_run_any_site( WP_User $user ) {
+		$caps = array( 'edit_posts', 'manage_options', Wpprivsync_Plugin::CAPABILITY );
+		if ( ! is_multisite() ) {
+			foreach ( $caps as $cap ) {
+				if ( user_can( $user, $cap ) ) {
+					return true;
+				}
+			}
+			return false;
+		}
+		if ( is_super_admin( $user->ID ) ) {
+			return true;
+		}
+		foreach ( array_keys( get_blogs_of_user( $user->ID, true ) ) as $blog_id ) {
+			switch_to_blog( (int) $blog_id );
+			try {
+				$member = new WP_User( $user->ID );
+				foreach ( $caps as $cap ) {
+					if ( $member->has_cap( $cap ) ) {
+						return true;
+					}
+				}
+			} finally {
+				restore_current_blog();
+			}
+		}
+		return false;
 	}
 
 	/**

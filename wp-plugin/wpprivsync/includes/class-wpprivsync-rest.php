@@ -638,11 +638,15 @@ class Wpprivsync_Rest {
 	public static function get_consents( WP_REST_Request $request ) {
 		global $wpdb;
 		$after = (int) $request['after'];
-		$rows  = $wpdb->get_results(
+		// On multisite the users table is the network's: list only this site's members.
+		$member = is_multisite() ? $wpdb->get_blog_prefix() . 'capabilities' : '';
+		$rows   = $wpdb->get_results(
 			$wpdb->prepare(
-				"SELECT u.ID, u.user_email, MAX(m.meta_value) AS meta_value FROM {$wpdb->users} u LEFT JOIN {$wpdb->usermeta} m ON m.user_id = u.ID AND m.meta_key = %s WHERE u.ID > %d GROUP BY u.ID, u.user_email ORDER BY u.ID ASC LIMIT %d",
+				"SELECT u.ID, u.user_email, MAX(m.meta_value) AS meta_value FROM {$wpdb->users} u LEFT JOIN {$wpdb->usermeta} m ON m.user_id = u.ID AND m.meta_key = %s WHERE u.ID > %d AND ( %s = '' OR EXISTS ( SELECT 1 FROM {$wpdb->usermeta} c WHERE c.user_id = u.ID AND c.meta_key = %s ) ) GROUP BY u.ID, u.user_email ORDER BY u.ID ASC LIMIT %d",
 				Wpprivsync_Plugin::CONSENT_META,
 				$after,
+				$member,
+				$member,
 				(int) $request['limit']
 			),
 			ARRAY_A
@@ -654,7 +658,9 @@ class Wpprivsync_Rest {
 				'email'      => Wpprivsync_Plugin::normalise_email( $row['user_email'] ),
 				// null: the person never answered in WordPress (they may have subscribed through an
 				// ActiveCampaign form), which reconcile must not read as a withdrawal.
-				'subscribed' => null === $row['meta_value'] || '' === $row['meta_value'] ? null : Wpprivsync_Consent::is_yes( $row['meta_value'] ),
+				// Also null for an email the user never proved to own (docs/IDENTITY.md): reconcile
+				// must not act on someone else's address through it.
+				'subscribed' => null === $row['meta_value'] || '' === $row['meta_value'] || '' === Wpprivsync_Identity::proof( (int) $row['ID'], $row['user_email'] ) ? null : Wpprivsync_Consent::is_yes( $row['meta_value'] ),
 			);
 		}
 		return rest_ensure_response(
