@@ -266,6 +266,16 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
         ac_holds = {"lists": [{"list": l.get("list"), "name": l.get("name"), "status": l.get("status")}
                               for l in details.get("lists", [])],
                     "fields": len(details.get("fields", [])), "tags": [t.get("tag") for t in details.get("tags", [])]}
+    if c.webinarjam is not None:
+        from .engine.export import webinar_registrations
+
+        regs = webinar_registrations(email, c.webinarjam, c.site)
+        systems.append({"system": "webinarjam",
+                        "holds": {"registrations": [{"webinar_id": r["webinar_id"], "webinar": r.get("webinar"),
+                                                     "signup_date": r.get("signup_date")} for r in regs]},
+                        "on_erasure": "registrations unsubscribed by API; deleting them is a manual task "
+                                      "(the WebinarJam API cannot delete)" if regs else "nothing: no registration",
+                        "rule": policy.rule("webinars").explain(None) if "webinars" in policy.rules else ""})
     systems.append({"system": "activecampaign", "holds": ac_holds,
                     "on_erasure": "contact deleted (restorable by ActiveCampaign for 30 days); "
                                   "its keyed hash kept on the suppression list" if details else "nothing: no contact",
@@ -273,7 +283,7 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
     return {"email_hash": email_hash(app.secret, email), "site": site_name, "systems": systems, "kept": kept,
             "suppressed": suppressed, "history": history,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
-                          if r in policy.rules]}
+                          if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
 
 def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any]:
@@ -286,7 +296,7 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     email = _check_email(email)
     c = app.clients(site_name)
     now = app.clock()
-    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now)
+    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam)
     out = write_archive(data, Path(path))
     app.store.add_audit([AuditEntry(site=site_name, email_hash=email_hash(app.secret, email), system="wpprivsync",
                                     action="export", reason="access request (GDPR art. 15, 20)",

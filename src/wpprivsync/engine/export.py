@@ -17,12 +17,25 @@ from .. import __version__
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
 
 
+def webinar_registrations(email: str, webinarjam: Any, site: Any) -> list[dict[str, Any]]:
+    """The person's WebinarJam registrations in the site's webinars (``registrants`` +
+    ``search``, exact email match)."""
+    if webinarjam is None:
+        return []
+    out = []
+    for webinar_id in getattr(site, "webinarjam_webinar_ids", ()):
+        for reg in webinarjam.find_registrations(int(webinar_id), email):
+            out.append({"webinar_id": reg.webinar_id, "lead_id": reg.lead_id, **reg.fields})
+    return out
+
+
 def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, *, site: Any,
-            now: datetime) -> dict[str, Any]:
+            now: datetime, webinarjam: Any = None) -> dict[str, Any]:
     wp = wordpress.export(email)
     groups = wp.get("groups", {}) if isinstance(wp, dict) else {}
     contact = activecampaign.find_contact(email)
     ac = activecampaign.contact_details(contact.id) if contact is not None else None
+    webinars = webinar_registrations(email, webinarjam, site)
     items = sum(len(g.get("items", [])) for g in groups.values())
     summary = {
         "wordpress_groups": len(groups),
@@ -31,6 +44,7 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "activecampaign_lists": len(ac.get("lists", [])) if ac else 0,
         "activecampaign_fields": len(ac.get("fields", [])) if ac else 0,
         "activecampaign_tags": len(ac.get("tags", [])) if ac else 0,
+        "webinarjam_registrations": len(webinars),
     }
     return {
         "format": "wpprivsync-export/1",
@@ -40,6 +54,7 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "subject": {"email": email},
         "wordpress": {"groups": groups},
         "activecampaign": ac,
+        "webinarjam": {"registrations": webinars},
         "summary": summary,
     }
 
@@ -110,5 +125,14 @@ def render_html(data: dict[str, Any]) -> str:
         out.append("</table><h3>Tags</h3><ul>")
         out.extend(f"<li>{_e(t.get('tag'))}</li>" for t in ac.get("tags", []))
         out.append("</ul>")
+    out.append("<h2>Webinars (WebinarJam)</h2>")
+    regs = (data.get("webinarjam") or {}).get("registrations") or []
+    if not regs:
+        out.append("<p>No webinar registrations found.</p>")
+    for reg in regs:
+        out.append(f"<table><caption>{_e(reg.get('webinar') or reg.get('webinar_id'))}</caption>")
+        for key, value in reg.items():
+            out.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
+        out.append("</table>")
     out.append("</html>")
     return "\n".join(out)

@@ -2,7 +2,9 @@
 
 Request actions and their steps (position order; equal positions may run together):
 
-    erase            wordpress.erase · activecampaign.delete_contact → suppression.add
+    erase            wordpress.erase · activecampaign.delete_contact · webinarjam.unsubscribe
+                     → suppression.add   (webinarjam.unsubscribe only when the site has webinars;
+                     it also opens the manual WebinarJam deletion task)
     remove_comments  wordpress.remove_comments · activecampaign.remove_comment_data
     unsubscribe      activecampaign.unsubscribe → activecampaign.delete_contact → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
@@ -43,10 +45,13 @@ class Plan:
 
 
 def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: bool = False,
-              wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False) -> list[NewStep]:
+              wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False,
+              webinarjam: bool = False) -> list[NewStep]:
     """The steps of a request, shared by events, the CLI and the admin page."""
     if action == ERASE:
         steps = [NewStep("activecampaign", "delete_contact", {}, 0), NewStep("suppression", "add", {"reason": "erasure"}, 1)]
+        if webinarjam:
+            steps.insert(1, NewStep("webinarjam", "unsubscribe", {}, 0))
         if wordpress_erasure:
             steps.insert(0, NewStep("wordpress", "erase", {}, 0))
         return steps
@@ -79,17 +84,20 @@ class Planner:
     """Plans events for one site. ``due`` gives a request's deadline from its received time
     (the policy's one month, GDPR art. 12(3))."""
 
-    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False):
+    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False, webinarjam: bool = False):
         self.site = site
         self.secret = secret
         self.due = due
         self.comment_data = comment_data
+        self.webinarjam = webinarjam
 
     # -- public ------------------------------------------------------------------------
     def request(self, action: str, email: str, *, source: str, received_at: datetime,
                 event_id: int | None = None, **kw: Any) -> NewRequest:
         email = normalise_email(email)
         digest = email_hash(self.secret, email)
+        if action == ERASE:
+            kw.setdefault("webinarjam", self.webinarjam)
         steps = steps_for(action, comment_data=self.comment_data, **kw)
         return NewRequest(site=self.site, action=action, email=email, email_hash=digest, source=source,
                           received_at=received_at, due_at=self.due(received_at), steps=steps,

@@ -28,6 +28,7 @@ class StepContext:
     now: datetime
     export_dir: Path
     prefetched: dict[str, Any] | None = None  # this step's answer, when the worker batched the call
+    webinarjam: Any = None  # clients.webinarjam.WebinarJamClient, None when the site has no webinars
 
     @property
     def email(self) -> str:
@@ -210,11 +211,32 @@ def suppression_remove(ctx: StepContext) -> Outcome:
     return Outcome({"was_suppressed": was}, audit)
 
 
+# -- WebinarJam -----------------------------------------------------------------------------
+@handler("webinarjam", "unsubscribe")
+def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
+    """Unsubscribe every registration of the person (the most the API can do) and say that
+    deleting them is a manual task: WebinarJam has no endpoint that deletes a registrant."""
+    if ctx.webinarjam is None:
+        raise errors.StepFailed("WebinarJam is not configured for this site", retryable=False)
+    leads = []
+    for webinar_id in ctx.site.webinarjam_webinar_ids:
+        for reg in ctx.webinarjam.find_registrations(int(webinar_id), ctx.email):
+            ctx.webinarjam.unsubscribe(int(webinar_id), reg.lead_id)
+            leads.append({"webinar_id": int(webinar_id), "lead_id": reg.lead_id, "schedule": reg.schedule})
+    reason = _rule_reason(ctx, "webinars")
+    result = {"unsubscribed": len(leads), "leads": leads, "manual_deletion": bool(leads)}
+    entry = ctx.audit("webinarjam", "unsubscribe", retained=len(leads), reason=reason,
+                      detail={"leads": leads, "manual_task": "delete in WebinarJam: Registrants → select → delete"
+                              if leads else None})
+    return Outcome(result, [entry])
+
+
 @handler("wpprivsync", "export")
 def wpprivsync_export(ctx: StepContext) -> Outcome:
     from .export import collect, write_archive
 
-    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now)
+    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now,
+                   webinarjam=ctx.webinarjam)
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
     counts = data["summary"]
