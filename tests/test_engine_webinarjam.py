@@ -121,3 +121,45 @@ def test_export_holds_the_registrations(env, wj_server):
     (reg,) = data["webinarjam"]["registrations"]
     assert reg["webinar"] == "Taxes" and reg["first_name"] == "Dee" and reg["webinar_id"] == 7
     assert data["summary"]["webinarjam_registrations"] == 1 and "Taxes" in page
+
+
+def test_the_request_completes_only_when_its_deletion_task_is_closed(env, wj_server):
+    (s7,) = wj_server.add_webinar(7, "Taxes", ["2026-11-01 18:00"])
+    wj_server.add_webinar(8, "VAT", ["2026-11-20 18:00"])
+    lead = wj_server.add_registrant(7, s7, "eve@example.com")
+    env.wordpress.add_event("account.deleted", {"email": "eve@example.com"})
+    env.pull()
+    env.worker().run_pass()
+    (req,) = env.store.list_requests(site="shop")
+    assert req.status == "open"  # every step done, the manual task still open
+    (task,) = env.store.tasks(site="shop", status="open")
+    assert task.request_id == req.id and task.due_at == req.due_at and task.system == "webinarjam"
+    assert f"lead {lead}" in task.what and "30 days" in task.why and "eve@" not in repr(task)
+    assert env.store.overdue_tasks(req.due_at.replace(year=2027)) == [task]
+    wj_server.delete_registrant(lead)  # the person does it in WebinarJam's screens
+    assert env.store.close_task(task.id, env.now, status="done", note="deleted in WebinarJam") is True
+    assert env.store.close_task(task.id, env.now, status="done", note="again") is False  # harmless twice
+    (req,) = env.store.list_requests(site="shop")
+    assert req.status == "done" and req.email is None
+    closed = [a for a in env.store.audit(email_hash=task.email_hash) if a.action == "task_done"]
+    assert len(closed) == 1 and closed[0].detail["note"] == "deleted in WebinarJam"
+
+
+def test_a_retried_step_does_not_open_the_task_twice(env, wj_server):
+    (s7,) = wj_server.add_webinar(7, "Taxes", ["2026-11-01 18:00"])
+    wj_server.add_webinar(8, "VAT", ["2026-11-20 18:00"])
+    wj_server.add_registrant(7, s7, "fay@example.com")
+    env.wordpress.add_event("account.deleted", {"email": "fay@example.com"})
+    env.pull()
+    wj_server.set_faults(error=0)
+    w = env.worker()
+    w.run_pass()
+    (req,) = env.store.list_requests(site="shop")
+    step = next(s for s in env.store.steps_of(req.id) if s.system == "webinarjam")
+    from wpprivsync.engine.steps import HANDLERS, StepContext
+    ctx = StepContext(site=env.site, request=env.store.get_request(req.id) or req, step=step, wordpress=None,
+                      activecampaign=None, store=env.store, policy=env.policy, now=env.now,
+                      export_dir=env.tmp, webinarjam=env.webinarjam)
+    # the registration is already unsubscribed but still listed: a rerun finds the same task
+    out = HANDLERS[("webinarjam", "unsubscribe")](ctx)
+    assert len(env.store.tasks(site="shop")) == 1 and out.result["task_id"] == env.store.tasks()[0].id

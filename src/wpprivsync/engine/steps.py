@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
-from ..store.api import AuditEntry, Request, Step, Store
+from ..store.api import AuditEntry, NewTask, Request, Step, Store
 
 
 @dataclass
@@ -224,10 +224,22 @@ def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
             ctx.webinarjam.unsubscribe(int(webinar_id), reg.lead_id)
             leads.append({"webinar_id": int(webinar_id), "lead_id": reg.lead_id, "schedule": reg.schedule})
     reason = _rule_reason(ctx, "webinars")
-    result = {"unsubscribed": len(leads), "leads": leads, "manual_deletion": bool(leads)}
+    task_id = None
+    if leads:
+        # Opened before the step is recorded, so the request cannot complete without it; the
+        # dedupe key makes a retried step find the same task.
+        where = ", ".join(f"webinar {l['webinar_id']} lead {l['lead_id']}" for l in leads)
+        task_id, _ = ctx.store.add_task(NewTask(
+            site=ctx.site.name, system="webinarjam", rule="webinars",
+            what=f"Delete the person's registrations in WebinarJam (Registrants → select → delete): {where}",
+            why=f"erasure request (GDPR art. 17); the WebinarJam API cannot delete, the registrations were "
+                f"unsubscribed. {reason}",
+            due_at=ctx.request.due_at, dedupe_key=f"webinarjam-erase:{ctx.request.id}",
+            request_id=ctx.request.id, email_hash=ctx.request.email_hash, detail={"leads": leads}), ctx.now)
+    result = {"unsubscribed": len(leads), "leads": leads, "manual_deletion": bool(leads), "task_id": task_id}
     entry = ctx.audit("webinarjam", "unsubscribe", retained=len(leads), reason=reason,
-                      detail={"leads": leads, "manual_task": "delete in WebinarJam: Registrants → select → delete"
-                              if leads else None})
+                      detail={"leads": leads, "task_id": task_id,
+                              "manual_task": "delete in WebinarJam: Registrants → select → delete" if leads else None})
     return Outcome(result, [entry])
 
 
