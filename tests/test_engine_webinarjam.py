@@ -163,3 +163,40 @@ def test_a_retried_step_does_not_open_the_task_twice(env, wj_server):
     # the registration is already unsubscribed but still listed: a rerun finds the same task
     out = HANDLERS[("webinarjam", "unsubscribe")](ctx)
     assert len(env.store.tasks(site="shop")) == 1 and out.result["task_id"] == env.store.tasks()[0].id
+
+
+def test_sessions_past_30_days_with_registrants_are_due_and_recorded_while_known(env, wj_server):
+    from datetime import date
+
+    from wpprivsync.engine.webinars import sweep_webinars
+
+    (old,) = wj_server.add_webinar(7, "Taxes", ["2026-10-01 18:00"])
+    series = wj_server.add_webinar(8, "VAT", ["2026-10-20 18:00", "2026-11-10 18:00"],
+                                   type="Series of presentations")
+    wj_server.add_registrant(7, old, "gus@example.com")
+    wj_server.add_registrant(8, series[0], "hal@example.com")
+    today = date(2026, 11, 25)
+    dry = sweep_webinars(env.site, env.webinarjam, env.store, env.policy, today, env.now, dry_run=True)
+    assert dry["sessions"] == 3
+    assert [(d["webinar_id"], d["ended"], d["delete_by"], d["registrants"]) for d in dry["due"]] == [
+        (7, "2026-10-01", "2026-10-31", 1)]  # the series' last session ended only 15 days ago
+    assert env.store.tasks() == []  # a dry run opens nothing
+
+    wj_server.hide_past_sessions(7)  # the API no longer shows the ended session's schedule id
+    real = sweep_webinars(env.site, env.webinarjam, env.store, env.policy, today, env.now)
+    assert [d["webinar_id"] for d in real["due"]] == [7]  # still known: it was recorded
+    (task,) = env.store.tasks(status="open")
+    assert task.due_at.date().isoformat() == "2026-10-31" and "1 registrants of webinar 7" in task.what
+    assert "30 days" in task.why
+    again = sweep_webinars(env.site, env.webinarjam, env.store, env.policy, today, env.now)
+    assert again["due"][0]["task_id"] == task.id and len(env.store.tasks()) == 1
+
+    later = sweep_webinars(env.site, env.webinarjam, env.store, env.policy, date(2026, 12, 11), env.now,
+                           dry_run=True)
+    assert sorted(d["webinar_id"] for d in later["due"]) == [7, 8]
+    wj_server.reset()
+    wj_server.add_webinar(7, "Taxes", [])
+    wj_server.add_webinar(8, "VAT", [])
+    # registrants deleted in WebinarJam: nothing is due any more
+    assert sweep_webinars(env.site, env.webinarjam, env.store, env.policy, date(2026, 12, 11), env.now,
+                          dry_run=True)["due"] == []
