@@ -59,6 +59,33 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
     }
 
 
+def core_export_items(email: str, activecampaign: ActiveCampaignApi, webinarjam: Any, site: Any) -> list[dict]:
+    """The ActiveCampaign contact (lists, fields, tags) and WebinarJam registrations as items
+    of core's exporter format ({group_id, group_label, item_id, data: [{name, value}]})."""
+    items: list[dict[str, Any]] = []
+    contact = activecampaign.find_contact(email)
+    if contact is not None:
+        ac = activecampaign.contact_details(contact.id)
+        label = "Newsletter (ActiveCampaign)"
+        data = [{"name": k, "value": "" if v is None else str(v)} for k, v in (ac.get("contact") or {}).items()]
+        for entry in ac.get("lists", []):
+            status = {1: "subscribed", 2: "unsubscribed"}.get(int(entry.get("status", 0) or 0), str(entry.get("status")))
+            data.append({"name": f"List: {entry.get('name') or entry.get('list')}", "value": status})
+        for value in ac.get("fields", []):
+            data.append({"name": f"Field: {value.get('title') or value.get('field')}",
+                         "value": "" if value.get("value") is None else str(value.get("value"))})
+        tags = [str(t.get("tag")) for t in ac.get("tags", [])]
+        if tags:
+            data.append({"name": "Tags", "value": ", ".join(tags)})
+        items.append({"group_id": "wpprivsync-activecampaign", "group_label": label,
+                      "item_id": f"activecampaign-contact-{contact.id}", "data": data})
+    for reg in webinar_registrations(email, webinarjam, site):
+        items.append({"group_id": "wpprivsync-webinarjam", "group_label": "Webinars (WebinarJam)",
+                      "item_id": f"webinarjam-{reg['webinar_id']}-{reg['lead_id']}",
+                      "data": [{"name": k, "value": "" if v is None else str(v)} for k, v in reg.items()]})
+    return items
+
+
 def write_archive(data: dict[str, Any], path: Path) -> Path:
     """Write the ZIP atomically with owner-only permissions; returns the path."""
     path = Path(path)

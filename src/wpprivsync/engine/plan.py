@@ -11,6 +11,7 @@ Request actions and their steps (position order; equal positions may run togethe
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
                      suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
     export           wpprivsync.export
+    core_export      wpprivsync.core_export (core's Tools → Export Personal Data waits for it)
     invalid_event    wpprivsync.invalid_event (fails at once: a malformed event is kept visible
                      in the dead-letter list instead of being dropped)
 
@@ -29,6 +30,7 @@ from ..store.api import AuditEntry, NewRequest, NewStep
 
 ERASE, REMOVE_COMMENTS, UNSUBSCRIBE, SUBSCRIBE, EXPORT, INVALID = (
     "erase", "remove_comments", "unsubscribe", "subscribe", "export", "invalid_event")
+CORE_EXPORT = "core_export"
 
 Due = Callable[[datetime], datetime]
 
@@ -77,6 +79,8 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
         return [NewStep("suppression", "remove", {}, 0), NewStep("activecampaign", "subscribe", {}, 1)]
     if action == EXPORT:
         return [NewStep("wpprivsync", "export", {}, 0)]
+    if action == CORE_EXPORT:
+        return [NewStep("wpprivsync", "core_export", {}, 0)]
     raise ValueError(f"unknown request action {action!r}")
 
 
@@ -153,6 +157,10 @@ class Planner:
     def _on_export_requested(self, event: Event, p: dict, received: datetime) -> Plan:
         return Plan([self.request(EXPORT, _email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
+
+    def _on_core_export_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+        return Plan([self.request(CORE_EXPORT, _email(p), source="privacy-tools", received_at=received,
+                                  event_id=event.id)])
 
     def _on_consent_changed(self, event: Event, p: dict, received: datetime) -> Plan:
         email = _email(p)

@@ -261,6 +261,24 @@ def wpprivsync_export(ctx: StepContext) -> Outcome:
                               detail={"file": path.name, "summary": counts})])
 
 
+@handler("wpprivsync", "core_export")
+def wpprivsync_core_export(ctx: StepContext) -> Outcome:
+    """The other systems' data for core's Tools → Export Personal Data, handed to the plugin's
+    exporter (which keeps it only until core has built the file)."""
+    from .export import core_export_items
+
+    items = core_export_items(ctx.email, ctx.activecampaign, ctx.webinarjam, ctx.site)
+    try:
+        ctx.wordpress.core_export(ctx.email, items)
+    except errors.NotFound:
+        # core's export gave up waiting (or ran again): nothing is waiting for this answer
+        return Outcome({"delivered": False, "items": len(items)},
+                       [ctx.audit("wpprivsync", "core_export", reason="no export was waiting any more")])
+    return Outcome({"delivered": True, "items": len(items)},
+                   [ctx.audit("wpprivsync", "core_export", reason="access request (GDPR art. 15, 20) "
+                              "through WordPress's Tools → Export Personal Data", detail={"items": len(items)})])
+
+
 @handler("wpprivsync", "invalid_event")
 def wpprivsync_invalid_event(ctx: StepContext) -> Outcome:
     p = ctx.step.params
