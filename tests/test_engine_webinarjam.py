@@ -200,3 +200,22 @@ def test_sessions_past_30_days_with_registrants_are_due_and_recorded_while_known
     # registrants deleted in WebinarJam: nothing is due any more
     assert sweep_webinars(env.site, env.webinarjam, env.store, env.policy, date(2026, 12, 11), env.now,
                           dry_run=True)["due"] == []
+
+
+def test_manual_tasks_for_systems_without_an_api_keep_the_export_open_until_closed(env, wj_server):
+    wj_server.add_webinar(7, "Taxes", [])
+    wj_server.add_webinar(8, "VAT", [])
+    env.site.manual_task_systems = ["correspondence"]
+    env.planner = Planner("shop", SECRET, env.policy.response_due, webinarjam=True, manual_tasks=True)
+    env.wordpress.add_event("export.requested", {"email": "jo@example.com"})
+    env.pull()
+    env.worker().run_pass()
+    (req,) = env.store.list_requests(site="shop")
+    tasks = env.store.tasks(request_id=req.id)
+    assert sorted(t.rule for t in tasks) == ["complaints", "correspondence"]
+    assert all(t.due_at == req.due_at and t.system == "correspondence" for t in tasks)
+    assert req.status == "open"
+    env.store.close_task(tasks[0].id, env.now, status="done", note="letters added to the copy")
+    assert env.store.get_request(req.id).status == "open"
+    env.store.close_task(tasks[1].id, env.now, status="waived", note="no complaints on file")
+    assert env.store.get_request(req.id).status == "done"

@@ -102,6 +102,8 @@ class SiteSettings(BaseModel):
     webinarjam_api_key: SecretStr | None = None
     webinarjam_api_key_file: Path | None = None
     webinarjam_webinar_ids: list[int] = Field(default_factory=list)
+    # policy systems without an API whose rules become manual tasks on erasure and export
+    manual_task_systems: list[str] = Field(default_factory=list)
 
     @field_validator("newsletter_list_ids")
     @classmethod
@@ -118,6 +120,10 @@ class SiteSettings(BaseModel):
                 if path is None:
                     raise _FieldProblem(field, "missing", f"set {field} or {field}_file")
                 setattr(self, field, _read_secret_file(path, field))
+        unknown = sorted(set(self.manual_task_systems) - {"correspondence", "accounting"})
+        if unknown:
+            raise _FieldProblem("manual_task_systems", f"unknown system {', '.join(map(repr, unknown))}",
+                                'use "correspondence" and/or "accounting"')
         if any(i <= 0 for i in self.webinarjam_webinar_ids):
             raise _FieldProblem("webinarjam_webinar_ids", "webinar ids are positive integers")
         if self.webinarjam_api_key is None and self.webinarjam_api_key_file is not None:

@@ -3,14 +3,16 @@
 Request actions and their steps (position order; equal positions may run together):
 
     erase            wordpress.erase · activecampaign.delete_contact · webinarjam.unsubscribe
-                     → suppression.add   (webinarjam.unsubscribe only when the site has webinars;
+                     · wpprivsync.manual_tasks → suppression.add   (webinarjam.unsubscribe only when the site has webinars;
                      it also opens the manual WebinarJam deletion task)
     remove_comments  wordpress.remove_comments · activecampaign.remove_comment_data
     unsubscribe      activecampaign.unsubscribe → activecampaign.delete_contact → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
                      suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
-    export           wpprivsync.export
+    export           wpprivsync.export · wpprivsync.manual_tasks
+                     (manual_tasks, when the site lists manual_task_systems: a task per policy
+                     rule whose system has no API)
     core_export      wpprivsync.core_export (core's Tools → Export Personal Data waits for it)
     invalid_event    wpprivsync.invalid_event (fails at once: a malformed event is kept visible
                      in the dead-letter list instead of being dropped)
@@ -48,12 +50,14 @@ class Plan:
 
 def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: bool = False,
               wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False,
-              webinarjam: bool = False) -> list[NewStep]:
+              webinarjam: bool = False, manual_tasks: bool = False) -> list[NewStep]:
     """The steps of a request, shared by events, the CLI and the admin page."""
     if action == ERASE:
         steps = [NewStep("activecampaign", "delete_contact", {}, 0), NewStep("suppression", "add", {"reason": "erasure"}, 1)]
         if webinarjam:
             steps.insert(1, NewStep("webinarjam", "unsubscribe", {}, 0))
+        if manual_tasks:
+            steps.append(NewStep("wpprivsync", "manual_tasks", {}, 0))
         if wordpress_erasure:
             steps.insert(0, NewStep("wordpress", "erase", {}, 0))
         return steps
@@ -78,7 +82,10 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
             return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0)]
         return [NewStep("suppression", "remove", {}, 0), NewStep("activecampaign", "subscribe", {}, 1)]
     if action == EXPORT:
-        return [NewStep("wpprivsync", "export", {}, 0)]
+        steps = [NewStep("wpprivsync", "export", {}, 0)]
+        if manual_tasks:
+            steps.append(NewStep("wpprivsync", "manual_tasks", {}, 0))
+        return steps
     if action == CORE_EXPORT:
         return [NewStep("wpprivsync", "core_export", {}, 0)]
     raise ValueError(f"unknown request action {action!r}")
@@ -88,12 +95,14 @@ class Planner:
     """Plans events for one site. ``due`` gives a request's deadline from its received time
     (the policy's one month, GDPR art. 12(3))."""
 
-    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False, webinarjam: bool = False):
+    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False, webinarjam: bool = False,
+                 manual_tasks: bool = False):
         self.site = site
         self.secret = secret
         self.due = due
         self.comment_data = comment_data
         self.webinarjam = webinarjam
+        self.manual_tasks = manual_tasks
 
     # -- public ------------------------------------------------------------------------
     def request(self, action: str, email: str, *, source: str, received_at: datetime,
@@ -102,6 +111,8 @@ class Planner:
         digest = email_hash(self.secret, email)
         if action == ERASE:
             kw.setdefault("webinarjam", self.webinarjam)
+        if action in (ERASE, EXPORT):
+            kw.setdefault("manual_tasks", self.manual_tasks)
         steps = steps_for(action, comment_data=self.comment_data, **kw)
         return NewRequest(site=self.site, action=action, email=email, email_hash=digest, source=source,
                           received_at=received_at, due_at=self.due(received_at), steps=steps,

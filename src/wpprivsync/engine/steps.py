@@ -261,6 +261,41 @@ def wpprivsync_export(ctx: StepContext) -> Outcome:
                               detail={"file": path.name, "summary": counts})])
 
 
+# Systems no API reaches; a site lists those it keeps (``manual_task_systems``).
+NO_API_SYSTEMS = frozenset({"correspondence", "accounting"})
+
+
+def _manual_what(rule: Any, action: str) -> str:
+    where = f"{rule.section} ({rule.system})"
+    if action == "export":
+        return f"Add the person's {rule.data} from {where} to the copy handed to them (access request)"
+    if rule.on_erasure == "retain":
+        return (f"Check {where} for the person's {rule.data}: keep what the rule retains, delete the rest, "
+                "and note what is kept")
+    return f"Delete the person's {rule.data} from {where}, unless the rule lets it be kept"
+
+
+@handler("wpprivsync", "manual_tasks")
+def wpprivsync_manual_tasks(ctx: StepContext) -> Outcome:
+    """A task per policy rule whose system has no API, due at the request's deadline; the
+    request completes only when they are closed or waived."""
+    action = "export" if ctx.request.action == "export" else "erase"
+    opened = []
+    wanted = set(getattr(ctx.site, "manual_task_systems", ()) or ())
+    for rule in sorted(getattr(ctx.policy, "rules", {}).values(), key=lambda r: r.id):
+        if rule.system not in wanted:
+            continue
+        task_id, _ = ctx.store.add_task(NewTask(
+            site=ctx.site.name, system=rule.system, rule=rule.id, what=_manual_what(rule, action),
+            why=f"{action} request: {rule.explain(None)}", due_at=ctx.request.due_at,
+            dedupe_key=f"{action}:{ctx.request.id}:{rule.id}", request_id=ctx.request.id,
+            email_hash=ctx.request.email_hash), ctx.now)
+        opened.append({"task_id": task_id, "rule": rule.id, "system": rule.system})
+    audit = [ctx.audit("wpprivsync", "manual_tasks", reason="systems without an API need a person",
+                       detail={"tasks": opened})] if opened else []
+    return Outcome({"tasks": opened}, audit)
+
+
 @handler("wpprivsync", "core_export")
 def wpprivsync_core_export(ctx: StepContext) -> Outcome:
     """The other systems' data for core's Tools → Export Personal Data, handed to the plugin's
