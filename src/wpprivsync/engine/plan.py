@@ -46,6 +46,7 @@ class Plan:
     audit: list[AuditEntry] = field(default_factory=list)
     retry_step_ids: list[int] = field(default_factory=list)
     retry_all: bool = False
+    close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
 
 
 def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: bool = False,
@@ -189,6 +190,15 @@ class Planner:
     def _on_newsletter_subscribed(self, event: Event, p: dict, received: datetime) -> Plan:
         return Plan([self.request(SUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)])
+
+    def _on_task_closed(self, event: Event, p: dict, received: datetime) -> Plan:
+        status = p.get("status", "done")
+        note = p.get("note")
+        if status not in ("done", "waived"):
+            raise _Malformed("status must be done or waived")
+        if not isinstance(note, str) or not note.strip():
+            raise _Malformed("a note is required")
+        return Plan(close_tasks=[(_int(p.get("task_id"), "task_id"), status, note.strip()[:2000])])
 
     def _on_retry_requested(self, event: Event, p: dict, received: datetime) -> Plan:
         if p.get("all") is True:
