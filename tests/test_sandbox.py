@@ -121,10 +121,14 @@ def test_story_says_what_each_system_did_and_leaves_nothing_running(tmp_path):
     assert "(unsubscribe) done" in act3 and "consent '1' -> '0': consent cleared" in act3
     assert "ActiveCampaign contact deleted" in act3 and "keyed hash: yes" in act3
     # act 4: a person deletes in WebinarJam and closes the task; the erasure completes
-    act4 = out.split("[4]", 1)[1].split("Story done", 1)[0]
+    act4 = out.split("[4]", 1)[1].split("[5]", 1)[0]
     assert "Delete the person's registrations in WebinarJam" in act4 and "task" in act4 and "done, audited" in act4
     assert "(erase) done now that its task is closed" in act4
     assert "retention --dry-run`: webinar 4711" in act4 and "1 registrant(s) left" in act4  # Dan's sign-up
+    # act 5: core's export has the ActiveCampaign contact (and Dan's webinar sign-up)
+    act5 = out.split("[5]", 1)[1].split("Story done", 1)[0]
+    assert "asked the daemon through the outbox, done=False" in act5
+    assert "Newsletter (ActiveCampaign)" in act5 and "Webinars (WebinarJam)" in act5 and "Tags" in act5
     assert "(!)" not in out  # no check found a system that did not follow
     assert "WPPRIVSYNC_CONFIG=" in out and "tools.php?page=wpprivsync" in out and "sandbox stopped" in out
 

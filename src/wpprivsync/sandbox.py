@@ -401,6 +401,7 @@ class Sandbox:
             3, f"{CLEO.name} clicks 'unsubscribe' in a newsletter email", "in ActiveCampaign",
             plan.UNSUBSCRIBE, CLEO, lambda: self.ac.unsubscribe_click(CLEO.email, self.list_id))
         results["manual_task"] = self._close_webinar_task(results["account_deletion"]["id"])
+        results["core_export"] = self._core_export(DAN)
         self.timings.story_s = time.monotonic() - started
         self.out(f"Story done in {self.timings.story_s:.1f} s.")
         return results
@@ -430,6 +431,33 @@ class Sandbox:
                      "(a deletion task on the daily sweep)")
         self.out("")
         return view
+
+    def _core_export(self, person: Person) -> dict[str, Any]:
+        """Act 5: WordPress's own Tools → Export Personal Data for Dan, as core's page runs
+        wpprivsync's exporter: asks the daemon, waits, returns ActiveCampaign and WebinarJam data."""
+        self.out(f"[5] The site owner exports {person.name}'s data with WordPress's Tools -> Export Personal Data")
+        call = ("wp_set_current_user(1); echo wp_json_encode(Wpprivsync_Core_Exporter::exporter("
+                f"{_php_str(person.email)}, %d));")
+        first = self.wp.php_json(call % 1)
+        self.out(f"    wpprivsync's exporter, page 1: asked the daemon through the outbox, done={first['done']}")
+        started = time.monotonic()
+        answer = first
+        page = 2
+        while not answer["done"] and time.monotonic() - started < WAIT_S + 5:
+            answer = self.wp.php_json(call % page)
+            page += 1
+        items = answer["data"]
+        groups = sorted({i["group_label"] for i in items})
+        self.out(f"    page {page - 1}: done after {time.monotonic() - started:.1f} s with {len(items)} item(s) from "
+                 + (", ".join(groups) or "nowhere"))
+        for item in items:
+            names = [d["name"] for d in item["data"]]
+            self.out(f"      {item['group_label']}: {', '.join(names)}")
+        self.wp.php(f"delete_option('wpprivsync_cx_' . substr(Wpprivsync_Plugin::email_hash({_php_str(person.email)}), 0, 40));")
+        self.out("    (core deletes the daemon's answer once it has built the file; the story does it here)")
+        self.wait_idle()
+        self.out("")
+        return {"items": len(items), "groups": groups}
 
     def _act(self, number: int, title: str, how: str, action: str, person: Person,
              trigger: Callable[[], Any]) -> dict[str, Any]:
