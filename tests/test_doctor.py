@@ -339,3 +339,33 @@ def test_cli_everything_passes_exits_0(wp, ac_server, tmp_path):
     assert data["ok"] is True and data["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     for secret in (wp.service_app_password, ac_server.token, SITE_SECRET):
         assert secret not in result.output
+
+
+# -- WebinarJam ------------------------------------------------------------------------------
+def _wj_site(url: str, key: str, webinars=(7,)) -> SiteSettings:
+    return site_settings("http://127.0.0.1:9").model_copy(update={
+        "webinarjam_url": url, "webinarjam_api_key": __import__("pydantic").SecretStr(key),
+        "webinarjam_webinar_ids": list(webinars)})
+
+
+def _wj_checks(site: SiteSettings) -> dict[str, doctor.CheckResult]:
+    with requests.Session() as session:
+        return {r.name: r for r in doctor.check_webinarjam(site, doctor.default_webinarjam(site, session))}
+
+
+def test_webinarjam_key_and_webinars():
+    from wpprivsync.wjfake import WebinarJamServer
+
+    key = "a" * 64
+    with WebinarJamServer(api_key=key) as wj:
+        wj.add_webinar(7, "Taxes", ["2026-11-01 18:00"])
+        good = _wj_checks(_wj_site(wj.url, key, webinars=(7, 8)))
+        assert good["reachable"].ok and good["api key"].ok and good["webinar 7"].ok
+        assert good["webinar 8"].status == doctor.FAIL and "webinarjam_webinar_ids" in good["webinar 8"].detail
+        revoked = "r" * 64
+        bad = _wj_checks(_wj_site(wj.url, revoked))
+        assert bad["api key"].status == doctor.FAIL
+        assert "invalid or revoked" in bad["api key"].detail and "Invalid API key" in bad["api key"].detail
+        assert revoked not in bad["api key"].detail and bad["webinar 7"].status == doctor.SKIP
+    down = _wj_checks(_wj_site(f"http://127.0.0.1:{free_port()}/webinarjam", key))
+    assert down["reachable"].status == doctor.FAIL and "webinarjam_url" in down["reachable"].detail

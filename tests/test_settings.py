@@ -317,3 +317,23 @@ def test_every_message_says_how_to_fix(tmp_path, line, field, hint):
         load_settings(path)
     assert info.value.field == field
     assert info.value.hint and hint in info.value.hint, str(info.value)
+
+
+def test_webinarjam_needs_a_key_file_and_masks_it(tmp_path):
+    from wpprivsync.settings import masked
+
+    base = {"name": "shop", "wordpress_url": "https://shop.test", "wordpress_user": "sync",
+            "wordpress_app_password": "p" * 24, "activecampaign_url": "https://ac.test/api/3",
+            "activecampaign_token": "t" * 40, "newsletter_list_ids": [1]}
+    with pytest.raises(ConfigError) as exc:
+        load_settings(None, site_secret="s" * 32, sites=[{**base, "webinarjam_webinar_ids": [5]}])
+    assert "webinarjam_api_key" in str(exc.value) and "webinarjam_api_key_file" in str(exc.value)
+    key_file = tmp_path / "wj"
+    key_file.write_text("K" * 64 + "\n")
+    s = load_settings(None, site_secret="s" * 32,
+                      sites=[{**base, "webinarjam_webinar_ids": [5], "webinarjam_api_key_file": str(key_file)}])
+    assert s.sites[0].webinarjam and s.sites[0].webinarjam_api_key.get_secret_value() == "K" * 64
+    assert "K" * 64 not in json.dumps(masked(s))
+    with pytest.raises(ConfigError, match="positive"):
+        load_settings(None, site_secret="s" * 32, sites=[{**base, "webinarjam_webinar_ids": [0],
+                                                          "webinarjam_api_key_file": str(key_file)}])

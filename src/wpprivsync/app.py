@@ -29,6 +29,7 @@ class SiteClients:
     site: SiteSettings
     wordpress: Any
     activecampaign: Any
+    webinarjam: Any = None  # None when the site has no WebinarJam webinars configured
 
 
 class App:
@@ -85,12 +86,21 @@ class App:
         budget = rate_budget(site.account_key, store_url=self.settings.store_url)
         activecampaign = ActiveCampaignClient(str(site.activecampaign_url), site.activecampaign_token.get_secret_value(),
                                               session=self.session_factory(), budget=budget, sleep=self.sleep)
-        return SiteClients(site, wordpress, activecampaign)
+        webinarjam = None
+        if site.webinarjam:
+            from .clients.webinarjam import WebinarJamClient
+
+            assert site.webinarjam_api_key is not None
+            webinarjam = WebinarJamClient(str(site.webinarjam_url), site.webinarjam_api_key.get_secret_value(),
+                                          session=self.session_factory(), sleep=self.sleep)
+        return SiteClients(site, wordpress, activecampaign, webinarjam)
 
     def planner(self, site_name: str) -> Planner:
         policy = self.policy
         comment_data = bool(getattr(policy, "comment_tags", ()) or getattr(policy, "comment_field_ids", ()))
-        return Planner(site_name, self.secret, policy.response_due, comment_data=comment_data)
+        return Planner(site_name, self.secret, policy.response_due, comment_data=comment_data,
+                       webinarjam=self.settings.site(site_name).webinarjam,
+                       manual_tasks=bool(self.settings.site(site_name).manual_task_systems))
 
     def worker(self, *, stop: threading.Event | None = None, worker_id: str | None = None,
                concurrency: int | None = None) -> Worker:

@@ -5,8 +5,9 @@
                  work is claimed with leases, so they never run one step twice)
     heartbeat    every ``heartbeat_interval_s``: queue, failures and recent requests → plugin
     reconcile    daily at ``reconcile_at`` (UTC): WordPress consent vs ActiveCampaign lists
-    retention    daily at ``retention_at`` (UTC): orders past retention anonymised; expired
-                 export archives deleted
+    retention    daily at ``retention_at`` (UTC): orders past retention anonymised; WebinarJam
+                 sessions recorded and those past the 30-day rule given a deletion task;
+                 expired export archives deleted
 
 SIGTERM or SIGINT sets a stop flag: the worker finishes the steps in flight and records them,
 the scheduler waits for running jobs, and the process exits 0.
@@ -31,6 +32,7 @@ from . import errors, services
 from .app import App
 from .engine.reconcile import reconcile
 from .engine.retention import sweep_exports, sweep_orders
+from .engine.webinars import sweep_webinars
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,8 @@ class Daemon:
                 scrubbed = self.app.clients(site.name).wordpress.scrub_requests(self.app.policy.evidence_days)
                 if scrubbed.get("scrubbed"):
                     log.info("request records scrubbed", extra={"site": site.name, "count": scrubbed["scrubbed"]})
+                sweep_webinars(site, self.app.clients(site.name).webinarjam, self.app.store, self.app.policy,
+                               now.date(), now)
             except errors.WpprivsyncError as exc:
                 self.last_error[site.name] = f"retention: {exc}"
                 log.error("retention sweep failed", extra={"site": site.name, "error": str(exc)})

@@ -97,6 +97,9 @@ def run_checks(settings: Settings, *, session_factory: Callable[[], requests.Ses
             results += check_wordpress(site, wordpress_factory(site, session))
         with session_factory() as session:
             results += check_activecampaign(site, lambda: activecampaign_factory(site, session, settings))
+        if site.webinarjam:
+            with session_factory() as session:
+                results += check_webinarjam(site, default_webinarjam(site, session))
     results += check_store(settings.store_url, store_opener)
     return results
 
@@ -226,6 +229,43 @@ def check_activecampaign(site: SiteSettings, build: Callable[[], Any]) -> list[C
             out.append(result(check, FAIL, f"list {list_id} not found (check newsletter_list_ids)"))
         except errors.WpprivsyncError as exc:
             out.append(result(check, FAIL, f"cannot read list {list_id}: {_reason(exc)}"))
+    return out
+
+
+# -- WebinarJam --------------------------------------------------------------------------
+def default_webinarjam(site: SiteSettings, session: requests.Session, *, timeout: float = 10.0) -> Any:
+    from .clients.webinarjam import WebinarJamClient
+
+    assert site.webinarjam_api_key is not None  # settings guarantee it when webinars are set
+    return WebinarJamClient(str(site.webinarjam_url), site.webinarjam_api_key.get_secret_value(), session=session,
+                            timeout=timeout, max_retries=1, backoff_base=0.2)
+
+
+def check_webinarjam(site: SiteSettings, client: Any) -> list[CheckResult]:
+    """The key works (``webinars``) and every configured webinar exists in the account."""
+    url = str(site.webinarjam_url).rstrip("/")
+    webinars = [f"webinar {i}" for i in site.webinarjam_webinar_ids]
+
+    def result(check: str, status: str, detail: str) -> CheckResult:
+        return CheckResult(site.name, "webinarjam", check, status, detail)
+
+    try:
+        found = {int(w["webinar_id"]) for w in client.webinars()}
+    except errors.Unreachable as exc:
+        return [result("reachable", FAIL, f"{_unreachable(exc)} (check webinarjam_url)"),
+                *(result(c, SKIP, "skipped: WebinarJam not reachable") for c in ("api key", *webinars))]
+    except errors.AuthenticationFailed as exc:
+        return [result("reachable", PASS, f"API answers at {url}"),
+                result("api key", FAIL, f"API key not accepted ({_reason(exc).split('(', 1)[-1].rstrip(')')}): "
+                                        "check webinarjam_api_key_file (invalid or revoked key)"),
+                *(result(c, SKIP, "skipped: API key not accepted") for c in webinars)]
+    except errors.WpprivsyncError as exc:
+        return [result("reachable", FAIL, f"not usable: {_reason(exc)}"),
+                *(result(c, SKIP, "skipped: WebinarJam check failed") for c in ("api key", *webinars))]
+    out = [result("reachable", PASS, f"API answers at {url}"), result("api key", PASS, "API key accepted")]
+    for webinar_id, check in zip(site.webinarjam_webinar_ids, webinars):
+        out.append(result(check, PASS, f"webinar {webinar_id} exists") if webinar_id in found else
+                   result(check, FAIL, f"webinar {webinar_id} not in the account (check webinarjam_webinar_ids)"))
     return out
 
 

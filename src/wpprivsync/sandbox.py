@@ -43,6 +43,8 @@ LIST_NAME = "Newsletter"
 COMMENT_TAG = "blog-commenter"
 WAIT_S = 60.0
 MARKER = ".wpprivsync-sandbox"
+WEBINAR_ID = 4711
+WEBINAR_NAME = "Privacy for shop owners"
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class Sandbox:
         self.timings = Timings()
         self.wp: Any = None          # devstack.WordPressStack
         self.ac: Any = None          # acfake.ActiveCampaignServer
+        self.wj: Any = None          # wjfake.WebinarJamServer
+        self.webinar_leads: dict[str, int] = {}
         self.app: App | None = None  # the story's own view of the store and clients
         self.list_id = 0
         self.field_id = 0
@@ -171,6 +175,9 @@ class Sandbox:
                  + "), a local ActiveCampaign server (5 requests/s) and the wpprivsync daemon ...")
 
         self.ac = ActiveCampaignServer(port=self.ac_port, token=secrets.token_hex(20), rate=5).start()
+        from .wjfake import WebinarJamServer
+
+        self.wj = WebinarJamServer(api_key=secrets.token_hex(32)).start()
         wanted = [self.wp_port] if self.wp_port else []
 
         def pick_port() -> int:
@@ -201,6 +208,7 @@ class Sandbox:
                  + (", Thrive Comments, Leads and Ovation" if self.thrive else "")
                  + f"; up in {self.wp.startup_seconds:.1f} s)")
         self.out(f"  ActiveCampaign  {self.ac.url}  (webhook -> the plugin's intake URL)")
+        self.out(f"  WebinarJam      {self.wj.url}  (local server; the API cannot delete registrants)")
         self.out(f"  daemon          polling every {settings.poll_interval_s:g} s; log in {self._show(self.log_path)}")
         self.out(f"  sandbox up in {self.timings.up_s:.1f} s")
 
@@ -220,6 +228,9 @@ class Sandbox:
         if self.ac is not None:
             self.ac.stop()
             self.ac = None
+        if self.wj is not None:
+            self.wj.stop()
+            self.wj = None
         if self.wp is not None:
             try:
                 self.wp.stop()
@@ -296,11 +307,13 @@ class Sandbox:
             "wordpress_app_password": self.wp.service_app_password,
             "activecampaign_url": self.ac.url,
             "activecampaign_token": self.ac.token,
+            "webinarjam_url": self.wj.url,
+            "webinarjam_api_key": self.wj.api_key,
         }
         lines = ["# Written by `wpprivsync sandbox`; valid while the sandbox runs.",
                  *(f"{k} = {json.dumps(v)}" for k, v in top.items()), "", "[[sites]]",
                  *(f"{k} = {json.dumps(v)}" for k, v in site.items()),
-                 f"newsletter_list_ids = [{self.list_id}]", ""]
+                 f"newsletter_list_ids = [{self.list_id}]", f"webinarjam_webinar_ids = [{WEBINAR_ID}]", ""]
         self.config_path.write_text("\n".join(lines))
         self.config_path.chmod(0o600)
 
@@ -360,12 +373,20 @@ class Sandbox:
         if self.thrive:
             self._thrive_seed()
             thrive = ", Thrive data (a testimonial and a Thrive Leads sign-up each for Ann and Dan)"
+        today = self.clock().date()
+        past, upcoming = self.wj.add_webinar(WEBINAR_ID, WEBINAR_NAME, [
+            f"{today - dt.timedelta(days=40):%Y-%m-%d} 18:00", f"{today + dt.timedelta(days=7):%Y-%m-%d} 18:00"])
+        for p in (ANN, DAN):
+            first, last = p.name.split(" ", 1)
+            self.webinar_leads[p.key] = self.wj.add_registrant(WEBINAR_ID, past, p.email, first, last,
+                                                               f"{today - dt.timedelta(days=45):%Y-%m-%d} 09:00")
         self.wait_idle()
         self.timings.seed_s = time.monotonic() - started
         n_orders = f", {len(self.orders)} orders" if self.orders else " (no WooCommerce: no orders; they come " \
                                                                      "with the third-party archives in ../shared/thirdparty)"
         self.out(f"Seeded {len(PEOPLE)} people (accounts with newsletter consent, ActiveCampaign contacts on list "
-                 f"'{LIST_NAME}' with tags and a field), {len(comments)} comments{n_orders}{thrive}; the daemon caught up "
+                 f"'{LIST_NAME}' with tags and a field), {len(comments)} comments{n_orders}{thrive}, 2 sign-ups for the "
+                 f"WebinarJam webinar '{WEBINAR_NAME}' whose session ended 40 days ago; the daemon caught up "
                  f"in {self.timings.seed_s:.1f} s.")
 
     def _orders(self, wanted: dict[str, tuple[Person | None, str]]) -> dict[str, int]:
@@ -419,9 +440,64 @@ class Sandbox:
         results["unsubscribe"] = self._act(
             3, f"{CLEO.name} clicks 'unsubscribe' in a newsletter email", "in ActiveCampaign",
             plan.UNSUBSCRIBE, CLEO, lambda: self.ac.unsubscribe_click(CLEO.email, self.list_id))
+        results["manual_task"] = self._close_webinar_task(results["account_deletion"]["id"])
+        results["core_export"] = self._core_export(DAN)
         self.timings.story_s = time.monotonic() - started
         self.out(f"Story done in {self.timings.story_s:.1f} s.")
         return results
+
+    def _close_webinar_task(self, request_id: int) -> dict[str, Any]:
+        """Act 4: the API cannot delete Ann's webinar registration: a person does it in WebinarJam
+        and closes the task; the erasure completes. Then the 30-day rule for Dan's sign-up."""
+        assert self.app is not None
+        self.out("[4] The site owner deletes Ann's webinar registration in WebinarJam and closes the task")
+        for task in services.tasks_view(self.app, site=SITE):
+            if task["request_id"] != request_id:
+                continue
+            self.out(f"    task {task['id']} (due {task['due_at']:%Y-%m-%d}): {task['what']}")
+            self.wj.delete_registrant(self.webinar_leads["ann"])
+            closed = services.close_task(self.app, task["id"], "deleted in WebinarJam (Registrants -> delete)")
+            self.out(f"    `wpprivsync tasks done {task['id']} --note ...`: task {closed['task']['status']}, audited")
+        view = services.request_view(self.app, request_id)
+        self.out(f"    the daemon: request {request_id} (erase) {view['status']} now that its task is closed")
+        from .engine.webinars import sweep_webinars
+
+        today = self.clock().date()
+        report = sweep_webinars(self.app.site(SITE), self.app.clients(SITE).webinarjam, self.app.store,
+                                self.app.policy, today, self.clock(), dry_run=True)
+        for d in report["due"]:
+            self.out(f"    `wpprivsync retention --dry-run`: webinar {d['webinar_id']} session {d['schedule']} ended "
+                     f"{d['ended']}, {d['registrants']} registrant(s) left, delete by {d['delete_by']} "
+                     "(a deletion task on the daily sweep)")
+        self.out("")
+        return view
+
+    def _core_export(self, person: Person) -> dict[str, Any]:
+        """Act 5: WordPress's own Tools → Export Personal Data for Dan, as core's page runs
+        wpprivsync's exporter: asks the daemon, waits, returns ActiveCampaign and WebinarJam data."""
+        self.out(f"[5] The site owner exports {person.name}'s data with WordPress's Tools -> Export Personal Data")
+        call = ("wp_set_current_user(1); echo wp_json_encode(Wpprivsync_Core_Exporter::exporter("
+                f"{_php_str(person.email)}, %d));")
+        first = self.wp.php_json(call % 1)
+        self.out(f"    wpprivsync's exporter, page 1: asked the daemon through the outbox, done={first['done']}")
+        started = time.monotonic()
+        answer = first
+        page = 2
+        while not answer["done"] and time.monotonic() - started < WAIT_S + 5:
+            answer = self.wp.php_json(call % page)
+            page += 1
+        items = answer["data"]
+        groups = sorted({i["group_label"] for i in items})
+        self.out(f"    page {page - 1}: done after {time.monotonic() - started:.1f} s with {len(items)} item(s) from "
+                 + (", ".join(groups) or "nowhere"))
+        for item in items:
+            names = [d["name"] for d in item["data"]]
+            self.out(f"      {item['group_label']}: {', '.join(names)}")
+        self.wp.php(f"delete_option('wpprivsync_cx_' . substr(Wpprivsync_Plugin::email_hash({_php_str(person.email)}), 0, 40));")
+        self.out("    (core deletes the daemon's answer once it has built the file; the story does it here)")
+        self.wait_idle()
+        self.out("")
+        return {"items": len(items), "groups": groups}
 
     def _act(self, number: int, title: str, how: str, action: str, person: Person,
              trigger: Callable[[], Any]) -> dict[str, Any]:
@@ -456,11 +532,18 @@ class Sandbox:
         while time.monotonic() < deadline:
             new = [r for r in self.app.store.list_requests(site=SITE, action=action, email_hash=digest)
                    if r.id not in before]
-            if new and all(r.status != "open" for r in new):
+            if new and all(r.status != "open" or self._waits_for_tasks(r.id) for r in new):
                 return max(r.id for r in new)
             time.sleep(0.1)
         raise errors.WpprivsyncError(f"the daemon did not finish a {action} request within {WAIT_S:g} s; "
                                      f"see {self.log_path}")
+
+    def _waits_for_tasks(self, request_id: int) -> bool:
+        """Every step done, only manual tasks open (a person's part, act 4)."""
+        assert self.app is not None
+        steps = self.app.store.steps_of(request_id)
+        return bool(steps) and all(s.status == "done" for s in steps) and bool(
+            self.app.store.tasks(request_id=request_id, status="open"))
 
     def wait_idle(self, timeout: float = WAIT_S) -> None:
         """Until the plugin's outbox is drained and no step is pending or running."""
@@ -607,6 +690,11 @@ def describe_step(step: dict[str, Any]) -> str:
         return f"ActiveCampaign  unsubscribed from lists {r.get('lists')}"
     if key == ("activecampaign", "subscribe"):
         return f"ActiveCampaign  subscribed to lists {r.get('lists')}"
+    if key == ("webinarjam", "unsubscribe"):
+        if not r.get("unsubscribed"):
+            return "WebinarJam      no registration with this email"
+        return (f"WebinarJam      {r['unsubscribed']} registration(s) unsubscribed; the API cannot delete: "
+                f"manual deletion task {r.get('task_id')} opened")
     if key == ("suppression", "add"):
         return "wpprivsync      keyed hash of the email added to the suppression list" + ("" if r.get("new", True)
                                                                                            else " (already there)")

@@ -171,7 +171,39 @@ def status(app: App, *, site: str | None = None, near_days: int = 7, limit: int 
         "oldest_open_age_s": age.total_seconds() if age else 0.0,
         "last_reconcile": {s.name: store.get_state(f"reconcile:{s.name}") for s in app.sites},
         "last_retention": {s.name: store.get_state(f"retention:{s.name}") for s in app.sites},
+        "tasks": tasks_view(app, site=site, status="open"),
     }
+
+
+# -- manual tasks ----------------------------------------------------------------------------
+def _task_dict(t: Any, now: datetime) -> dict[str, Any]:
+    return {"id": t.id, "site": t.site, "system": t.system, "rule": t.rule, "what": t.what, "why": t.why,
+            "due_at": t.due_at, "status": t.status, "overdue": t.status == "open" and t.due_at < now,
+            "request_id": t.request_id, "note": t.note, "closed_at": t.closed_at}
+
+
+def tasks_view(app: App, *, site: str | None = None, status: str | None = "open", limit: int = 200) -> list[dict]:
+    """Manual tasks (open ones by default), soonest due first."""
+    now = app.clock()
+    return [_task_dict(t, now) for t in app.store.tasks(site=site, status=status, limit=limit)]
+
+
+def close_task(app: App, task_id: int, note: str, *, waive: bool = False) -> dict[str, Any]:
+    """Close a manual task as done (or waived, with the reason as the note), audited. Closing
+    it again changes nothing and says so."""
+    import re
+
+    from .identity import redact_email
+
+    note = re.sub(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+", lambda m: redact_email(m.group(0)), note or "").strip()
+    if not note:
+        raise errors.ConfigError("a note is required", field="--note",
+                                 hint="say what was done, or why the task is waived")
+    task = app.store.get_task(task_id)
+    if task is None:
+        raise errors.ConfigError(f"no task {task_id}", field="ID", hint="see `wpprivsync tasks`")
+    changed = app.store.close_task(task_id, app.clock(), status="waived" if waive else "done", note=note)
+    return {"changed": changed, "task": _task_dict(app.store.get_task(task_id), app.clock())}
 
 
 def recent_requests(app: App, site: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -188,7 +220,7 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
     st = status(app, site=site)
     return {"version": __version__, "queue": st["queue"], "last_error": last_error,
             "failed": st["failed"], "requests": recent_requests(app, site),
-            "near_deadline": st["near_deadline"],
+            "near_deadline": st["near_deadline"], "tasks": st["tasks"],
             # what the plugin applies itself, also to erasures started in WordPress's own tools
             "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure}}
 
@@ -268,6 +300,16 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
         ac_holds = {"lists": [{"list": l.get("list"), "name": l.get("name"), "status": l.get("status")}
                               for l in details.get("lists", [])],
                     "fields": len(details.get("fields", [])), "tags": [t.get("tag") for t in details.get("tags", [])]}
+    if c.webinarjam is not None:
+        from .engine.export import webinar_registrations
+
+        regs = webinar_registrations(email, c.webinarjam, c.site)
+        systems.append({"system": "webinarjam",
+                        "holds": {"registrations": [{"webinar_id": r["webinar_id"], "webinar": r.get("webinar"),
+                                                     "signup_date": r.get("signup_date")} for r in regs]},
+                        "on_erasure": "registrations unsubscribed by API; deleting them is a manual task "
+                                      "(the WebinarJam API cannot delete)" if regs else "nothing: no registration",
+                        "rule": policy.rule("webinars").explain(None) if "webinars" in policy.rules else ""})
     systems.append({"system": "activecampaign", "holds": ac_holds,
                     "on_erasure": "contact deleted (restorable by ActiveCampaign for 30 days); "
                                   "its keyed hash kept on the suppression list" if details else "nothing: no contact",
@@ -275,7 +317,7 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
     return {"email_hash": email_hash(app.secret, email), "site": site_name, "systems": systems, "kept": kept,
             "suppressed": suppressed, "history": history,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
-                          if r in policy.rules]}
+                          if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
 
 def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any]:
@@ -288,7 +330,7 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     email = _check_email(email)
     c = app.clients(site_name)
     now = app.clock()
-    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now)
+    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam)
     out = write_archive(data, Path(path))
     app.store.add_audit([AuditEntry(site=site_name, email_hash=email_hash(app.secret, email), system="wpprivsync",
                                     action="export", reason="access request (GDPR art. 15, 20)",

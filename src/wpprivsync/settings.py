@@ -97,6 +97,13 @@ class SiteSettings(BaseModel):
     activecampaign_token_file: Path | None = None
     newsletter_list_ids: list[int] = Field(min_length=1)
     verify_tls: bool = True
+    # WebinarJam (optional): which webinars hold this site's sign-ups, and the account's key
+    webinarjam_url: AnyHttpUrl = AnyHttpUrl("https://api.webinarjam.com/webinarjam")
+    webinarjam_api_key: SecretStr | None = None
+    webinarjam_api_key_file: Path | None = None
+    webinarjam_webinar_ids: list[int] = Field(default_factory=list)
+    # policy systems without an API whose rules become manual tasks on erasure and export
+    manual_task_systems: list[str] = Field(default_factory=list)
 
     @field_validator("newsletter_list_ids")
     @classmethod
@@ -113,7 +120,23 @@ class SiteSettings(BaseModel):
                 if path is None:
                     raise _FieldProblem(field, "missing", f"set {field} or {field}_file")
                 setattr(self, field, _read_secret_file(path, field))
+        unknown = sorted(set(self.manual_task_systems) - {"correspondence", "accounting"})
+        if unknown:
+            raise _FieldProblem("manual_task_systems", f"unknown system {', '.join(map(repr, unknown))}",
+                                'use "correspondence" and/or "accounting"')
+        if any(i <= 0 for i in self.webinarjam_webinar_ids):
+            raise _FieldProblem("webinarjam_webinar_ids", "webinar ids are positive integers")
+        if self.webinarjam_api_key is None and self.webinarjam_api_key_file is not None:
+            self.webinarjam_api_key = _read_secret_file(self.webinarjam_api_key_file, "webinarjam_api_key")
+        if self.webinarjam_webinar_ids and self.webinarjam_api_key is None:
+            raise _FieldProblem("webinarjam_api_key", "missing: required when webinarjam_webinar_ids are set",
+                                "set webinarjam_api_key_file")
         return self
+
+    @property
+    def webinarjam(self) -> bool:
+        """True when the site's webinar sign-ups live in WebinarJam."""
+        return bool(self.webinarjam_webinar_ids)
 
     @property
     def account_key(self) -> str:
@@ -309,7 +332,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     def mask(d: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for k, v in d.items():
-            if k.endswith(("_secret", "_password", "_token")) or k in {"site_secret"}:
+            if k.endswith(("_secret", "_password", "_token", "_api_key")) or k in {"site_secret"}:
                 out[k] = "********" if v else None
             elif isinstance(v, dict):
                 out[k] = mask(v)

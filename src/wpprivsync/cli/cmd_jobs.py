@@ -7,6 +7,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..engine.reconcile import reconcile
 from ..engine.retention import sweep_exports, sweep_orders
+from ..engine.webinars import sweep_webinars
 from .common import emit, get_app
 from .main import cli
 
@@ -57,8 +58,9 @@ def reconcile_cmd(ctx: click.Context, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list the orders that are due.")
 @click.pass_context
 def retention_cmd(ctx: click.Context, dry_run: bool) -> None:
-    """Anonymise orders whose legal retention has ended (WooCommerce's own anonymiser) and
-    delete expired export archives.
+    """Anonymise orders whose legal retention has ended (WooCommerce's own anonymiser), open a
+    deletion task for every WebinarJam session that ended more than the policy's days ago and
+    still has registrants, and delete expired export archives.
 
     \b
     Example:
@@ -74,6 +76,8 @@ def retention_cmd(ctx: click.Context, dry_run: bool) -> None:
             # WordPress's completed request records: the plain email goes after the evidence period
             reports[site.name]["request_records_scrubbed"] = int(
                 app.clients(site.name).wordpress.scrub_requests(app.policy.evidence_days).get("scrubbed", 0))
+        reports[site.name]["webinars"] = sweep_webinars(site, app.clients(site.name).webinarjam, app.store,
+                                                        app.policy, now.date(), now, dry_run=dry_run)
     exports = 0 if dry_run else sweep_exports(app.settings.export_dir, app.policy.export_ttl_days, now)
     data = {"sites": reports, "exports_deleted": exports}
 
@@ -87,6 +91,14 @@ def retention_cmd(ctx: click.Context, dry_run: bool) -> None:
                        f"{verb} {r['due'] if dry_run else r['anonymized']}")
             for o in r["due_orders"][:20] if dry_run else []:
                 click.echo(f"  order {o['id']} created {o['created']}, retained until {o['retained_until']}")
+            w = r["webinars"]
+            if w["configured"]:
+                verb = "deletion due (manual task on a real run)" if dry_run else "deletion task opened"
+                click.echo(f"{name}: {w['sessions']} webinar sessions known, {len(w['due'])} past the 30-day rule")
+                for d in w["due"]:
+                    click.echo(f"  webinar {d['webinar_id']} session {d['schedule']} ended {d['ended']}: "
+                               f"{d['registrants']} registrants, delete by {d['delete_by']}: {verb}"
+                               + (f" (task {d['task_id']})" if d["task_id"] else ""))
         click.echo(f"{exports} expired export archives deleted")
 
     emit(ctx, data, human)

@@ -14,7 +14,7 @@ from .main import cli
 def status_cmd(ctx: click.Context) -> None:
     """The queue, failed steps, and requests near their one-month deadline.
 
-    Exits 1 when a step is in the dead-letter list or a request is overdue.
+    Exits 1 when a step is in the dead-letter list, a request or a manual task is overdue.
 
     \b
     Example:
@@ -41,8 +41,12 @@ def status_cmd(ctx: click.Context) -> None:
             click.echo(f"{site}: last reconcile {at or 'never'}, last retention sweep "
                        f"{data['last_retention'].get(site) or 'never'}")
 
+        for t in data["tasks"]:
+            click.secho(f"  task {t['id']} ({t['system']}) {'OVERDUE' if t['overdue'] else 'due'} "
+                        f"{t['due_at']:%Y-%m-%d}: {t['what']}", fg="red" if t["overdue"] else "yellow")
+
     emit(ctx, data, human)
-    if data["failed"] or any(r["overdue"] for r in data["near_deadline"]):
+    if data["failed"] or any(r["overdue"] for r in data["near_deadline"]) or any(t["overdue"] for t in data["tasks"]):
         ctx.exit(1)
 
 

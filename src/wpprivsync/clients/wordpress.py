@@ -172,6 +172,11 @@ class WordPressClient:
     def heartbeat(self, body: dict[str, Any]) -> None:
         _field(self._plugin("POST", "heartbeat", json=body), "ok")
 
+    def core_export(self, email: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Deliver the other systems' data to wpprivsync's exporter in core's Tools → Export
+        Personal Data (items in core's exporter format); NotFound when no export waits."""
+        return self._plugin("POST", "core-export", json={"email": normalise_email(email), "groups": items})
+
     def store_export(self, archive: bytes) -> dict[str, Any]:
         """Hand an export archive to the plugin, which keeps it for the admin page's download
         link: ``{"url", "expires_at"}``."""

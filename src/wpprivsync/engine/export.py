@@ -17,12 +17,25 @@ from .. import __version__
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
 
 
+def webinar_registrations(email: str, webinarjam: Any, site: Any) -> list[dict[str, Any]]:
+    """The person's WebinarJam registrations in the site's webinars (``registrants`` +
+    ``search``, exact email match)."""
+    if webinarjam is None:
+        return []
+    out = []
+    for webinar_id in getattr(site, "webinarjam_webinar_ids", ()):
+        for reg in webinarjam.find_registrations(int(webinar_id), email):
+            out.append({"webinar_id": reg.webinar_id, "lead_id": reg.lead_id, **reg.fields})
+    return out
+
+
 def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, *, site: Any,
-            now: datetime) -> dict[str, Any]:
+            now: datetime, webinarjam: Any = None) -> dict[str, Any]:
     wp = wordpress.export(email)
     groups = wp.get("groups", {}) if isinstance(wp, dict) else {}
     contact = activecampaign.find_contact(email)
     ac = activecampaign.contact_details(contact.id) if contact is not None else None
+    webinars = webinar_registrations(email, webinarjam, site)
     items = sum(len(g.get("items", [])) for g in groups.values())
     summary = {
         "wordpress_groups": len(groups),
@@ -31,6 +44,7 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "activecampaign_lists": len(ac.get("lists", [])) if ac else 0,
         "activecampaign_fields": len(ac.get("fields", [])) if ac else 0,
         "activecampaign_tags": len(ac.get("tags", [])) if ac else 0,
+        "webinarjam_registrations": len(webinars),
     }
     return {
         "format": "wpprivsync-export/1",
@@ -40,8 +54,36 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "subject": {"email": email},
         "wordpress": {"groups": groups},
         "activecampaign": ac,
+        "webinarjam": {"registrations": webinars},
         "summary": summary,
     }
+
+
+def core_export_items(email: str, activecampaign: ActiveCampaignApi, webinarjam: Any, site: Any) -> list[dict]:
+    """The ActiveCampaign contact (lists, fields, tags) and WebinarJam registrations as items
+    of core's exporter format ({group_id, group_label, item_id, data: [{name, value}]})."""
+    items: list[dict[str, Any]] = []
+    contact = activecampaign.find_contact(email)
+    if contact is not None:
+        ac = activecampaign.contact_details(contact.id)
+        label = "Newsletter (ActiveCampaign)"
+        data = [{"name": k, "value": "" if v is None else str(v)} for k, v in (ac.get("contact") or {}).items()]
+        for entry in ac.get("lists", []):
+            status = {1: "subscribed", 2: "unsubscribed"}.get(int(entry.get("status", 0) or 0), str(entry.get("status")))
+            data.append({"name": f"List: {entry.get('name') or entry.get('list')}", "value": status})
+        for value in ac.get("fields", []):
+            data.append({"name": f"Field: {value.get('title') or value.get('field')}",
+                         "value": "" if value.get("value") is None else str(value.get("value"))})
+        tags = [str(t.get("tag")) for t in ac.get("tags", [])]
+        if tags:
+            data.append({"name": "Tags", "value": ", ".join(tags)})
+        items.append({"group_id": "wpprivsync-activecampaign", "group_label": label,
+                      "item_id": f"activecampaign-contact-{contact.id}", "data": data})
+    for reg in webinar_registrations(email, webinarjam, site):
+        items.append({"group_id": "wpprivsync-webinarjam", "group_label": "Webinars (WebinarJam)",
+                      "item_id": f"webinarjam-{reg['webinar_id']}-{reg['lead_id']}",
+                      "data": [{"name": k, "value": "" if v is None else str(v)} for k, v in reg.items()]})
+    return items
 
 
 def write_archive(data: dict[str, Any], path: Path) -> Path:
@@ -110,5 +152,14 @@ def render_html(data: dict[str, Any]) -> str:
         out.append("</table><h3>Tags</h3><ul>")
         out.extend(f"<li>{_e(t.get('tag'))}</li>" for t in ac.get("tags", []))
         out.append("</ul>")
+    out.append("<h2>Webinars (WebinarJam)</h2>")
+    regs = (data.get("webinarjam") or {}).get("registrations") or []
+    if not regs:
+        out.append("<p>No webinar registrations found.</p>")
+    for reg in regs:
+        out.append(f"<table><caption>{_e(reg.get('webinar') or reg.get('webinar_id'))}</caption>")
+        for key, value in reg.items():
+            out.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
+        out.append("</table>")
     out.append("</html>")
     return "\n".join(out)

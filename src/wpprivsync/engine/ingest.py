@@ -55,6 +55,13 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
                 continue  # recorded before a crash, not yet acknowledged
             plan = planner.plan(event, clock())
             planned.append(PlannedEvent(event.id, plan.requests, plan.audit))
+            if plan.close_tasks:
+                stats.requests += len(store.ingest_many(site, planned))
+                planned = []
+                for task_id, status, note in plan.close_tasks:
+                    task = store.get_task(task_id)
+                    if task is not None and task.site == site:  # another site's task is not this page's
+                        store.close_task(task_id, clock(), status=status, note=_redact(note))
             if plan.retry_step_ids or plan.retry_all:
                 stats.requests += len(store.ingest_many(site, planned))
                 planned = []
@@ -75,3 +82,12 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
 def _event_hash(event: Event, secret: str) -> str | None:
     value = event.payload.get("email") if isinstance(event.payload, dict) else None
     return email_hash(secret, value) if isinstance(value, str) and is_email(value) else None
+
+
+def _redact(note: str) -> str:
+    """A person's note may name someone: no plain email reaches the audit log."""
+    import re
+
+    from ..identity import redact_email
+
+    return re.sub(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+", lambda m: redact_email(m.group(0)), note)

@@ -2,13 +2,18 @@
 
 Request actions and their steps (position order; equal positions may run together):
 
-    erase            wordpress.erase · activecampaign.delete_contact → suppression.add
+    erase            wordpress.erase · activecampaign.delete_contact · webinarjam.unsubscribe
+                     · wpprivsync.manual_tasks → suppression.add   (webinarjam.unsubscribe only when the site has webinars;
+                     it also opens the manual WebinarJam deletion task)
     remove_comments  wordpress.remove_comments · activecampaign.remove_comment_data
     unsubscribe      activecampaign.unsubscribe → activecampaign.delete_contact → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
                      suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
-    export           wpprivsync.export
+    export           wpprivsync.export · wpprivsync.manual_tasks
+                     (manual_tasks, when the site lists manual_task_systems: a task per policy
+                     rule whose system has no API)
+    core_export      wpprivsync.core_export (core's Tools → Export Personal Data waits for it)
     invalid_event    wpprivsync.invalid_event (fails at once: a malformed event is kept visible
                      in the dead-letter list instead of being dropped)
 
@@ -27,6 +32,7 @@ from ..store.api import AuditEntry, NewRequest, NewStep
 
 ERASE, REMOVE_COMMENTS, UNSUBSCRIBE, SUBSCRIBE, EXPORT, INVALID = (
     "erase", "remove_comments", "unsubscribe", "subscribe", "export", "invalid_event")
+CORE_EXPORT = "core_export"
 
 Due = Callable[[datetime], datetime]
 
@@ -40,13 +46,19 @@ class Plan:
     audit: list[AuditEntry] = field(default_factory=list)
     retry_step_ids: list[int] = field(default_factory=list)
     retry_all: bool = False
+    close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
 
 
 def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: bool = False,
-              wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False) -> list[NewStep]:
+              wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False,
+              webinarjam: bool = False, manual_tasks: bool = False) -> list[NewStep]:
     """The steps of a request, shared by events, the CLI and the admin page."""
     if action == ERASE:
         steps = [NewStep("activecampaign", "delete_contact", {}, 0), NewStep("suppression", "add", {"reason": "erasure"}, 1)]
+        if webinarjam:
+            steps.insert(1, NewStep("webinarjam", "unsubscribe", {}, 0))
+        if manual_tasks:
+            steps.append(NewStep("wpprivsync", "manual_tasks", {}, 0))
         if wordpress_erasure:
             steps.insert(0, NewStep("wordpress", "erase", {}, 0))
         return steps
@@ -71,7 +83,12 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
             return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0)]
         return [NewStep("suppression", "remove", {}, 0), NewStep("activecampaign", "subscribe", {}, 1)]
     if action == EXPORT:
-        return [NewStep("wpprivsync", "export", {}, 0)]
+        steps = [NewStep("wpprivsync", "export", {}, 0)]
+        if manual_tasks:
+            steps.append(NewStep("wpprivsync", "manual_tasks", {}, 0))
+        return steps
+    if action == CORE_EXPORT:
+        return [NewStep("wpprivsync", "core_export", {}, 0)]
     raise ValueError(f"unknown request action {action!r}")
 
 
@@ -79,17 +96,24 @@ class Planner:
     """Plans events for one site. ``due`` gives a request's deadline from its received time
     (the policy's one month, GDPR art. 12(3))."""
 
-    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False):
+    def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False, webinarjam: bool = False,
+                 manual_tasks: bool = False):
         self.site = site
         self.secret = secret
         self.due = due
         self.comment_data = comment_data
+        self.webinarjam = webinarjam
+        self.manual_tasks = manual_tasks
 
     # -- public ------------------------------------------------------------------------
     def request(self, action: str, email: str, *, source: str, received_at: datetime,
                 event_id: int | None = None, **kw: Any) -> NewRequest:
         email = normalise_email(email)
         digest = email_hash(self.secret, email)
+        if action == ERASE:
+            kw.setdefault("webinarjam", self.webinarjam)
+        if action in (ERASE, EXPORT):
+            kw.setdefault("manual_tasks", self.manual_tasks)
         steps = steps_for(action, comment_data=self.comment_data, **kw)
         return NewRequest(site=self.site, action=action, email=email, email_hash=digest, source=source,
                           received_at=received_at, due_at=self.due(received_at), steps=steps,
@@ -146,6 +170,10 @@ class Planner:
         return Plan([self.request(EXPORT, _email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
 
+    def _on_core_export_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+        return Plan([self.request(CORE_EXPORT, _email(p), source="privacy-tools", received_at=received,
+                                  event_id=event.id)])
+
     def _on_consent_changed(self, event: Event, p: dict, received: datetime) -> Plan:
         email = _email(p)
         consent = p.get("consent")
@@ -171,6 +199,15 @@ class Planner:
                                        reason=f"ignored: {attempt} for an email the user has not proven to own",
                                        detail={"user_id": _int(p.get("user_id"), "user_id", default=0),
                                                "attempt": attempt})])
+
+    def _on_task_closed(self, event: Event, p: dict, received: datetime) -> Plan:
+        status = p.get("status", "done")
+        note = p.get("note")
+        if status not in ("done", "waived"):
+            raise _Malformed("status must be done or waived")
+        if not isinstance(note, str) or not note.strip():
+            raise _Malformed("a note is required")
+        return Plan(close_tasks=[(_int(p.get("task_id"), "task_id"), status, note.strip()[:2000])])
 
     def _on_retry_requested(self, event: Event, p: dict, received: datetime) -> Plan:
         if p.get("all") is True:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
-from ..store.api import AuditEntry, Request, Step, Store
+from ..store.api import AuditEntry, NewTask, Request, Step, Store
 
 
 @dataclass
@@ -28,6 +28,7 @@ class StepContext:
     now: datetime
     export_dir: Path
     prefetched: dict[str, Any] | None = None  # this step's answer, when the worker batched the call
+    webinarjam: Any = None  # clients.webinarjam.WebinarJamClient, None when the site has no webinars
 
     @property
     def email(self) -> str:
@@ -220,11 +221,44 @@ def suppression_remove(ctx: StepContext) -> Outcome:
     return Outcome({"was_suppressed": was}, audit)
 
 
+# -- WebinarJam -----------------------------------------------------------------------------
+@handler("webinarjam", "unsubscribe")
+def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
+    """Unsubscribe every registration of the person (the most the API can do) and say that
+    deleting them is a manual task: WebinarJam has no endpoint that deletes a registrant."""
+    if ctx.webinarjam is None:
+        raise errors.StepFailed("WebinarJam is not configured for this site", retryable=False)
+    leads = []
+    for webinar_id in ctx.site.webinarjam_webinar_ids:
+        for reg in ctx.webinarjam.find_registrations(int(webinar_id), ctx.email):
+            ctx.webinarjam.unsubscribe(int(webinar_id), reg.lead_id)
+            leads.append({"webinar_id": int(webinar_id), "lead_id": reg.lead_id, "schedule": reg.schedule})
+    reason = _rule_reason(ctx, "webinars")
+    task_id = None
+    if leads:
+        # Opened before the step is recorded, so the request cannot complete without it; the
+        # dedupe key makes a retried step find the same task.
+        where = ", ".join(f"webinar {l['webinar_id']} lead {l['lead_id']}" for l in leads)
+        task_id, _ = ctx.store.add_task(NewTask(
+            site=ctx.site.name, system="webinarjam", rule="webinars",
+            what=f"Delete the person's registrations in WebinarJam (Registrants → select → delete): {where}",
+            why=f"erasure request (GDPR art. 17); the WebinarJam API cannot delete, the registrations were "
+                f"unsubscribed. {reason}",
+            due_at=ctx.request.due_at, dedupe_key=f"webinarjam-erase:{ctx.request.id}",
+            request_id=ctx.request.id, email_hash=ctx.request.email_hash, detail={"leads": leads}), ctx.now)
+    result = {"unsubscribed": len(leads), "leads": leads, "manual_deletion": bool(leads), "task_id": task_id}
+    entry = ctx.audit("webinarjam", "unsubscribe", retained=len(leads), reason=reason,
+                      detail={"leads": leads, "task_id": task_id,
+                              "manual_task": "delete in WebinarJam: Registrants → select → delete" if leads else None})
+    return Outcome(result, [entry])
+
+
 @handler("wpprivsync", "export")
 def wpprivsync_export(ctx: StepContext) -> Outcome:
     from .export import collect, write_archive
 
-    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now)
+    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now,
+                   webinarjam=ctx.webinarjam)
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
     counts = data["summary"]
@@ -235,6 +269,59 @@ def wpprivsync_export(ctx: StepContext) -> Outcome:
                     "expires_at": stored.get("expires_at")},
                    [ctx.audit("wpprivsync", "export", reason="access request (GDPR art. 15, 20)",
                               detail={"file": path.name, "summary": counts})])
+
+
+# Systems no API reaches; a site lists those it keeps (``manual_task_systems``).
+NO_API_SYSTEMS = frozenset({"correspondence", "accounting"})
+
+
+def _manual_what(rule: Any, action: str) -> str:
+    where = f"{rule.section} ({rule.system})"
+    if action == "export":
+        return f"Add the person's {rule.data} from {where} to the copy handed to them (access request)"
+    if rule.on_erasure == "retain":
+        return (f"Check {where} for the person's {rule.data}: keep what the rule retains, delete the rest, "
+                "and note what is kept")
+    return f"Delete the person's {rule.data} from {where}, unless the rule lets it be kept"
+
+
+@handler("wpprivsync", "manual_tasks")
+def wpprivsync_manual_tasks(ctx: StepContext) -> Outcome:
+    """A task per policy rule whose system has no API, due at the request's deadline; the
+    request completes only when they are closed or waived."""
+    action = "export" if ctx.request.action == "export" else "erase"
+    opened = []
+    wanted = set(getattr(ctx.site, "manual_task_systems", ()) or ())
+    for rule in sorted(getattr(ctx.policy, "rules", {}).values(), key=lambda r: r.id):
+        if rule.system not in wanted:
+            continue
+        task_id, _ = ctx.store.add_task(NewTask(
+            site=ctx.site.name, system=rule.system, rule=rule.id, what=_manual_what(rule, action),
+            why=f"{action} request: {rule.explain(None)}", due_at=ctx.request.due_at,
+            dedupe_key=f"{action}:{ctx.request.id}:{rule.id}", request_id=ctx.request.id,
+            email_hash=ctx.request.email_hash), ctx.now)
+        opened.append({"task_id": task_id, "rule": rule.id, "system": rule.system})
+    audit = [ctx.audit("wpprivsync", "manual_tasks", reason="systems without an API need a person",
+                       detail={"tasks": opened})] if opened else []
+    return Outcome({"tasks": opened}, audit)
+
+
+@handler("wpprivsync", "core_export")
+def wpprivsync_core_export(ctx: StepContext) -> Outcome:
+    """The other systems' data for core's Tools → Export Personal Data, handed to the plugin's
+    exporter (which keeps it only until core has built the file)."""
+    from .export import core_export_items
+
+    items = core_export_items(ctx.email, ctx.activecampaign, ctx.webinarjam, ctx.site)
+    try:
+        ctx.wordpress.core_export(ctx.email, items)
+    except errors.NotFound:
+        # core's export gave up waiting (or ran again): nothing is waiting for this answer
+        return Outcome({"delivered": False, "items": len(items)},
+                       [ctx.audit("wpprivsync", "core_export", reason="no export was waiting any more")])
+    return Outcome({"delivered": True, "items": len(items)},
+                   [ctx.audit("wpprivsync", "core_export", reason="access request (GDPR art. 15, 20) "
+                              "through WordPress's Tools → Export Personal Data", detail={"items": len(items)})])
 
 
 @handler("wpprivsync", "invalid_event")

@@ -269,6 +269,7 @@ class Worker:
             site = self.clients(step.site)
             ctx = StepContext(site=site.site, request=request, step=step, wordpress=site.wordpress,
                               activecampaign=site.activecampaign, store=self.store, policy=self.policy,
+                              webinarjam=getattr(site, "webinarjam", None),
                               now=self.clock(), export_dir=self.export_dir, prefetched=prefetched)
             return step, fn(ctx)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes

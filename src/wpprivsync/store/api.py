@@ -30,6 +30,42 @@ from typing import Any, Iterable, Protocol, Sequence
 OPEN, DONE, FAILED, CANCELLED = "open", "done", "failed", "cancelled"
 # Step.status
 PENDING, RUNNING, STEP_DONE, DEAD = "pending", "running", "done", "dead"
+# Task.status
+TASK_OPEN, TASK_DONE, TASK_WAIVED = "open", "done", "waived"
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A manual task: ``what`` to do in ``system``, ``why`` (the policy clause), due when."""
+
+    site: str
+    system: str
+    rule: str
+    what: str
+    why: str
+    due_at: datetime
+    dedupe_key: str  # the same task is never opened twice (per site)
+    request_id: int | None = None
+    email_hash: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    site: str
+    request_id: int | None
+    email_hash: str | None
+    system: str
+    rule: str
+    what: str
+    why: str
+    due_at: datetime
+    status: str
+    note: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+    closed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -225,6 +261,17 @@ class Store(Protocol):
     def unsuppress(self, site: str, email_hash: str) -> bool: ...  # True if it was there (fresh consent)
     def is_suppressed(self, site: str, email_hash: str) -> bool: ...
     def suppressed(self, site: str) -> set[str]: ...
+
+    # manual tasks (an open task of a request keeps the request open)
+    def add_task(self, task: NewTask, now: datetime) -> tuple[int, bool]: ...  # (id, created); same dedupe key → same task
+    def tasks(self, *, site: str | None = None, status: str | None = None,
+              request_id: int | None = None, limit: int = 200) -> list[Task]: ...  # by due date
+    def get_task(self, task_id: int) -> Task | None: ...
+    def close_task(self, task_id: int, now: datetime, *, status: str, note: str) -> bool:
+        """Close an open task as done or waived, with an audit entry; completes its request when
+        nothing else of it is left. False (and nothing written) when already closed."""
+        ...
+    def overdue_tasks(self, now: datetime, site: str | None = None) -> list[Task]: ...
 
     # small key/value state (last reconcile, last retention sweep, exports made, ...)
     def get_state(self, key: str) -> str | None: ...

@@ -55,11 +55,16 @@ def _v4_claim_indexes(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_steps_lease ON steps (status, lease_until, id)")
 
 
+def _v5_tasks(conn: sa.Connection) -> None:
+    schema.tasks.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
     Migration(3, "steps index for claiming expired leases in order", _v3_lease_index),
     Migration(4, "claim indexes ordered by due time and id", _v4_claim_indexes),
+    Migration(5, "manual tasks for systems without an API", _v5_tasks),
 ]
 LATEST = MIGRATIONS[-1].version
 

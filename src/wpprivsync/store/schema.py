@@ -147,3 +147,28 @@ state = sa.Table(
 )
 
 V1_TABLES = [schema_version, cursors, events, requests, steps, audit, suppression, state]
+
+# Manual tasks (migration 5): what a person must do in a system without an API (WebinarJam
+# deletion, invoices at the accounting office, correspondence). An open task of a request
+# keeps the request open. No plain email: the person is the request's hash.
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=True),
+    sa.Column("email_hash", sa.String(128), nullable=True),
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("what", sa.Text, nullable=False),
+    sa.Column("why", sa.Text, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | done | waived
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("dedupe_key", sa.String(300), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("site", "dedupe_key", name="uq_tasks_site_dedupe"),
+    sa.Index("ix_tasks_status_due", "status", "due_at"),
+    sa.Index("ix_tasks_request", "request_id"),
+)

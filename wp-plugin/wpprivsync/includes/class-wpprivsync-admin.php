@@ -35,6 +35,7 @@ class Wpprivsync_Admin {
 		}
 		add_action( 'admin_post_wpprivsync_retry', array( __CLASS__, 'handle_retry' ) );
 		add_action( 'admin_post_wpprivsync_rotate', array( __CLASS__, 'handle_rotate' ) );
+		add_action( 'admin_post_wpprivsync_task_done', array( __CLASS__, 'handle_task_done' ) );
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
 	}
 
@@ -140,6 +141,29 @@ class Wpprivsync_Admin {
 	}
 
 	/**
+	 * A person closed a manual task: an event for the daemon (the note is required).
+	 */
+	public static function handle_task_done() {
+		self::guard( 'wpprivsync_task_done' );
+		$task = isset( $_POST['task_id'] ) ? absint( wp_unslash( $_POST['task_id'] ) ) : 0;
+		$note = isset( $_POST['note'] ) ? sanitize_textarea_field( wp_unslash( $_POST['note'] ) ) : '';
+		if ( $task <= 0 || '' === trim( $note ) ) {
+			wp_safe_redirect( self::page_url( 'bad_task' ) );
+			exit;
+		}
+		$id = Wpprivsync_Outbox::record(
+			'task.closed',
+			array(
+				'task_id' => $task,
+				'status'  => 'done',
+				'note'    => substr( $note, 0, 2000 ),
+			)
+		);
+		wp_safe_redirect( self::page_url( $id > 0 ? 'wpprivsync_task_done' : 'not_recorded' ) );
+		exit;
+	}
+
+	/**
 	 * New webhook secret.
 	 */
 	public static function handle_rotate() {
@@ -162,6 +186,8 @@ class Wpprivsync_Admin {
 			'wpprivsync_retry'           => array( 'success', __( 'Retry was handed to the daemon.', 'wpprivsync' ) ),
 			'wpprivsync_rotate'          => array( 'warning', __( 'New webhook URL: paste it into ActiveCampaign; the old one no longer works.', 'wpprivsync' ) ),
 			'bad_email'                  => array( 'error', __( 'Please enter a valid email address.', 'wpprivsync' ) ),
+			'wpprivsync_task_done'       => array( 'success', __( 'The task was handed to the daemon as done.', 'wpprivsync' ) ),
+			'bad_task'                   => array( 'error', __( 'Say what was done: a note is required to close a task.', 'wpprivsync' ) ),
 			'not_recorded'               => array( 'error', __( 'The request could not be recorded; see the PHP error log.', 'wpprivsync' ) ),
 		);
 	}
@@ -288,6 +314,52 @@ class Wpprivsync_Admin {
 						</tbody>
 					</table>
 					<?php self::form( 'wpprivsync_retry', 'wpprivsync-retry-all', __( 'Retry all', 'wpprivsync' ), '', 'button' ); ?>
+				<?php endif; ?>
+			</div>
+
+			<h2><?php esc_html_e( 'Manual tasks', 'wpprivsync' ); ?></h2>
+			<div id="wpprivsync-tasks">
+				<?php $tasks = $beat && isset( $beat['tasks'] ) ? (array) $beat['tasks'] : array(); ?>
+				<?php if ( ! $tasks ) : ?>
+					<p class="wpprivsync-empty"><?php esc_html_e( 'No open tasks.', 'wpprivsync' ); ?></p>
+				<?php else : ?>
+					<table class="widefat striped">
+						<thead><tr>
+							<th><?php esc_html_e( 'Task', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'System', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'What to do', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Why', 'wpprivsync' ); ?></th>
+							<th><?php esc_html_e( 'Due', 'wpprivsync' ); ?></th>
+							<th></th>
+						</tr></thead>
+						<tbody>
+						<?php foreach ( $tasks as $task ) : ?>
+							<?php
+							$task_id = (int) ( $task['id'] ?? 0 );
+							$overdue = ! empty( $task['overdue'] );
+							?>
+							<tr class="wpprivsync-task<?php echo $overdue ? ' wpprivsync-stale' : ''; ?>" data-task-id="<?php echo esc_attr( (string) $task_id ); ?>">
+								<td><?php echo esc_html( (string) $task_id ); ?></td>
+								<td><?php echo esc_html( (string) ( $task['system'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $task['what'] ?? '' ) ); ?></td>
+								<td><?php echo esc_html( (string) ( $task['why'] ?? '' ) ); ?></td>
+								<td class="wpprivsync-task-due"><?php echo esc_html( self::when( $task['due_at'] ?? '' ) . ( $overdue ? ' — ' . __( 'overdue', 'wpprivsync' ) : '' ) ); ?></td>
+								<td>
+								<?php
+								self::form(
+									'wpprivsync_task_done',
+									'wpprivsync-task-done-' . $task_id,
+									__( 'Done', 'wpprivsync' ),
+									'<input type="hidden" name="task_id" value="' . esc_attr( (string) $task_id ) . '" />'
+									. '<input type="text" name="note" required maxlength="2000" placeholder="' . esc_attr__( 'What was done', 'wpprivsync' ) . '" />',
+									'button'
+								);
+								?>
+								</td>
+							</tr>
+						<?php endforeach; ?>
+						</tbody>
+					</table>
 				<?php endif; ?>
 			</div>
 
