@@ -16,6 +16,7 @@ plain emails.
     │   ├── RateLimited                429 after retries ran out; ``retry_after`` seconds
     │   ├── ServerError                5xx after retries ran out
     │   ├── BadResponse                an answer that does not follow the contract
+    │   ├── RedirectRefused            a redirect to another host (credentials stay home)
     │   └── ApiError                   any other 4xx; carries the API's own message
     │       └── WooCommerceMissing     the plugin answered 501 woocommerce_missing
     └── StepFailed                     a planned step failed; ``retryable`` says if a retry may help
@@ -94,6 +95,10 @@ class ServerError(RemoteError):
 
 class BadResponse(RemoteError):
     retryable = True
+
+
+class RedirectRefused(RemoteError):
+    """The server redirected to another host; nothing (no credential) was sent there."""
 
 
 class ApiError(RemoteError):
