@@ -137,6 +137,7 @@ class Store(Protocol):
     def migrate(self) -> int: ...  # applies pending migrations, returns the schema version
     def schema_version(self) -> int: ...
     def close(self) -> None: ...
+    def checkpoint(self) -> bool: ...  # SQLite: empty the WAL (finished requests' emails leave the disk)
     def check_writable(self) -> None: ...  # raises StoreError with the reason
 
     # events and cursors

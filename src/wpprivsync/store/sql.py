@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -54,6 +55,7 @@ from .api import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _R, _S, _A = schema.requests, schema.steps, schema.audit
 _LIVE = (OPEN, FAILED)  # requests whose steps may still run
 _MAX_ERROR = 2000
@@ -205,7 +207,29 @@ class SqlStore:
             return migrations.current_version(conn)
 
     def close(self) -> None:
+        self.checkpoint()
         self.engine.dispose()
+
+    def checkpoint(self) -> bool:
+        """SQLite: copy the write-ahead log into the database and truncate it to zero bytes, so
+        the emails of finished requests it still held are gone from disk (the database pages
+        themselves are zeroed by ``secure_delete``). True when the log was emptied; False when
+        another connection was still reading it (the next checkpoint does it). PostgreSQL:
+        nothing to do, True. Never raises: a missed checkpoint is retried later."""
+        if self.backend != "sqlite":
+            return True
+        try:
+            raw = self.engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+            try:
+                cur = raw.cursor()
+                busy, _log, _done = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cur.close()
+            finally:
+                raw.close()
+            return not busy
+        except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:
+            log.debug("checkpoint skipped", extra={"error": str(exc)})
+            return False
 
     @_operation
     def check_writable(self) -> None:
@@ -848,7 +872,30 @@ def _prepare_sqlite_path(url: sa.URL) -> Path:
     except OSError as exc:
         raise StoreError(f"SQLite database {path}: cannot create its directory {folder}: "
                          f"{exc.strerror or exc}") from None
+    _create_private(path)
     return path.resolve()
+
+
+PRIVATE_MODE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 whatever the umask (SQLite gives its ``-wal`` and ``-shm``
+    files the database file's mode), and take group/other access away from an existing one
+    and its side files: they hold the emails of open requests."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_MODE)
+        os.close(fd)
+    except OSError as exc:
+        if not path.exists():
+            raise StoreError(f"SQLite database {path}: cannot create it: {exc.strerror or exc}") from None
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)):
+        try:
+            if candidate.exists() and candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, PRIVATE_MODE)
+        except OSError:
+            pass  # not ours to change (read-only use); opening reports what matters
 
 
 def _set_wal(cur: Any, timeout_s: float) -> None:
@@ -882,6 +929,8 @@ def _engine_for(url: sa.URL, *, busy_timeout_s: float, connect_timeout_s: float)
             _set_wal(cur, busy_timeout_s)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            # deleted and overwritten content (a finished request's email) is zeroed on disk
+            cur.execute("PRAGMA secure_delete = ON")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
