@@ -37,6 +37,7 @@ class Wpprivsync_Plugin {
 			self::OPTION_HASH_KEY,
 			self::OPTION_HEARTBEAT,
 			self::OPTION_RETENTION,
+			Wpprivsync_Webhook::OPTION_WINDOW,
 		);
 	}
 

@@ -18,6 +18,17 @@ class Wpprivsync_Webhook {
 
 	const ROUTE = '/webhook/activecampaign/(?P<secret>[^/]+)';
 
+	/**
+	 * Default replay window in seconds: a delivery whose date_time is further than this from now
+	 * (in either direction) is refused, so a captured request cannot be replayed forever. The
+	 * option OPTION_WINDOW (seconds; 0 turns the check off) or the filter
+	 * "wpprivsync_webhook_window" change it. ActiveCampaign's date_time may be in the account's
+	 * time zone without an offset, so the window must stay well above a day.
+	 */
+	const DEFAULT_WINDOW = 604800;
+	const MIN_WINDOW     = 86400;
+	const OPTION_WINDOW  = 'wpprivsync_webhook_window';
+
 	/** ActiveCampaign event type => outbox event type. */
 	const TYPES = array(
 		'unsubscribe' => 'newsletter.unsubscribed',
@@ -142,8 +153,18 @@ class Wpprivsync_Webhook {
 			return self::malformed( 'type' );
 		}
 		$date_time = isset( $body['date_time'] ) && is_string( $body['date_time'] ) ? sanitize_text_field( $body['date_time'] ) : '';
-		if ( '' === $date_time || false === strtotime( $date_time ) ) {
+		$when = '' === $date_time ? false : strtotime( $date_time );
+		if ( false === $when ) {
 			return self::malformed( 'date_time' );
+		}
+		$window = self::window();
+		if ( $window > 0 && abs( time() - $when ) > $window ) {
+			return new WP_Error(
+				'wpprivsync_webhook_stale',
+				/* translators: %d: the window in hours. */
+				sprintf( __( 'The delivery\'s date_time is more than %d hours from now; an old delivery is not replayed.', 'wpprivsync' ), (int) ( $window / 3600 ) ),
+				array( 'status' => 400 )
+			);
 		}
 		if ( ! isset( self::TYPES[ $type ] ) ) {
 			// "update" (and any other event) carries no list status: nothing to record.
@@ -167,6 +188,17 @@ class Wpprivsync_Webhook {
 			'date_time'    => $date_time,
 			'initiated_by' => isset( $body['initiated_by'] ) && is_scalar( $body['initiated_by'] ) ? sanitize_text_field( (string) $body['initiated_by'] ) : '',
 		);
+	}
+
+	/**
+	 * The replay window in seconds (0: off); never below MIN_WINDOW when on.
+	 *
+	 * @return int
+	 */
+	public static function window() {
+		$option = get_option( self::OPTION_WINDOW, self::DEFAULT_WINDOW );
+		$window = (int) apply_filters( 'wpprivsync_webhook_window', is_numeric( $option ) ? (int) $option : self::DEFAULT_WINDOW );
+		return $window <= 0 ? 0 : max( self::MIN_WINDOW, $window );
 	}
 
 	/**
