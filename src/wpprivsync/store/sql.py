@@ -38,6 +38,7 @@ from ..errors import StoreError
 from . import migrations, schema
 from .api import (
     CANCELLED,
+    PRIORITY_ACTIONS,
     DEAD,
     DONE,
     FAILED,
@@ -351,7 +352,8 @@ class SqlStore:
             steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
                           params=dict(s.params), position=s.position, status=PENDING, attempts=0,
                           next_attempt_at=items[i][0].received_at, last_error=None, result=None,
-                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at)
+                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at,
+                          priority=0 if items[i][0].action in PRIORITY_ACTIONS else 1)
                      for i in new for s in items[i][0].steps]
             if steps:
                 conn.execute(sa.insert(_S), steps)
@@ -451,23 +453,30 @@ class SqlStore:
         whatever the planner's statistics say."""
         page = max(2 * limit, 16)
         picked: list[int] = []
-        after: tuple[datetime, int] | None = None
-        while len(picked) < limit:
-            cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
-            if systems is not None:
-                cand = cand.where(_S.c.system.in_(list(systems)))
-            if after is not None:
-                cand = cand.where(sa.or_(when > after[0], sa.and_(when == after[0], _S.c.id > after[1])))
-            rows = conn.execute(cand.order_by(when, _S.c.id).limit(page)).all()
-            if not rows:
-                break
-            chosen = conn.execute(
-                claimable.where(_S.c.id.in_([r[0] for r in rows]), _S.c.status == status, when <= now)
-                .order_by(when, _S.c.id).limit(limit - len(picked)).with_for_update(skip_locked=True, of=_S))
-            picked += chosen.scalars()
-            if len(rows) < page:
-                break
-            after = (rows[-1][1], rows[-1][0])
+        # pending steps: one pass per priority, urgent first (index (status, priority, due, id));
+        # expired leases: one pass over all, they are rare
+        for priority in ((0, 1) if status == PENDING else (None,)):
+            after: tuple[datetime, int] | None = None
+            while len(picked) < limit:
+                cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
+                if priority is not None:
+                    cand = cand.where(_S.c.priority == priority)
+                if systems is not None:
+                    cand = cand.where(_S.c.system.in_(list(systems)))
+                if after is not None:
+                    cand = cand.where(sa.or_(when > after[0], sa.and_(when == after[0], _S.c.id > after[1])))
+                rows = conn.execute(cand.order_by(when, _S.c.id).limit(page)).all()
+                if not rows:
+                    break
+                chosen_q = claimable.where(_S.c.id.in_([r[0] for r in rows]), _S.c.status == status, when <= now)
+                if priority is not None:
+                    chosen_q = chosen_q.where(_S.c.priority == priority)
+                chosen = conn.execute(
+                    chosen_q.order_by(when, _S.c.id).limit(limit - len(picked)).with_for_update(skip_locked=True, of=_S))
+                picked += chosen.scalars()
+                if len(rows) < page:
+                    break
+                after = (rows[-1][1], rows[-1][0])
         return picked
 
     @_operation
