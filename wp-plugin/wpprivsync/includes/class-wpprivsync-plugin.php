@@ -38,6 +38,8 @@ class Wpprivsync_Plugin {
 			self::OPTION_HEARTBEAT,
 			self::OPTION_RETENTION,
 			Wpprivsync_Webhook::OPTION_WINDOW,
+			Wpprivsync_Outbox::OPTION_RETENTION_DAYS,
+			Wpprivsync_Outbox::OPTION_PURGED_AT,
 		);
 	}
 

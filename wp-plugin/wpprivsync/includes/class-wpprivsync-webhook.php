@@ -29,6 +29,18 @@ class Wpprivsync_Webhook {
 	const MIN_WINDOW     = 86400;
 	const OPTION_WINDOW  = 'wpprivsync_webhook_window';
 
+	/** Largest delivery body accepted, in bytes (a real one is well under 4 KB): above, 413. */
+	const MAX_BODY = 65536;
+	/** Longest accepted value per field, in characters: above, 400 naming the field. */
+	const MAX_LENGTHS = array(
+		'type'           => 32,
+		'date_time'      => 64,
+		'contact[email]' => 254,
+		'initiated_by'   => 64,
+	);
+	/** Most lists one delivery may name. */
+	const MAX_LISTS = 100;
+
 	/** ActiveCampaign event type => outbox event type. */
 	const TYPES = array(
 		'unsubscribe' => 'newsletter.unsubscribed',
@@ -113,6 +125,15 @@ class Wpprivsync_Webhook {
 	 * @return WP_REST_Response|WP_Error
 	 */
 	public static function receive( WP_REST_Request $request ) {
+		$length = max( strlen( (string) $request->get_body() ), (int) $request->get_header( 'content_length' ) );
+		if ( $length > self::MAX_BODY ) {
+			return new WP_Error(
+				'wpprivsync_webhook_too_large',
+				/* translators: %d: the limit in bytes. */
+				sprintf( __( 'The delivery is larger than %d bytes.', 'wpprivsync' ), self::MAX_BODY ),
+				array( 'status' => 413 )
+			);
+		}
 		$body = $request->get_body_params();
 		if ( ! $body ) {
 			$body = $request->get_json_params();
@@ -148,6 +169,12 @@ class Wpprivsync_Webhook {
 	 * @return array|null|WP_Error Null when the delivery is valid but records nothing.
 	 */
 	public static function parse( array $body ) {
+		foreach ( self::MAX_LENGTHS as $field => $max ) {
+			$value = 'contact[email]' === $field ? ( is_array( $body['contact'] ?? null ) ? ( $body['contact']['email'] ?? null ) : null ) : ( $body[ $field ] ?? null );
+			if ( is_string( $value ) && strlen( $value ) > $max ) {
+				return self::malformed( $field );
+			}
+		}
 		$type = isset( $body['type'] ) && is_string( $body['type'] ) ? sanitize_key( $body['type'] ) : '';
 		if ( '' === $type ) {
 			return self::malformed( 'type' );
@@ -177,7 +204,7 @@ class Wpprivsync_Webhook {
 		}
 		$contact_id = isset( $contact['id'] ) && is_scalar( $contact['id'] ) && ctype_digit( (string) $contact['id'] ) ? (int) $contact['id'] : 0;
 		$lists      = self::lists( $body['list'] ?? null );
-		if ( null === $lists ) {
+		if ( null === $lists || count( $lists ) > self::MAX_LISTS ) {
 			return self::malformed( 'list' );
 		}
 		return array(
