@@ -20,8 +20,8 @@ class Wpprivsync_Outbox {
 	const MAX_PAGE_BYTES = 1048576;
 	/** Acknowledged events are deleted after this many days (option OPTION_RETENTION_DAYS). */
 	const DEFAULT_RETENTION_DAYS = 30;
-	const OPTION_RETENTION_DAYS  = 'wpprivsync_outbox_retention_days';
-	const OPTION_PURGED_AT       = 'wpprivsync_outbox_purged_at';
+	const OPTION_RETENTION_DAYS  = Wpprivsync_Plugin::OPTION_OUTBOX_DAYS;
+	const OPTION_PURGED_AT       = Wpprivsync_Plugin::OPTION_OUTBOX_PURGED;
 	/** Rows deleted per statement, so a purge never holds a long lock. */
 	const PURGE_CHUNK = 2000;
 

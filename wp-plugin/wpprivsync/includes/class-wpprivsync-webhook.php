@@ -27,7 +27,7 @@ class Wpprivsync_Webhook {
 	 */
 	const DEFAULT_WINDOW = 604800;
 	const MIN_WINDOW     = 86400;
-	const OPTION_WINDOW  = 'wpprivsync_webhook_window';
+	const OPTION_WINDOW  = Wpprivsync_Plugin::OPTION_WEBHOOK_WINDOW;
 
 	/** Largest delivery body accepted, in bytes (a real one is well under 4 KB): above, 413. */
 	const MAX_BODY = 65536;
