@@ -35,6 +35,7 @@ class Wpprivsync_Admin {
 		}
 		add_action( 'admin_post_wpprivsync_retry', array( __CLASS__, 'handle_retry' ) );
 		add_action( 'admin_post_wpprivsync_rotate', array( __CLASS__, 'handle_rotate' ) );
+		Wpprivsync_Exports::register();
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
 	}
 
@@ -323,8 +324,9 @@ class Wpprivsync_Admin {
 									<?php endforeach; ?>
 								</td>
 								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?>
-									<?php if ( ! empty( $req['export_url'] ) && Wpprivsync_Exports::exists( $req['export_url'] ) ) : ?>
-										<a class="wpprivsync-export-link" href="<?php echo esc_url( (string) $req['export_url'] ); ?>"><?php esc_html_e( 'Download export', 'wpprivsync' ); ?></a>
+									<?php $wpprivsync_link = empty( $req['export_url'] ) ? '' : Wpprivsync_Exports::link_for( (string) $req['export_url'] ); ?>
+									<?php if ( '' !== $wpprivsync_link ) : ?>
+										<a class="wpprivsync-export-link" href="<?php echo esc_url( $wpprivsync_link ); ?>"><?php esc_html_e( 'Download export', 'wpprivsync' ); ?></a>
 									<?php endif; ?>
 								</td>
 							</tr>
