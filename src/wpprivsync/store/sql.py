@@ -140,7 +140,11 @@ class SqlStore:
         if self.backend == "sqlite":
             self.path = _prepare_sqlite_path(self._url)
         self.where = self._describe_location()
-        self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+        try:
+            self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+        except ImportError:
+            raise StoreError(f"{self.where}: the PostgreSQL driver is not installed; install wpprivsync with "
+                             "the postgres extra (pip install 'wpprivsync[postgres]')") from None
         self._expired_checked_at: datetime | None = None
 
     def __repr__(self) -> str:
