@@ -63,13 +63,13 @@ for ($chunk = 0; $chunk < 100; $chunk++) {
     $n = $chunk * 1000 + $i;
     $payload = wp_json_encode(['email_hash' => hash('sha256', "p$n"), 'list_id' => 3, 'contact_id' => $n,
                                'date_time' => '2026-10-01 10:00:00', 'initiated_by' => 'customer']);
-    $values[] = $wpdb->prepare('(%%s, %%s, %%s, %%s, %%s)', 'newsletter.unsubscribed', $payload, "ac:$n", $old, $old);
+    $values[] = $wpdb->prepare('(%s, %s, %s, %s, %s)', 'newsletter.unsubscribed', $payload, "ac:$n", $old, $old);
   }
   $wpdb->query("INSERT INTO $t (type, payload, dedupe_key, created_at, acked_at) VALUES " . implode(',', $values));
 }
 $size = function () use ($wpdb, $t) {
   $wpdb->query("ANALYZE TABLE $t");
-  $r = $wpdb->get_row($wpdb->prepare('SELECT data_length + index_length AS b FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %%s', $t), ARRAY_A);
+  $r = $wpdb->get_row($wpdb->prepare('SELECT data_length + index_length AS b FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s', $t), ARRAY_A);
   return (int) $r['b'];
 };
 $rows_before = (int) $wpdb->get_var("SELECT COUNT(*) FROM $t");
