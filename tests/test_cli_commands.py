@@ -126,3 +126,24 @@ def test_reconcile_and_retention_dry_runs(system, run):
     ret = run("retention", "--dry-run")
     assert ret.exit_code == 0, ret.output
     assert "WooCommerce is not active" in ret.output or "past retention" in ret.output
+
+
+@pytest.mark.parametrize("where", ["missing/dir/ann.zip", "locked/ann.zip"])  # a directory: click refuses it
+def test_export_to_an_unwritable_path_is_one_line_and_asks_nobody(system, run, tmp_path, where):
+    """Issue 13, point 6: one line, no traceback, and no system is asked before it fails."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "locked").mkdir(mode=0o500)
+    calls = []
+    original = system.app.clients
+    system.app.clients = lambda name: calls.append(name) or original(name)
+    try:
+        result = run("export", "ann@example.com", "-o", str(tmp_path / where))
+    finally:
+        system.app.clients = original
+        (tmp_path / "locked").chmod(0o700)
+    import os
+    if where.startswith("locked") and os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    assert result.exit_code != 0
+    out = (result.output or "").strip()
+    assert "Traceback" not in out and len(out.splitlines()) == 1 and "--output" in out, out

@@ -276,6 +276,20 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                           if r in policy.rules]}
 
 
+def _check_writable(target: Any) -> None:
+    """One clear error when the archive could not be written (issue 13): missing folder, a
+    folder in the way, no write permission."""
+    import os
+
+    folder = target.parent if str(target.parent) else target.cwd()
+    if target.is_dir():
+        raise errors.ConfigError(f"{target} is a directory; give a file name", field="--output")
+    if not folder.is_dir():
+        raise errors.ConfigError(f"cannot write {target}: the folder {folder} does not exist", field="--output")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise errors.ConfigError(f"cannot write {target}: permission denied", field="--output")
+
+
 def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any]:
     """Build the archive for one person right away (the CLI's ``export``), with an audit entry."""
     from pathlib import Path
@@ -284,10 +298,15 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     from .store.api import AuditEntry
 
     email = _check_email(email)
+    target = Path(path)
+    _check_writable(target)  # before asking any system for anything
     c = app.clients(site_name)
     now = app.clock()
     data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now)
-    out = write_archive(data, Path(path))
+    try:
+        out = write_archive(data, target)
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot write {target}: {exc.strerror or exc}", field="--output") from None
     app.store.add_audit([AuditEntry(site=site_name, email_hash=email_hash(app.secret, email), system="wpprivsync",
                                     action="export", reason="access request (GDPR art. 15, 20)",
                                     detail={"summary": data["summary"]}, at=now)])
