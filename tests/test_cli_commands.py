@@ -77,7 +77,7 @@ def test_failed_step_shows_in_status_and_retry_brings_it_back(system, run):
     system.ac.add_contact(email, lists={system.list_id: 1})
     system.ac.set_faults(error_rate=1.0)
     result = run("unsubscribe", email)
-    assert result.exit_code in (0, 1)
+    assert result.exit_code in (1, 3)  # never 0 with work left (issue 13)
     system.app.store.retry_all_dead(system.app.clock())  # nothing dead yet: retries are pending
     st = run("status")
     # with max_attempts=3 the step may still be waiting; force it to the dead-letter list
@@ -147,3 +147,15 @@ def test_export_to_an_unwritable_path_is_one_line_and_asks_nobody(system, run, t
     assert result.exit_code != 0
     out = (result.output or "").strip()
     assert "Traceback" not in out and len(out.splitlines()) == 1 and "--output" in out, out
+
+
+def test_erase_with_activecampaign_down_exits_3_and_says_what_is_pending(system, run):
+    """Issue 13, point 6: work left queued for retry is not a success."""
+    system.create_user("down.case@example.com")
+    system.ac.set_faults(error_rate=1.0, seed=1)
+    try:
+        result = run("erase", "down.case@example.com")
+    finally:
+        system.ac.clear_faults()
+    assert result.exit_code == 3, result.output
+    assert "pending: activecampaign" in result.output
