@@ -159,3 +159,20 @@ def test_erase_with_activecampaign_down_exits_3_and_says_what_is_pending(system,
         system.ac.clear_faults()
     assert result.exit_code == 3, result.output
     assert "pending: activecampaign" in result.output
+
+
+def test_erase_behind_a_dead_request_says_so_and_queues_nothing(system, run):
+    """Issue 13, point 5: a new request of a person whose earlier one is dead would never run."""
+    from wpprivsync import services
+
+    email = "dead.before@example.com"
+    first = services.queue_request(system.app, "test", "unsubscribe", email)
+    now = system.app.clock()
+    (step, *_) = system.app.store.claim_steps("t", now, limit=10, lease_s=60)
+    assert system.app.store.fail_step(step.id, "t", now, error="boom", retry_at=None)
+    before = system.app.store.count_requests()
+    result = run("erase", email)
+    assert result.exit_code == 1
+    assert f"request {first}" in result.output and "retry" in result.output
+    assert "Traceback" not in result.output
+    assert system.app.store.count_requests() == before

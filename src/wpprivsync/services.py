@@ -67,7 +67,21 @@ def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,
 def queue_request(app: App, site_name: str, action: str, email: str, *, source: str = "cli") -> int:
     email = _check_email(email)
     request = app.planner(site_name).request(action, email, source=source, received_at=app.clock())
+    _refuse_behind_dead(app, site_name, request.email_hash)
     return app.store.add_request(request)
+
+
+def _refuse_behind_dead(app: App, site_name: str, digest: str | None) -> None:
+    if digest is None:
+        return
+    for earlier in app.store.requests_for_hash(digest, site_name):
+        if earlier.status not in (OPEN, "failed"):
+            continue
+        dead = [s for s in app.store.steps_of(earlier.id) if s.status == DEAD]
+        if dead:
+            raise errors.RequestBlocked(
+                f"request {earlier.id} ({earlier.action}) of this person has {len(dead)} dead step(s) and "
+                f"blocks any new request; run `wpprivsync retry {dead[0].id}` (or `wpprivsync retry --all`) first")
 
 
 def run_request(app: App, request_id: int, *, on_step: Callable | None = None, max_passes: int = 50) -> dict:
