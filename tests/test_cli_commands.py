@@ -77,7 +77,7 @@ def test_failed_step_shows_in_status_and_retry_brings_it_back(system, run):
     system.ac.add_contact(email, lists={system.list_id: 1})
     system.ac.set_faults(error_rate=1.0)
     result = run("unsubscribe", email)
-    assert result.exit_code in (0, 1)
+    assert result.exit_code in (1, 3)  # never 0 with work left (issue 13)
     system.app.store.retry_all_dead(system.app.clock())  # nothing dead yet: retries are pending
     st = run("status")
     # with max_attempts=3 the step may still be waiting; force it to the dead-letter list
@@ -126,3 +126,53 @@ def test_reconcile_and_retention_dry_runs(system, run):
     ret = run("retention", "--dry-run")
     assert ret.exit_code == 0, ret.output
     assert "WooCommerce is not active" in ret.output or "past retention" in ret.output
+
+
+@pytest.mark.parametrize("where", ["missing/dir/ann.zip", "locked/ann.zip"])  # a directory: click refuses it
+def test_export_to_an_unwritable_path_is_one_line_and_asks_nobody(system, run, tmp_path, where):
+    """Issue 13, point 6: one line, no traceback, and no system is asked before it fails."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "locked").mkdir(mode=0o500)
+    calls = []
+    original = system.app.clients
+    system.app.clients = lambda name: calls.append(name) or original(name)
+    try:
+        result = run("export", "ann@example.com", "-o", str(tmp_path / where))
+    finally:
+        system.app.clients = original
+        (tmp_path / "locked").chmod(0o700)
+    import os
+    if where.startswith("locked") and os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    assert result.exit_code != 0
+    out = (result.output or "").strip()
+    assert "Traceback" not in out and len(out.splitlines()) == 1 and "--output" in out, out
+
+
+def test_erase_with_activecampaign_down_exits_3_and_says_what_is_pending(system, run):
+    """Issue 13, point 6: work left queued for retry is not a success."""
+    system.create_user("down.case@example.com")
+    system.ac.set_faults(error_rate=1.0, seed=1)
+    try:
+        result = run("erase", "down.case@example.com")
+    finally:
+        system.ac.clear_faults()
+    assert result.exit_code == 3, result.output
+    assert "pending: activecampaign" in result.output
+
+
+def test_erase_behind_a_dead_request_says_so_and_queues_nothing(system, run):
+    """Issue 13, point 5: a new request of a person whose earlier one is dead would never run."""
+    from wpprivsync import services
+
+    email = "dead.before@example.com"
+    first = services.queue_request(system.app, "test", "unsubscribe", email)
+    now = system.app.clock()
+    (step, *_) = system.app.store.claim_steps("t", now, limit=10, lease_s=60)
+    assert system.app.store.fail_step(step.id, "t", now, error="boom", retry_at=None)
+    before = system.app.store.count_requests()
+    result = run("erase", email)
+    assert result.exit_code == 1
+    assert f"request {first}" in result.output and "retry" in result.output
+    assert "Traceback" not in result.output
+    assert system.app.store.count_requests() == before

@@ -207,7 +207,9 @@ def test_wordpress_down_keeps_events_until_it_is_back(system):
 
 
 def test_export_everywhere_from_the_admin_page_ends_in_a_download_link(system):
+    import html
     import io
+    import re
 
     import requests
 
@@ -222,7 +224,15 @@ def test_export_everywhere_from_the_admin_page_ends_in_a_download_link(system):
     assert "Download export" in page
     (req,) = [r for r in system.app.store.list_requests() if r.action == "export"]
     url = services.request_view(system.app, req.id)["export_url"]
-    assert url and url in page
-    with zipfile.ZipFile(io.BytesIO(requests.get(url, timeout=30).content)) as zf:
+    assert url and "admin-post.php" in url
+    link = html.unescape(re.search(r'class="wpprivsync-export-link" href="([^"]+)"', page).group(1))
+    # served only to a logged-in exporter with the page's nonce (issue 13)
+    admin = requests.Session()
+    admin.cookies.set("wordpress_test_cookie", "WP Cookie check")
+    admin.post(f"{system.wp.url}/wp-login.php", data={"log": system.wp.admin_user, "pwd": system.wp.admin_password,
+                                                      "wp-submit": "Log In", "testcookie": "1"}, timeout=60)
+    page = admin.get(f"{system.wp.url}/wp-admin/tools.php", params={"page": "wpprivsync"}, timeout=60).text
+    link = html.unescape(re.search(r'class="wpprivsync-export-link" href="([^"]+)"', page).group(1))
+    with zipfile.ZipFile(io.BytesIO(admin.get(link, timeout=30).content)) as zf:
         data = json.loads(zf.read("export.json"))
     assert data["subject"]["email"] == email and [t["tag"] for t in data["activecampaign"]["tags"]] == ["reader"]

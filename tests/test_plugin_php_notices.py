@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import requests
 
 from support import thrive
@@ -33,7 +35,7 @@ def test_no_php_notices_from_the_plugin(wp):
         assert resp.status_code in (200, 501), (route, resp.text)
     token = wp.php("echo get_option('wpprivsync_webhook_secret');")
     hook = f"{wp.url}/?rest_route=/{NS}/webhook/activecampaign/"
-    requests.post(hook + token, data={"type": "unsubscribe", "date_time": "2026-11-25T10:00:00Z", "list": "1",
+    requests.post(hook + token, data={"type": "unsubscribe", "date_time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "list": "1",
                                       "contact[email]": "tour@example.test", "contact[id]": "1"}, timeout=30)
     requests.post(hook + token, data={"type": "unsubscribe", "list[][id]": "x"}, timeout=30)
     requests.post(hook + "bad", data={}, timeout=30)

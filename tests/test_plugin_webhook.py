@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
 NS = "wpprivsync/v1"
+CST = timezone(timedelta(hours=-6))
+
+
+def recent(hours: float = -1) -> str:
+    """A date_time inside the replay window (an hour ago by default), as ActiveCampaign writes it."""
+    return (datetime.now(CST) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+WHEN = recent()
 
 
 def secret(stack) -> str:
@@ -25,7 +35,7 @@ def outbox(stack) -> list[dict]:
 
 
 def delivery(kind="unsubscribe", **extra) -> dict:
-    body = {"type": kind, "date_time": "2026-11-25T10:15:02-06:00", "initiated_by": "customer",
+    body = {"type": kind, "date_time": WHEN, "initiated_by": "customer",
             "initiated_from": "public", "list": "3", "contact[id]": "4711", "contact[email]": "Eve@Example.test",
             "contact[first_name]": "Eve", "contact[last_name]": "Example"}
     body.update(extra)
@@ -43,7 +53,7 @@ def test_unsubscribe_becomes_one_event(wp):
     rows = outbox(wp)
     assert [r["type"] for r in rows] == ["newsletter.unsubscribed"]
     assert rows[0]["payload"] == {"email": "eve@example.test", "list_id": 3, "contact_id": 4711,
-                                  "date_time": "2026-11-25T10:15:02-06:00", "initiated_by": "customer"}
+                                  "date_time": WHEN, "initiated_by": "customer"}
 
 
 def test_subscribe_becomes_one_event(wp):
@@ -68,7 +78,7 @@ def test_the_same_delivery_twice_is_one_event(wp):
     assert post(wp, token, delivery()).json() == {"recorded": 1}
     again = post(wp, token, delivery())
     assert again.status_code == 200 and again.json() == {"recorded": 0}
-    later = post(wp, token, delivery(date_time="2026-11-26T09:00:00-06:00"))
+    later = post(wp, token, delivery(date_time=recent(-0.5)))
     assert later.json() == {"recorded": 1}
     assert len(outbox(wp)) == 2
 
@@ -113,3 +123,35 @@ def test_rotation_retires_the_old_url(wp):
     assert post(wp, old, delivery()).status_code == 403
     assert post(wp, new, delivery()).status_code == 200
     assert wp.php("echo Wpprivsync_Webhook::url();").endswith(new)
+
+
+# -- replay window (issue 13, point 7) -------------------------------------------------------
+@pytest.mark.parametrize("when", [
+    "2026-01-02 03:04:05",                      # a captured delivery from long ago
+    recent(-24 * 8),                            # just beyond the default 7 days
+    recent(+24 * 8),                            # or claiming to come from the future
+], ids=["long-ago", "8-days-ago", "8-days-ahead"])
+def test_a_delivery_outside_the_replay_window_is_refused(wp, when):
+    resp = post(wp, secret(wp), delivery(date_time=when))
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] == "wpprivsync_webhook_stale"
+    assert "168 hours" in resp.json()["message"]
+    assert outbox(wp) == []
+
+
+def test_a_delivery_inside_the_window_is_recorded(wp):
+    assert post(wp, secret(wp), delivery(date_time=recent(-24 * 6))).json() == {"recorded": 1}
+
+
+def test_the_window_is_configurable_and_can_be_turned_off(wp):
+    token = secret(wp)
+    try:
+        wp.php("update_option('wpprivsync_webhook_window', 2 * DAY_IN_SECONDS);")
+        assert post(wp, token, delivery(date_time=recent(-72))).json()["code"] == "wpprivsync_webhook_stale"
+        # below a day is raised to a day: ActiveCampaign may send local time without an offset
+        wp.php("update_option('wpprivsync_webhook_window', 60);")
+        assert wp.php("echo Wpprivsync_Webhook::window();") == "86400"
+        wp.php("update_option('wpprivsync_webhook_window', 0);")
+        assert post(wp, token, delivery(date_time="2020-01-01 00:00:00")).json() == {"recorded": 1}
+    finally:
+        wp.php("delete_option('wpprivsync_webhook_window');")

@@ -5,6 +5,8 @@ and refuses a wrong secret with 403. Refused calls change nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import re
 
 import pytest
@@ -115,7 +117,7 @@ def test_every_route_refuses_anonymous_and_subscriber(wp, callers):
 def test_webhook_intake_is_public_but_needs_the_secret(wp, callers):
     (route,) = [r for r, m, _ in endpoints(wp) if "webhook" in r and m == "POST"]
     secret = wp.php("echo Wpprivsync_Webhook::secret();")
-    delivery = {"type": "unsubscribe", "date_time": "2026-11-25 10:00:00", "contact[email]": "hook.probe@example.com",
+    delivery = {"type": "unsubscribe", "date_time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), "contact[email]": "hook.probe@example.com",
                 "contact[id]": "7", "list": "1"}
     wrong = [secret[:-1] + ("a" if secret[-1] != "a" else "b"), secret.upper() if secret.upper() != secret else "X",
              "0", secret + "x", "%20"]

@@ -5,6 +5,8 @@ says it recorded, and every recorded event carries a valid email."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import json
 import re
 import time
@@ -58,13 +60,16 @@ known_values = {
 }
 
 
+_HOUR_AGO = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
 valid_emails = st.one_of(
     st.sampled_from(["someone@example.com", "UPPER.Case@Example.COM", " spaced@example.com "]),
     st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}@[a-z0-9-]{1,12}\.(com|org|net|de)", fullmatch=True),
 )
 valid_delivery = st.fixed_dictionaries({
     "type": st.sampled_from(["unsubscribe", "subscribe"]),
-    "date_time": st.sampled_from(["2026-11-25 10:00:00", "2026-11-25T10:00:00Z", "2026-01-02 03:04:05"]),
+    # inside the plugin's replay window (issue 13): an hour ago, in the formats ActiveCampaign uses
+    "date_time": st.sampled_from([_HOUR_AGO.strftime("%Y-%m-%d %H:%M:%S"), _HOUR_AGO.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  _HOUR_AGO.astimezone(timezone(timedelta(hours=-6))).isoformat()]),
     "contact[email]": valid_emails,
     "contact[id]": st.integers(0, 10**6).map(str),
     "list": st.integers(0, 10**6).map(str),

@@ -770,3 +770,46 @@ def test_release_steps_gives_unstarted_claims_back(store):
     assert again.id == step.id and again.attempts == 0 and again.lease_owner == "w2"
     assert store.get_request(rid).status == OPEN
     assert store.release_steps("w1", [], T0) == 0
+
+
+# -- priority (issue 13, point 1) ----------------------------------------------------------
+def test_erasures_and_exports_are_claimed_before_a_backlog_of_consent_changes(store):
+    for i in range(300):
+        store.add_request(req(f"unsub:{i}", action="unsubscribe", email_hash=f"flood{i}",
+                              steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    later = T0 + timedelta(minutes=5)  # received after the whole flood
+    erase = store.add_request(req("erase:late", email_hash="late1", received=later,
+                                  steps=[NewStep("wordpress", "erase", {}, 0)]))
+    export = store.add_request(req("export:late", action="export", email_hash="late2", received=later,
+                                   steps=[NewStep("wpprivsync", "export", {}, 0)]))
+    got = store.claim_steps("w1", later, limit=3, lease_s=600)
+    assert [s.request_id for s in got[:2]] == [erase, export]
+    assert store.get_request(got[2].request_id).action == "unsubscribe"  # then the oldest consent change
+
+
+def test_a_priority_step_not_yet_due_waits_its_turn(store):
+    store.add_request(req("unsub:1", action="unsubscribe", email_hash="c1",
+                          steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    store.add_request(req("erase:future", email_hash="e1", received=T0 + timedelta(hours=1),
+                          steps=[NewStep("wordpress", "erase", {}, 0)]))
+    got = store.claim_steps("w1", T0, limit=5, lease_s=600)
+    assert [store.get_request(s.request_id).action for s in got] == ["unsubscribe"]
+
+
+def test_migration_5_gives_existing_erasure_steps_priority(url):
+    s = SqlStore(url)
+    try:
+        s.migrate_to(4)
+        s.add_request(req("erase:old", email_hash="o1", steps=[NewStep("wordpress", "erase", {}, 0)]))
+        # a version-4 database as older code left it: no priority (PostgreSQL: no column at all;
+        # SQLite cannot drop it, the backfill is what matters there)
+        with s.engine.begin() as conn:
+            if s.backend == "postgresql":
+                conn.exec_driver_sql("ALTER TABLE steps DROP COLUMN priority")
+            else:
+                conn.exec_driver_sql("UPDATE steps SET priority = 1")
+        assert s.migrate() == migrations.LATEST
+        with s.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT priority FROM steps").scalars().all() == [0]
+    finally:
+        s.close()

@@ -16,9 +16,11 @@ plain emails.
     │   ├── RateLimited                429 after retries ran out; ``retry_after`` seconds
     │   ├── ServerError                5xx after retries ran out
     │   ├── BadResponse                an answer that does not follow the contract
+    │   ├── RedirectRefused            a redirect to another host (credentials stay home)
     │   └── ApiError                   any other 4xx; carries the API's own message
     │       └── WooCommerceMissing     the plugin answered 501 woocommerce_missing
-    └── StepFailed                     a planned step failed; ``retryable`` says if a retry may help
+    ├── StepFailed                     a planned step failed; ``retryable`` says if a retry may help
+    └── RequestBlocked                 an earlier request of the person has dead steps
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ class BadResponse(RemoteError):
     retryable = True
 
 
+class RedirectRefused(RemoteError):
+    """The server redirected to another host; nothing (no credential) was sent there."""
+
+
 class ApiError(RemoteError):
     pass
 
@@ -110,3 +116,8 @@ class StepFailed(WpprivsyncError):
     def __init__(self, message: str, *, retryable: bool = True):
         self.retryable = retryable
         super().__init__(message)
+
+
+class RequestBlocked(WpprivsyncError):
+    """An earlier request of the person has dead steps: a new request would queue steps that
+    never run (one person's requests run in order) until those are retried."""

@@ -67,7 +67,21 @@ def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,
 def queue_request(app: App, site_name: str, action: str, email: str, *, source: str = "cli") -> int:
     email = _check_email(email)
     request = app.planner(site_name).request(action, email, source=source, received_at=app.clock())
+    _refuse_behind_dead(app, site_name, request.email_hash)
     return app.store.add_request(request)
+
+
+def _refuse_behind_dead(app: App, site_name: str, digest: str | None) -> None:
+    if digest is None:
+        return
+    for earlier in app.store.requests_for_hash(digest, site_name):
+        if earlier.status not in (OPEN, "failed"):
+            continue
+        dead = [s for s in app.store.steps_of(earlier.id) if s.status == DEAD]
+        if dead:
+            raise errors.RequestBlocked(
+                f"request {earlier.id} ({earlier.action}) of this person has {len(dead)} dead step(s) and "
+                f"blocks any new request; run `wpprivsync retry {dead[0].id}` (or `wpprivsync retry --all`) first")
 
 
 def run_request(app: App, request_id: int, *, on_step: Callable | None = None, max_passes: int = 50) -> dict:
@@ -320,6 +334,20 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                           if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
 
+def _check_writable(target: Any) -> None:
+    """One clear error when the archive could not be written (issue 13): missing folder, a
+    folder in the way, no write permission."""
+    import os
+
+    folder = target.parent if str(target.parent) else target.cwd()
+    if target.is_dir():
+        raise errors.ConfigError(f"{target} is a directory; give a file name", field="--output")
+    if not folder.is_dir():
+        raise errors.ConfigError(f"cannot write {target}: the folder {folder} does not exist", field="--output")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise errors.ConfigError(f"cannot write {target}: permission denied", field="--output")
+
+
 def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any]:
     """Build the archive for one person right away (the CLI's ``export``), with an audit entry."""
     from pathlib import Path
@@ -328,10 +356,15 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     from .store.api import AuditEntry
 
     email = _check_email(email)
+    target = Path(path)
+    _check_writable(target)  # before asking any system for anything
     c = app.clients(site_name)
     now = app.clock()
     data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam)
-    out = write_archive(data, Path(path))
+    try:
+        out = write_archive(data, target)
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot write {target}: {exc.strerror or exc}", field="--output") from None
     app.store.add_audit([AuditEntry(site=site_name, email_hash=email_hash(app.secret, email), system="wpprivsync",
                                     action="export", reason="access request (GDPR art. 15, 20)",
                                     detail={"summary": data["summary"]}, at=now)])

@@ -27,6 +27,13 @@ def _show_request(view: dict) -> None:
     click.echo(f"  answer due by {view['due_at']:%Y-%m-%d} (GDPR art. 12(3))")
 
 
+# Exit codes of the manual commands (click's usage error is 2, a settings error is 2 as well):
+# 0 done; 1 the request failed; 3 work is left queued for retry (a system refused the
+# credentials, is unreachable or down); the daemon finishes it.
+EXIT_FAILED = 1
+EXIT_PENDING = 3
+
+
 def _queue_and_run(ctx: click.Context, action: str, email: str, wait: bool) -> None:
     app = get_app(ctx)
     request_id = services.queue_request(app, site_name(ctx), action, email, source="cli")
@@ -34,7 +41,15 @@ def _queue_and_run(ctx: click.Context, action: str, email: str, wait: bool) -> N
         else services.request_view(app, request_id)
     emit(ctx, view, lambda: _show_request(view))
     if view["status"] == "failed":
-        ctx.exit(1)
+        ctx.exit(EXIT_FAILED)
+    if wait and view["status"] == "open":
+        # work not done: say what is pending, and do not exit 0 (issue 13)
+        for step in view["steps"]:
+            if step["status"] in ("pending", "running", "dead"):
+                reason = f": {step['last_error']}" if step.get("last_error") else ""
+                click.echo(f"pending: {step['system']} {step['action']} ({step['status']}, "
+                           f"{step['attempts']} failed attempts){reason}", err=True)
+        ctx.exit(EXIT_PENDING)
 
 
 @cli.command("erase")

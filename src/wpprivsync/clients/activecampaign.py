@@ -35,7 +35,7 @@ import requests
 from .. import errors
 from ..identity import is_email, normalise_email, redact_email
 from .protocols import BulkContact, Contact, ListMember
-from .session import settle_environment
+from .session import CrossHostRedirect, keep_credentials_home, settle_environment
 
 SYSTEM = "activecampaign"
 BULK_LIMIT = 250
@@ -119,7 +119,7 @@ class ActiveCampaignClient:
                  rng: random.Random | None = None):
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._session = settle_environment(session, self.base_url)
+        self._session = keep_credentials_home(settle_environment(session, self.base_url))
         self._budget = budget if budget is not None else _NullBudget()
         self._sleep = sleep
         self._clock = clock
@@ -161,6 +161,9 @@ class ActiveCampaignClient:
             try:
                 resp = self._session.request(method, url, params=params, json=json, headers=headers,
                                              timeout=self._timeout)
+            except CrossHostRedirect as exc:
+                raise errors.RedirectRefused(f"{endpoint}: {exc}; the API token was not sent there",
+                                             system=SYSTEM) from None
             except requests.exceptions.RequestException as exc:
                 kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "not reachable"
                 if failures >= self._max_retries:

@@ -14,7 +14,7 @@ import requests
 from .. import errors
 from ..identity import normalise_email
 from .protocols import Event
-from .session import settle_environment
+from .session import CrossHostRedirect, keep_credentials_home, settle_environment
 
 NAMESPACE = "wpprivsync/v1"
 ERASE_BATCH_MAX = 25  # the plugin's Wpprivsync_Rest::ERASE_BATCH_MAX
@@ -28,7 +28,7 @@ class WordPressClient:
                  timeout: float = 30.0, verify: bool = True):
         self.base_url = base_url.rstrip("/")
         self._auth = (user, app_password)
-        self._session = settle_environment(session, self.base_url)
+        self._session = keep_credentials_home(settle_environment(session, self.base_url))
         self._timeout = timeout
         self._verify = verify
 
@@ -45,6 +45,9 @@ class WordPressClient:
                 auth=self._auth if auth else None, timeout=self._timeout,
                 verify=None if self._verify else False,  # None: the session's (a CA bundle, or True)
             )
+        except CrossHostRedirect as exc:
+            raise errors.RedirectRefused(f"{exc}; the application password was not sent there",
+                                         system=SYSTEM) from None
         except requests.exceptions.Timeout:
             raise errors.Unreachable(f"timed out after {self._timeout:g} s", system=SYSTEM) from None
         except requests.exceptions.ConnectionError:

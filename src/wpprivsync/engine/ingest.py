@@ -74,7 +74,7 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
         stats.acked += wordpress.ack([e.id for e in events], hashes)
         store.set_state(key, str(max(e.id for e in events)))
         log.info("events ingested", extra={"site": site, "events": len(events), "pending": pending})
-        if len(events) < batch:
+        if len(events) < batch and not pending:  # a page may be short because of its size
             break
     return stats
 

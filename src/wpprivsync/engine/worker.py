@@ -239,6 +239,9 @@ class Worker:
             # one line a pass at INFO (each step at DEBUG; each failure as it happens)
             log.info("steps done", extra={"done": total.done, "failed": total.failed, "dead": total.dead,
                                           "lost_leases": total.lost_leases, "by_system": dict(total.by_system)})
+        if total.done:
+            # requests that finished had their emails cleared: take them out of the WAL too
+            self.store.checkpoint()
         return total
 
     def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:

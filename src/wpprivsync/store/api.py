@@ -17,6 +17,8 @@ Rules the implementation keeps (tests/test_store_contract.py checks them on ever
 * A step is claimable when its request is open or failed (not done/cancelled), it is due, and
   every lower-position step of its request is done. So a dead step blocks the later positions
   of its request, while its equal-position siblings still run.
+* Due steps are claimed in (priority, due time, id) order: steps of ``PRIORITY_ACTIONS``
+  requests first.
 * ``Step.attempts`` counts failed attempts (``fail_step`` adds one; a claim does not).
 """
 
@@ -66,6 +68,12 @@ class Task:
     detail: dict[str, Any]
     created_at: datetime
     closed_at: datetime | None
+
+
+# Requests whose steps are claimed before any other due step (priority 0): the ones with a
+# legal deadline. Consent changes (subscribe, unsubscribe) come after them (priority 1), so a
+# flood of webhooks cannot starve an erasure.
+PRIORITY_ACTIONS = frozenset({"erase", "export", "remove_comments", "core_export"})
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,7 @@ class Store(Protocol):
     def migrate(self) -> int: ...  # applies pending migrations, returns the schema version
     def schema_version(self) -> int: ...
     def close(self) -> None: ...
+    def checkpoint(self) -> bool: ...  # SQLite: empty the WAL (finished requests' emails leave the disk)
     def check_writable(self) -> None: ...  # raises StoreError with the reason
 
     # events and cursors

@@ -19,6 +19,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from . import schema
+from .api import PRIORITY_ACTIONS
 
 # Any fixed 64-bit number; identifies wpprivsync's migration lock among advisory locks.
 ADVISORY_LOCK_ID = 0x77707072_69760001
@@ -59,12 +60,26 @@ def _v5_tasks(conn: sa.Connection) -> None:
     schema.tasks.create(conn)
 
 
+def _v6_step_priority(conn: sa.Connection) -> None:
+    # A database created at version 1 by this code already has the column (the v1 tables are
+    # built from schema.py); an older one gets it here.
+    if "priority" not in {c["name"] for c in sa.inspect(conn).get_columns("steps")}:
+        conn.exec_driver_sql("ALTER TABLE steps ADD COLUMN priority SMALLINT NOT NULL DEFAULT 1")
+    urgent = ", ".join(f"'{a}'" for a in sorted(PRIORITY_ACTIONS))
+    conn.exec_driver_sql(f"UPDATE steps SET priority = 0 WHERE request_id IN "
+                         f"(SELECT id FROM requests WHERE action IN ({urgent}))")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_steps_due")
+    conn.exec_driver_sql("CREATE INDEX ix_steps_due ON steps (status, priority, next_attempt_at, id)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
     Migration(3, "steps index for claiming expired leases in order", _v3_lease_index),
     Migration(4, "claim indexes ordered by due time and id", _v4_claim_indexes),
     Migration(5, "manual tasks for systems without an API", _v5_tasks),
+    Migration(6, "step priority: erasures, exports and comment removals before consent changes",
+              _v6_step_priority),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -109,9 +109,13 @@ steps = sa.Table(
     sa.Column("lease_owner", sa.String(200), nullable=True),
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # 0: a step of an erasure, export or comment removal; 1: a consent change. Due steps are
+    # claimed in (priority, next_attempt_at, id) order, so no flood of consent changes can
+    # starve a request with a legal deadline (migration 5).
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Index("ix_steps_request_position", "request_id", "position"),
-    # The claim indexes (status, next_attempt_at, id) and (status, lease_until, id) come from
-    # migration 4.
+    # The claim indexes (status, priority, next_attempt_at, id) and (status, lease_until, id)
+    # come from migrations 4 and 5.
 )
 
 audit = sa.Table(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -37,6 +38,7 @@ from ..errors import StoreError
 from . import migrations, schema
 from .api import (
     CANCELLED,
+    PRIORITY_ACTIONS,
     DEAD,
     DONE,
     FAILED,
@@ -59,6 +61,7 @@ from .api import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _R, _S, _A, _T = schema.requests, schema.steps, schema.audit, schema.tasks
 _LIVE = (OPEN, FAILED)  # requests whose steps may still run
 _MAX_ERROR = 2000
@@ -143,7 +146,11 @@ class SqlStore:
         if self.backend == "sqlite":
             self.path = _prepare_sqlite_path(self._url)
         self.where = self._describe_location()
-        self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+        try:
+            self.engine = _engine_for(self._url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+        except ImportError:
+            raise StoreError(f"{self.where}: the PostgreSQL driver is not installed; install wpprivsync with "
+                             "the postgres extra (pip install 'wpprivsync[postgres]')") from None
         self._expired_checked_at: datetime | None = None
 
     def __repr__(self) -> str:
@@ -211,7 +218,29 @@ class SqlStore:
             return migrations.current_version(conn)
 
     def close(self) -> None:
+        self.checkpoint()
         self.engine.dispose()
+
+    def checkpoint(self) -> bool:
+        """SQLite: copy the write-ahead log into the database and truncate it to zero bytes, so
+        the emails of finished requests it still held are gone from disk (the database pages
+        themselves are zeroed by ``secure_delete``). True when the log was emptied; False when
+        another connection was still reading it (the next checkpoint does it). PostgreSQL:
+        nothing to do, True. Never raises: a missed checkpoint is retried later."""
+        if self.backend != "sqlite":
+            return True
+        try:
+            raw = self.engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+            try:
+                cur = raw.cursor()
+                busy, _log, _done = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cur.close()
+            finally:
+                raw.close()
+            return not busy
+        except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:
+            log.debug("checkpoint skipped", extra={"error": str(exc)})
+            return False
 
     @_operation
     def check_writable(self) -> None:
@@ -333,7 +362,8 @@ class SqlStore:
             steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
                           params=dict(s.params), position=s.position, status=PENDING, attempts=0,
                           next_attempt_at=items[i][0].received_at, last_error=None, result=None,
-                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at)
+                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at,
+                          priority=0 if items[i][0].action in PRIORITY_ACTIONS else 1)
                      for i in new for s in items[i][0].steps]
             if steps:
                 conn.execute(sa.insert(_S), steps)
@@ -433,23 +463,30 @@ class SqlStore:
         whatever the planner's statistics say."""
         page = max(2 * limit, 16)
         picked: list[int] = []
-        after: tuple[datetime, int] | None = None
-        while len(picked) < limit:
-            cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
-            if systems is not None:
-                cand = cand.where(_S.c.system.in_(list(systems)))
-            if after is not None:
-                cand = cand.where(sa.or_(when > after[0], sa.and_(when == after[0], _S.c.id > after[1])))
-            rows = conn.execute(cand.order_by(when, _S.c.id).limit(page)).all()
-            if not rows:
-                break
-            chosen = conn.execute(
-                claimable.where(_S.c.id.in_([r[0] for r in rows]), _S.c.status == status, when <= now)
-                .order_by(when, _S.c.id).limit(limit - len(picked)).with_for_update(skip_locked=True, of=_S))
-            picked += chosen.scalars()
-            if len(rows) < page:
-                break
-            after = (rows[-1][1], rows[-1][0])
+        # pending steps: one pass per priority, urgent first (index (status, priority, due, id));
+        # expired leases: one pass over all, they are rare
+        for priority in ((0, 1) if status == PENDING else (None,)):
+            after: tuple[datetime, int] | None = None
+            while len(picked) < limit:
+                cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
+                if priority is not None:
+                    cand = cand.where(_S.c.priority == priority)
+                if systems is not None:
+                    cand = cand.where(_S.c.system.in_(list(systems)))
+                if after is not None:
+                    cand = cand.where(sa.or_(when > after[0], sa.and_(when == after[0], _S.c.id > after[1])))
+                rows = conn.execute(cand.order_by(when, _S.c.id).limit(page)).all()
+                if not rows:
+                    break
+                chosen_q = claimable.where(_S.c.id.in_([r[0] for r in rows]), _S.c.status == status, when <= now)
+                if priority is not None:
+                    chosen_q = chosen_q.where(_S.c.priority == priority)
+                chosen = conn.execute(
+                    chosen_q.order_by(when, _S.c.id).limit(limit - len(picked)).with_for_update(skip_locked=True, of=_S))
+                picked += chosen.scalars()
+                if len(rows) < page:
+                    break
+                after = (rows[-1][1], rows[-1][0])
         return picked
 
     @_operation
@@ -925,7 +962,30 @@ def _prepare_sqlite_path(url: sa.URL) -> Path:
     except OSError as exc:
         raise StoreError(f"SQLite database {path}: cannot create its directory {folder}: "
                          f"{exc.strerror or exc}") from None
+    _create_private(path)
     return path.resolve()
+
+
+PRIVATE_MODE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 whatever the umask (SQLite gives its ``-wal`` and ``-shm``
+    files the database file's mode), and take group/other access away from an existing one
+    and its side files: they hold the emails of open requests."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_MODE)
+        os.close(fd)
+    except OSError as exc:
+        if not path.exists():
+            raise StoreError(f"SQLite database {path}: cannot create it: {exc.strerror or exc}") from None
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)):
+        try:
+            if candidate.exists() and candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, PRIVATE_MODE)
+        except OSError:
+            pass  # not ours to change (read-only use); opening reports what matters
 
 
 def _set_wal(cur: Any, timeout_s: float) -> None:
@@ -959,6 +1019,8 @@ def _engine_for(url: sa.URL, *, busy_timeout_s: float, connect_timeout_s: float)
             _set_wal(cur, busy_timeout_s)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            # deleted and overwritten content (a finished request's email) is zeroed on disk
+            cur.execute("PRAGMA secure_delete = ON")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")

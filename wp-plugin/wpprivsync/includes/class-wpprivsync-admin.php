@@ -36,6 +36,7 @@ class Wpprivsync_Admin {
 		add_action( 'admin_post_wpprivsync_retry', array( __CLASS__, 'handle_retry' ) );
 		add_action( 'admin_post_wpprivsync_rotate', array( __CLASS__, 'handle_rotate' ) );
 		add_action( 'admin_post_wpprivsync_task_done', array( __CLASS__, 'handle_task_done' ) );
+		Wpprivsync_Exports::register();
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
 	}
 
@@ -395,8 +396,9 @@ class Wpprivsync_Admin {
 									<?php endforeach; ?>
 								</td>
 								<td class="wpprivsync-retained-until"><?php echo esc_html( (string) ( $req['retained_until'] ?? '' ) ); ?>
-									<?php if ( ! empty( $req['export_url'] ) && Wpprivsync_Exports::exists( $req['export_url'] ) ) : ?>
-										<a class="wpprivsync-export-link" href="<?php echo esc_url( (string) $req['export_url'] ); ?>"><?php esc_html_e( 'Download export', 'wpprivsync' ); ?></a>
+									<?php $wpprivsync_link = empty( $req['export_url'] ) ? '' : Wpprivsync_Exports::link_for( (string) $req['export_url'] ); ?>
+									<?php if ( '' !== $wpprivsync_link ) : ?>
+										<a class="wpprivsync-export-link" href="<?php echo esc_url( $wpprivsync_link ); ?>"><?php esc_html_e( 'Download export', 'wpprivsync' ); ?></a>
 									<?php endif; ?>
 								</td>
 							</tr>

@@ -12,6 +12,19 @@ defined( 'ABSPATH' ) || exit;
  */
 class Wpprivsync_Outbox {
 
+	/** Longest string kept in a payload field, in characters; longer ones are cut. */
+	const MAX_FIELD = 1024;
+	/** Largest payload recorded, in bytes of JSON; a bigger one is not recorded (and logged). */
+	const MAX_PAYLOAD = 16384;
+	/** A page of GET /events holds at most this many bytes of payload (and at least one event). */
+	const MAX_PAGE_BYTES = 1048576;
+	/** Acknowledged events are deleted after this many days (option OPTION_RETENTION_DAYS). */
+	const DEFAULT_RETENTION_DAYS = 30;
+	const OPTION_RETENTION_DAYS  = Wpprivsync_Plugin::OPTION_OUTBOX_DAYS;
+	const OPTION_PURGED_AT       = Wpprivsync_Plugin::OPTION_OUTBOX_PURGED;
+	/** Rows deleted per statement, so a purge never holds a long lock. */
+	const PURGE_CHUNK = 2000;
+
 	/** Keys dropped from a payload once acknowledged. */
 	const SCRUBBED_KEYS = array( 'display_name', 'name', 'first_name', 'last_name' );
 
@@ -70,9 +83,12 @@ class Wpprivsync_Outbox {
 		}
 		global $wpdb;
 		try {
-			$json = wp_json_encode( $payload );
+			$json = wp_json_encode( self::bounded( $payload ) );
 			if ( false === $json ) {
 				throw new RuntimeException( 'payload is not encodable' );
+			}
+			if ( strlen( $json ) > self::MAX_PAYLOAD ) {
+				throw new RuntimeException( 'payload is larger than ' . self::MAX_PAYLOAD . ' bytes' );
 			}
 			$table = self::table();
 			if ( null === $dedupe_key ) {
@@ -107,7 +123,26 @@ class Wpprivsync_Outbox {
 	}
 
 	/**
-	 * Unacknowledged events after an id, oldest first.
+	 * A payload with every string cut to MAX_FIELD characters (recursively).
+	 *
+	 * @param array $payload Payload.
+	 * @return array
+	 */
+	public static function bounded( array $payload ) {
+		foreach ( $payload as $key => $value ) {
+			if ( is_string( $value ) && strlen( $value ) > self::MAX_FIELD ) {
+				$payload[ $key ] = function_exists( 'mb_substr' ) ? mb_substr( $value, 0, self::MAX_FIELD ) : substr( $value, 0, self::MAX_FIELD );
+			} elseif ( is_array( $value ) ) {
+				$payload[ $key ] = self::bounded( $value );
+			}
+		}
+		return $payload;
+	}
+
+	/**
+	 * Unacknowledged events after an id, oldest first: at most $limit of them and, beyond the
+	 * first, at most MAX_PAGE_BYTES of payload, so no backlog of large rows can exhaust PHP's
+	 * memory. Sizes are read first; only the payloads that fit are loaded.
 	 *
 	 * @param int $after Id.
 	 * @param int $limit At most this many.
@@ -116,12 +151,28 @@ class Wpprivsync_Outbox {
 	public static function pending_after( $after, $limit ) {
 		global $wpdb;
 		$table = self::table();
-		$rows  = $wpdb->get_results(
+		$sizes = $wpdb->get_results(
 			$wpdb->prepare(
-				"SELECT id, type, payload, created_at FROM {$table} WHERE acked_at IS NULL AND id > %d ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				"SELECT id, LENGTH(payload) AS size FROM {$table} WHERE acked_at IS NULL AND id > %d ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$after,
 				$limit
 			),
+			ARRAY_A
+		);
+		$ids   = array();
+		$bytes = 0;
+		foreach ( (array) $sizes as $row ) {
+			$bytes += (int) $row['size'];
+			if ( $ids && $bytes > self::MAX_PAGE_BYTES ) {
+				break;
+			}
+			$ids[] = (int) $row['id'];
+		}
+		if ( ! $ids ) {
+			return array();
+		}
+		$rows = $wpdb->get_results(
+			"SELECT id, type, payload, created_at FROM {$table} WHERE id IN (" . implode( ',', $ids ) . ') ORDER BY id ASC', // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers only
 			ARRAY_A
 		);
 		$events = array();
@@ -192,6 +243,52 @@ class Wpprivsync_Outbox {
 			);
 		}
 		return $acked;
+	}
+
+	/**
+	 * How many days acknowledged events are kept: the option, else DEFAULT_RETENTION_DAYS, never
+	 * fewer days than the webhook replay window (a purged delivery's duplicate key is gone, so
+	 * the window must refuse its replay).
+	 *
+	 * @return int
+	 */
+	public static function retention_days() {
+		$days   = (int) get_option( self::OPTION_RETENTION_DAYS, self::DEFAULT_RETENTION_DAYS );
+		$days   = (int) apply_filters( 'wpprivsync_outbox_retention_days', $days > 0 ? $days : self::DEFAULT_RETENTION_DAYS );
+		$window = Wpprivsync_Webhook::window();
+		$floor  = $window > 0 ? (int) ceil( $window / DAY_IN_SECONDS ) + 1 : 1;
+		return max( $floor, $days );
+	}
+
+	/**
+	 * Deletes acknowledged events older than the retention period, a chunk at a time. The
+	 * daemon's store keeps each event's id with the keyed hash of its email (and the audit
+	 * entries of what was done), so nothing the audit needs goes with them.
+	 *
+	 * @param int|null $days Retention in days; null: retention_days().
+	 * @return int How many rows were deleted.
+	 */
+	public static function purge( $days = null ) {
+		global $wpdb;
+		$table   = self::table();
+		$before  = gmdate( 'Y-m-d H:i:s', time() - ( null === $days ? self::retention_days() : max( 0, (int) $days ) ) * DAY_IN_SECONDS );
+		$deleted = 0;
+		do {
+			$count    = (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE acked_at IS NOT NULL AND acked_at < %s ORDER BY acked_at, id LIMIT %d", $before, self::PURGE_CHUNK ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+			$deleted += $count;
+		} while ( self::PURGE_CHUNK === $count );
+		update_option( self::OPTION_PURGED_AT, time(), false );
+		return $deleted;
+	}
+
+	/**
+	 * Purges at most once an hour (called after each acknowledgement).
+	 *
+	 * @return int How many rows were deleted.
+	 */
+	public static function maybe_purge() {
+		$last = (int) get_option( self::OPTION_PURGED_AT, 0 );
+		return time() - $last >= HOUR_IN_SECONDS ? self::purge() : 0;
 	}
 
 	/**

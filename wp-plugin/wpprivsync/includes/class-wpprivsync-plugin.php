@@ -22,6 +22,9 @@ class Wpprivsync_Plugin {
 	const OPTION_HASH_KEY       = 'wpprivsync_hash_key';
 	const OPTION_HEARTBEAT      = 'wpprivsync_heartbeat';
 	const OPTION_RETENTION      = 'wpprivsync_retention';
+	const OPTION_WEBHOOK_WINDOW = 'wpprivsync_webhook_window';
+	const OPTION_OUTBOX_DAYS    = 'wpprivsync_outbox_retention_days';
+	const OPTION_OUTBOX_PURGED  = 'wpprivsync_outbox_purged_at';
 
 	const CONSENT_META = 'wpprivsync_newsletter';
 
@@ -37,6 +40,9 @@ class Wpprivsync_Plugin {
 			self::OPTION_HASH_KEY,
 			self::OPTION_HEARTBEAT,
 			self::OPTION_RETENTION,
+			self::OPTION_WEBHOOK_WINDOW,
+			self::OPTION_OUTBOX_DAYS,
+			self::OPTION_OUTBOX_PURGED,
 		);
 	}
 

@@ -512,7 +512,9 @@ class Wpprivsync_Rest {
 		foreach ( (array) $request['hashes'] as $id => $hash ) {
 			$hashes[ (string) (int) $id ] = (string) $hash;
 		}
-		return rest_ensure_response( array( 'acked' => Wpprivsync_Outbox::ack( (array) $request['ids'], $hashes ) ) );
+		$acked = Wpprivsync_Outbox::ack( (array) $request['ids'], $hashes );
+		Wpprivsync_Outbox::maybe_purge();
+		return rest_ensure_response( array( 'acked' => $acked ) );
 	}
 
 	/**

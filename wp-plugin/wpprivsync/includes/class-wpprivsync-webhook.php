@@ -18,6 +18,29 @@ class Wpprivsync_Webhook {
 
 	const ROUTE = '/webhook/activecampaign/(?P<secret>[^/]+)';
 
+	/**
+	 * Default replay window in seconds: a delivery whose date_time is further than this from now
+	 * (in either direction) is refused, so a captured request cannot be replayed forever. The
+	 * option OPTION_WINDOW (seconds; 0 turns the check off) or the filter
+	 * "wpprivsync_webhook_window" change it. ActiveCampaign's date_time may be in the account's
+	 * time zone without an offset, so the window must stay well above a day.
+	 */
+	const DEFAULT_WINDOW = 604800;
+	const MIN_WINDOW     = 86400;
+	const OPTION_WINDOW  = Wpprivsync_Plugin::OPTION_WEBHOOK_WINDOW;
+
+	/** Largest delivery body accepted, in bytes (a real one is well under 4 KB): above, 413. */
+	const MAX_BODY = 65536;
+	/** Longest accepted value per field, in characters: above, 400 naming the field. */
+	const MAX_LENGTHS = array(
+		'type'           => 32,
+		'date_time'      => 64,
+		'contact[email]' => 254,
+		'initiated_by'   => 64,
+	);
+	/** Most lists one delivery may name. */
+	const MAX_LISTS = 100;
+
 	/** ActiveCampaign event type => outbox event type. */
 	const TYPES = array(
 		'unsubscribe' => 'newsletter.unsubscribed',
@@ -102,6 +125,15 @@ class Wpprivsync_Webhook {
 	 * @return WP_REST_Response|WP_Error
 	 */
 	public static function receive( WP_REST_Request $request ) {
+		$length = max( strlen( (string) $request->get_body() ), (int) $request->get_header( 'content_length' ) );
+		if ( $length > self::MAX_BODY ) {
+			return new WP_Error(
+				'wpprivsync_webhook_too_large',
+				/* translators: %d: the limit in bytes. */
+				sprintf( __( 'The delivery is larger than %d bytes.', 'wpprivsync' ), self::MAX_BODY ),
+				array( 'status' => 413 )
+			);
+		}
 		$body = $request->get_body_params();
 		if ( ! $body ) {
 			$body = $request->get_json_params();
@@ -137,13 +169,29 @@ class Wpprivsync_Webhook {
 	 * @return array|null|WP_Error Null when the delivery is valid but records nothing.
 	 */
 	public static function parse( array $body ) {
+		foreach ( self::MAX_LENGTHS as $field => $max ) {
+			$value = 'contact[email]' === $field ? ( is_array( $body['contact'] ?? null ) ? ( $body['contact']['email'] ?? null ) : null ) : ( $body[ $field ] ?? null );
+			if ( is_string( $value ) && strlen( $value ) > $max ) {
+				return self::malformed( $field );
+			}
+		}
 		$type = isset( $body['type'] ) && is_string( $body['type'] ) ? sanitize_key( $body['type'] ) : '';
 		if ( '' === $type ) {
 			return self::malformed( 'type' );
 		}
 		$date_time = isset( $body['date_time'] ) && is_string( $body['date_time'] ) ? sanitize_text_field( $body['date_time'] ) : '';
-		if ( '' === $date_time || false === strtotime( $date_time ) ) {
+		$when = '' === $date_time ? false : strtotime( $date_time );
+		if ( false === $when ) {
 			return self::malformed( 'date_time' );
+		}
+		$window = self::window();
+		if ( $window > 0 && abs( time() - $when ) > $window ) {
+			return new WP_Error(
+				'wpprivsync_webhook_stale',
+				/* translators: %d: the window in hours. */
+				sprintf( __( 'The delivery\'s date_time is more than %d hours from now; an old delivery is not replayed.', 'wpprivsync' ), (int) ( $window / 3600 ) ),
+				array( 'status' => 400 )
+			);
 		}
 		if ( ! isset( self::TYPES[ $type ] ) ) {
 			// "update" (and any other event) carries no list status: nothing to record.
@@ -156,7 +204,7 @@ class Wpprivsync_Webhook {
 		}
 		$contact_id = isset( $contact['id'] ) && is_scalar( $contact['id'] ) && ctype_digit( (string) $contact['id'] ) ? (int) $contact['id'] : 0;
 		$lists      = self::lists( $body['list'] ?? null );
-		if ( null === $lists ) {
+		if ( null === $lists || count( $lists ) > self::MAX_LISTS ) {
 			return self::malformed( 'list' );
 		}
 		return array(
@@ -167,6 +215,17 @@ class Wpprivsync_Webhook {
 			'date_time'    => $date_time,
 			'initiated_by' => isset( $body['initiated_by'] ) && is_scalar( $body['initiated_by'] ) ? sanitize_text_field( (string) $body['initiated_by'] ) : '',
 		);
+	}
+
+	/**
+	 * The replay window in seconds (0: off); never below MIN_WINDOW when on.
+	 *
+	 * @return int
+	 */
+	public static function window() {
+		$option = get_option( self::OPTION_WINDOW, self::DEFAULT_WINDOW );
+		$window = (int) apply_filters( 'wpprivsync_webhook_window', is_numeric( $option ) ? (int) $option : self::DEFAULT_WINDOW );
+		return $window <= 0 ? 0 : max( self::MIN_WINDOW, $window );
 	}
 
 	/**
