@@ -213,6 +213,7 @@ def test_wordpress_erase_personal_data_reaches_activecampaign(browser_system, br
     system, page = browser_system, browser_page
     email = "gus.browser@example.com"
     system.ac.add_contact(email, lists={system.list_id: 1}, tags=["customer"])
+    system.create_user(email, name="Gus Browser")
     open_admin(page, system.wp)
 
     page.goto(f"{system.wp.url}/wp-admin/erase-personal-data.php")
@@ -233,11 +234,19 @@ def test_wordpress_erase_personal_data_reaches_activecampaign(browser_system, br
 
     page.reload()
     row = page.locator("#the-list tr", has_text=email)
-    assert "Completed" in row.inner_text()
-    shots(page, "request completed")
+    # erased in WordPress, the account too; not "Completed" while ActiveCampaign is pending
+    assert "Confirmed" in row.inner_text() and "Completed" not in row.inner_text()
+    assert "ActiveCampaign and the other systems are pending" in page.locator(".wpprivsync-waiting").inner_text()
+    assert not system.user_exists(email)
+    shots(page, "request waits for the other systems")
 
     assert system.ac.contact_view(email) is not None  # nothing reached ActiveCampaign yet
     system.sync()
+    services.send_heartbeat(system.app, "test")
+    page.reload()
+    assert "Completed" in page.locator("#the-list tr", has_text=email).inner_text()
+    assert page.locator(".wpprivsync-waiting").count() == 0
+    shots(page, "request completed once the daemon is done")
     assert system.ac.contact_view(email) is None
     assert system.app.store.is_suppressed("test", email_hash(system.app.secret, email))
     req = only_request(system, plan.ERASE)

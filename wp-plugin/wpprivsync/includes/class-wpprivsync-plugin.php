@@ -58,6 +58,7 @@ class Wpprivsync_Plugin {
 		Wpprivsync_Retention::register();
 		Wpprivsync_Privacy::register();
 		Wpprivsync_Thrive::register();
+		Wpprivsync_Core_Erasure::register();
 		Wpprivsync_Core_Exporter::register();
 		add_action( 'rest_api_init', array( 'Wpprivsync_Rest', 'register_routes' ) );
 		add_action( 'rest_api_init', array( 'Wpprivsync_Webhook', 'register_routes' ) );

@@ -59,7 +59,7 @@ class Wpprivsync_Privacy {
 		);
 		$messages = array();
 		if ( $id > 0 ) {
-			$messages[] = __( 'Erasure in the other systems (ActiveCampaign) was handed to the wpprivsync daemon.', 'wpprivsync' );
+			$messages[] = __( 'Erasure in the other systems (ActiveCampaign) was handed to the wpprivsync daemon: they are pending, and this request shows Completed when the daemon reports every system done. The account is deleted too (never an editor\'s or administrator\'s).', 'wpprivsync' );
 		}
 		return array(
 			'items_removed'  => false,
@@ -355,6 +355,17 @@ class Wpprivsync_Privacy {
 		require_once ABSPATH . 'wp-admin/includes/user.php';
 		$deleted = is_multisite() ? wpmu_delete_user( $user->ID ) : wp_delete_user( $user->ID );
 		return array( 'user_id' => (int) $user->ID, 'deleted' => (bool) $deleted, 'reason' => $deleted ? 'account deleted' : 'deletion failed' );
+	}
+
+	/**
+	 * Deletes the account with this email, with the same refusals as every erasure (used after
+	 * core's own Tools → Erase Personal Data).
+	 *
+	 * @param string $email Email.
+	 * @return array
+	 */
+	public static function delete_account_of( $email ) {
+		return self::delete_account( $email, true );
 	}
 
 	/**
