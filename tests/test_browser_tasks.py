@@ -44,7 +44,7 @@ def test_overdue_task_is_red_and_closing_it_completes_the_request(browser_system
     row.locator("input[name=note]").fill("deleted in WebinarJam, told kai.task@example.com")
     with page.expect_navigation():
         row.get_by_role("button", name="Done").click()
-    assert "handed to the daemon as done" in page.locator(".notice").first.inner_text()
+    assert page.locator(".notice", has_text="handed to the daemon as done").count() == 1
     shots(page, "task handed to the daemon")
 
     system.sync()

@@ -281,16 +281,7 @@ class Wpprivsync_Admin {
 				<?php if ( ! $failed ) : ?>
 					<p class="wpprivsync-empty"><?php esc_html_e( 'Nothing has failed.', 'wpprivsync' ); ?></p>
 				<?php else : ?>
-					<table class="widefat striped">
-						<thead><tr>
-							<th><?php esc_html_e( 'Step', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'System', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Action', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Error', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Attempts', 'wpprivsync' ); ?></th>
-							<th></th>
-						</tr></thead>
-						<tbody>
+					<?php self::table_start( array( __( 'Step', 'wpprivsync' ), __( 'System', 'wpprivsync' ), __( 'Action', 'wpprivsync' ), __( 'Error', 'wpprivsync' ), __( 'Attempts', 'wpprivsync' ), '' ) ); ?>
 						<?php foreach ( $failed as $step ) : ?>
 							<?php $step_id = (int) ( $step['step_id'] ?? 0 ); ?>
 							<tr class="wpprivsync-failed-step" data-step-id="<?php echo esc_attr( (string) $step_id ); ?>">
@@ -324,16 +315,7 @@ class Wpprivsync_Admin {
 				<?php if ( ! $tasks ) : ?>
 					<p class="wpprivsync-empty"><?php esc_html_e( 'No open tasks.', 'wpprivsync' ); ?></p>
 				<?php else : ?>
-					<table class="widefat striped">
-						<thead><tr>
-							<th><?php esc_html_e( 'Task', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'System', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'What to do', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Why', 'wpprivsync' ); ?></th>
-							<th><?php esc_html_e( 'Due', 'wpprivsync' ); ?></th>
-							<th></th>
-						</tr></thead>
-						<tbody>
+					<?php self::table_start( array( __( 'Task', 'wpprivsync' ), __( 'System', 'wpprivsync' ), __( 'What to do', 'wpprivsync' ), __( 'Why', 'wpprivsync' ), __( 'Due', 'wpprivsync' ), '' ) ); ?>
 						<?php foreach ( $tasks as $task ) : ?>
 							<?php
 							$task_id = (int) ( $task['id'] ?? 0 );
@@ -428,5 +410,18 @@ class Wpprivsync_Admin {
 			<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
 		</div>
 		<?php
+	}
+
+	/**
+	 * Opens a list table: its header row and the body.
+	 *
+	 * @param string[] $headers Column headers (translated; '' for an action column).
+	 */
+	private static function table_start( array $headers ) {
+		echo '<table class="widefat striped"><thead><tr>';
+		foreach ( $headers as $header ) {
+			echo '<th>' . esc_html( $header ) . '</th>';
+		}
+		echo '</tr></thead><tbody>';
 	}
 }
