@@ -94,8 +94,8 @@ def test_every_route_refuses_anonymous_and_subscriber(wp, callers):
     before = outbox_rows(wp)
     probed = 0
     for route, method, args in eps:
-        if "webhook" in route:
-            continue
+        if "webhook" in route or route.endswith("/confirm"):
+            continue  # public by design, each guarded by its own secret: tested below
         path = concrete(route, "x")
         for who, session in callers.items():
             kw: dict = {"params": {"rest_route": path}}
@@ -112,6 +112,17 @@ def test_every_route_refuses_anonymous_and_subscriber(wp, callers):
     # nothing happened: the subscriber still exists, no event was recorded or acknowledged
     assert wp.php(f"echo get_userdata({user_id}) ? 1 : 0;") == "1"
     assert outbox_rows(wp) == before
+
+
+def test_the_double_opt_in_link_is_public_but_needs_a_valid_signed_token(wp, callers):
+    (route,) = [r for r, m, _ in endpoints(wp) if r.endswith("/confirm")]
+    before = outbox_rows(wp)
+    for who, session in callers.items():
+        for token in ("", "x", "a.b.c", "0" * 64):
+            r = session.get(wp.url, params={"rest_route": route, "t": token}, timeout=60)
+            assert r.status_code in (400, 403), (who, token, r.status_code, r.text[:200])
+            assert r.json().get("code"), r.text[:200]
+    assert outbox_rows(wp) == before  # nothing was subscribed or recorded
 
 
 def test_webhook_intake_is_public_but_needs_the_secret(wp, callers):
