@@ -141,7 +141,10 @@ def test_privacy_tools_erasure_records_requested_and_completed(wp):
     completed = of_type(rows, "erasure.completed")
     assert [r["payload"] for r in requested] == [{"email": "ann@example.test", "request_id": rid, "source": "privacy-tools"}]
     assert [r["payload"] for r in completed] == [{"email": "ann@example.test", "request_id": rid}]
-    assert wp.php(f"echo get_post_status({rid});") == "request-completed"
+    # core's erasers are done, the other systems are not: the request waits for the daemon
+    assert wp.php(f"echo get_post_status({rid});") == "request-confirmed"
+    assert wp.php(f"echo get_post_meta({rid}, '_wpprivsync_waiting_since', true) ? 'waiting' : '';") == "waiting"
+    assert wp.php("echo email_exists('ann@example.test') ? 'yes' : 'no';") == "no"  # the account went too
 
 
 def test_running_the_eraser_twice_for_one_request_records_once(wp):
