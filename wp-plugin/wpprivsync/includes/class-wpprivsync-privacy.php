@@ -564,17 +564,18 @@ class Wpprivsync_Privacy {
 	}
 
 	/**
-	 * The person's comments: by author email in any letter case, or by their account.
+	 * The person's comments: by author email in any letter case (the column's collation is
+	 * case-insensitive, so the comparison keeps using its index), or by their account.
 	 *
 	 * @param string $email Email.
 	 * @return int[]
 	 */
-	private static function comment_ids( $email ) {
+	public static function comment_ids( $email ) {
 		global $wpdb;
 		$user = get_user_by( 'email', $email );
 		$sql  = $user
-			? $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE LOWER(comment_author_email) = %s OR user_id = %d ORDER BY comment_ID", strtolower( $email ), $user->ID )
-			: $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE LOWER(comment_author_email) = %s ORDER BY comment_ID", strtolower( $email ) );
+			? $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE comment_author_email = %s OR user_id = %d ORDER BY comment_ID", $email, $user->ID )
+			: $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE comment_author_email = %s ORDER BY comment_ID", $email );
 		return array_map( 'intval', (array) $wpdb->get_col( $sql ) ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- prepared above.
 	}
 

@@ -178,7 +178,9 @@ class Wpprivsync_Thrive {
 	}
 
 	/**
-	 * Every place the email is found, by location: a list of array( key, fields, ... ).
+	 * Every place the email is found, by location: a list of array( key, fields, ... ). Thrive's
+	 * tables use case-insensitive collations, so "=" matches any letter case and keeps the
+	 * email indexes; serialized and JSON values are searched with LIKE and checked after decoding.
 	 *
 	 * @param string $email Normalised email.
 	 * @param int    $limit  Most items per location.
@@ -214,7 +216,7 @@ class Wpprivsync_Thrive {
 			'tcm_email_hash' => 'email',
 		) as $name => $column ) {
 			if ( isset( $tables[ $name ] ) ) {
-				$rows = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$tables[ $name ]} WHERE LOWER({$column}) = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- table and column are constants.
+				$rows = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$tables[ $name ]} WHERE {$column} = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- table and column are constants.
 				foreach ( (array) $rows as $row ) {
 					$found[ $name ][] = array(
 						'key'    => (int) $row['id'],
@@ -237,7 +239,7 @@ class Wpprivsync_Thrive {
 				);
 			}
 		}
-		$comment_ids = array_map( 'intval', (array) $wpdb->get_col( $wpdb->prepare( "SELECT comment_ID FROM {$wpdb->comments} WHERE LOWER(comment_author_email) = %s", $email ) ) );
+		$comment_ids = Wpprivsync_Privacy::comment_ids( $email );
 		if ( $comment_ids ) {
 			$in   = implode( ',', $comment_ids );
 			$keys = "'" . implode( "','", self::COMMENT_META ) . "'";
@@ -293,7 +295,7 @@ class Wpprivsync_Thrive {
 			}
 		}
 		if ( isset( $tables['tve_leads_contacts'] ) ) {
-			$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, log_id, name, email, date FROM {$tables['tve_leads_contacts']} WHERE LOWER(email) = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+			$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, log_id, name, email, date FROM {$tables['tve_leads_contacts']} WHERE email = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 			foreach ( (array) $rows as $row ) {
 				$found['leads_contact'][] = array(
 					'key'              => (int) $row['id'],
@@ -304,7 +306,7 @@ class Wpprivsync_Thrive {
 			}
 		}
 		if ( isset( $tables['tve_leads_event_log'] ) ) {
-			$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, date, user, ip, referrer FROM {$tables['tve_leads_event_log']} WHERE LOWER(user) = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+			$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, date, user, ip, referrer FROM {$tables['tve_leads_event_log']} WHERE user = %s ORDER BY id LIMIT %d OFFSET %d", $email, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 			foreach ( (array) $rows as $row ) {
 				$found['leads_event'][] = array(
 					'key'    => (int) $row['id'],
