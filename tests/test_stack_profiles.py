@@ -131,3 +131,14 @@ def test_asking_for_an_absent_profile_is_a_usage_error(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error: nothing ran
     assert f"the current profile needs the third-party archives folder {tmp_path / 'none'} (not found)" in done.stderr
+
+
+def test_a_new_checksum_removes_only_its_own_older_tree(tmp_path):
+    make_archive(tmp_path / "shelf", "thing.tar.xz", {"thing/a.txt": "one"})
+    make_archive(tmp_path / "shelf", "thing-extra.tar.xz", {"extra/b.txt": "kept"})
+    shelf = ThirdPartyShelf(tmp_path / "shelf", tmp_path / "cache")
+    extra = shelf.tree("thing-extra.tar.xz")
+    first = shelf.tree("thing.tar.xz")
+    make_archive(tmp_path / "shelf", "thing.tar.xz", {"thing/a.txt": "two"})
+    shelf.tree("thing.tar.xz")
+    assert not first.exists() and (extra / "extra" / "b.txt").read_text() == "kept"

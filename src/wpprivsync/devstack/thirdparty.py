@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -89,8 +90,9 @@ class ThirdPartyShelf:
 
     def _forget_older(self, archive: str, *, keep: Path) -> None:
         """Trees of earlier versions of the same archive are removed."""
-        for old in self.cache.glob(f"{_stem(archive)}-*"):
-            if old != keep and old.is_dir() and len(old.name) == len(keep.name):
+        tree = re.compile(re.escape(_stem(archive)) + rf"-[0-9a-f]{{{_DIGITS}}}")
+        for old in self.cache.iterdir():
+            if old != keep and old.is_dir() and tree.fullmatch(old.name):
                 shutil.rmtree(old, ignore_errors=True)
 
 
