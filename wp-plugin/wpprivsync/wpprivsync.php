@@ -35,6 +35,7 @@ require_once __DIR__ . '/includes/class-wpprivsync-orders.php';
 require_once __DIR__ . '/includes/class-wpprivsync-webhook.php';
 require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 require_once __DIR__ . '/includes/class-wpprivsync-core-exporter.php';
+require_once __DIR__ . '/includes/class-wpprivsync-residue-scan.php';
 require_once __DIR__ . '/includes/class-wpprivsync-rest.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
 
