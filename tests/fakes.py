@@ -37,6 +37,11 @@ class FakeWordPress(Scripted):
         self.retention: tuple[int, int] | None = None
         self.erased: list[str] = []
         self.exports: list[bytes] = []
+        # residue scan: places per email (the plugin's answer items, without "email"), pages
+        # each scan takes, and tables it cannot read
+        self.residue: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.scan_pages = 1
+        self.unreadable: list[str] = []
 
     def add_event(self, type_: str, payload: dict, created: str = "2026-11-20T10:00:00Z") -> int:
         eid = len(self.outbox) + 1
@@ -71,6 +76,20 @@ class FakeWordPress(Scripted):
             {"id": "core-user", "items_removed": had, "items_retained": False},
             {"id": "woocommerce-orders", "items_removed": False, "items_retained": bool(retained)}],
             "retained": retained}
+
+    def scan(self, emails, *, cursor="", evidence_days=30, budget_ms=2000):
+        """Pages like the plugin's route: the findings of every email on the last page."""
+        self._call("scan", (list(emails), cursor))
+        page = int(cursor or 0) + 1
+        if page < self.scan_pages:
+            return {"done": False, "cursor": str(page), "found": [], "unscanned": [], "rows_scanned": 10,
+                    "tables_scanned": 1}
+        found = [{"email": i, **place} for i, e in enumerate(emails) for place in self.residue[e]]
+        retained = [{"email": i, "table": "wp_wc_orders", "column": "billing_email", "key": str(o["id"]),
+                     "kind": "email", "retained": {"until": o["retained_until"], "clause": "orders"}}
+                    for i, e in enumerate(emails) for o in self.order_rows if o["email"] == e]
+        return {"done": True, "cursor": None, "found": found + retained, "rows_scanned": 10, "tables_scanned": 1,
+                "unscanned": [{"table": t, "reason": "could not read"} for t in self.unreadable]}
 
     def erase_batch(self, emails, *, exclude=()):
         self._call("erase_batch", list(emails))

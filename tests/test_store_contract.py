@@ -813,3 +813,38 @@ def test_migration_5_gives_existing_erasure_steps_priority(url):
             assert conn.exec_driver_sql("SELECT priority FROM steps").scalars().all() == [0]
     finally:
         s.close()
+
+
+# -- residue scans -----------------------------------------------------------------------------
+def test_a_scan_records_open_and_retained_places_and_a_later_scan_resolves(store):
+    from wpprivsync.store.api import Finding
+
+    users = Finding("wp_users", "user_email", "7", "email")
+    gravatar = Finding("wp_commentmeta", "meta_value", "12", "md5")
+    order = Finding("wp_wc_orders", "billing_email", "30", "email", clause="orders",
+                    retained_until=date(2031, 12, 31))
+    first = store.record_scan(SITE, "h1", [users, gravatar, order], T0, request_id=5)
+    assert first == {"open": 2, "retained": 1, "resolved": 0}
+    assert store.counts()["residues_open"] == 2
+    # the same places again change nothing
+    assert store.record_scan(SITE, "h1", [users, gravatar, order], T0 + timedelta(minutes=1)) == \
+        {"open": 2, "retained": 1, "resolved": 0}
+    assert len(store.residues(email_hash="h1")) == 3
+    # a fix removed the Gravatar hash: it shows as resolved, with when
+    later = T0 + timedelta(hours=1)
+    assert store.record_scan(SITE, "h1", [users, order], later) == {"open": 1, "retained": 1, "resolved": 1}
+    resolved = store.residues(email_hash="h1", status="resolved")
+    assert [(r.table, r.column, r.row_key, r.kind, r.resolved_at) for r in resolved] == \
+        [("wp_commentmeta", "meta_value", "12", "md5", later)]
+    assert resolved[0].request_id == 5
+    kept = store.residues(status="retained")
+    assert kept[0].clause == "orders" and kept[0].retained_until == date(2031, 12, 31)
+    assert store.counts()["residues_open"] == 1
+    # another person's and another site's places are their own
+    store.record_scan("other-site", "h1", [users], later)
+    store.record_scan(SITE, "h2", [], later)
+    assert store.counts()["residues_open"] == 2
+    assert {r.site for r in store.residues(email_hash="h1", status="open")} == {SITE, "other-site"}
+    # a place found again after it was resolved is open again
+    store.record_scan(SITE, "h1", [users, gravatar, order], later + timedelta(hours=1))
+    assert store.residues(email_hash="h1", site=SITE, status="resolved") == []

@@ -100,7 +100,8 @@ class App:
         comment_data = bool(getattr(policy, "comment_tags", ()) or getattr(policy, "comment_field_ids", ()))
         return Planner(site_name, self.secret, policy.response_due, comment_data=comment_data,
                        webinarjam=self.settings.site(site_name).webinarjam,
-                       manual_tasks=bool(self.settings.site(site_name).manual_task_systems))
+                       manual_tasks=bool(self.settings.site(site_name).manual_task_systems),
+                       residue_scan=self.settings.site(site_name).residue_scan)
 
     def worker(self, *, stop: threading.Event | None = None, worker_id: str | None = None,
                concurrency: int | None = None) -> Worker:

@@ -104,6 +104,8 @@ class SiteSettings(BaseModel):
     webinarjam_webinar_ids: list[int] = Field(default_factory=list)
     # policy systems without an API whose rules become manual tasks on erasure and export
     manual_task_systems: list[str] = Field(default_factory=list)
+    # After every erasure, scan the WordPress database for what it left (docs/ERASURE.md)
+    residue_scan: bool = True
 
     @field_validator("newsletter_list_ids")
     @classmethod

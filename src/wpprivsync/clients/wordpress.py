@@ -168,6 +168,18 @@ class WordPressClient:
     def retention(self) -> dict[str, Any]:
         return self._plugin("GET", "retention")
 
+    def scan(self, emails: Sequence[str], *, cursor: str = "", evidence_days: int = 30,
+             budget_ms: int = 2000) -> dict[str, Any]:
+        """One page of the residue scan for up to 25 emails: ``{"done", "cursor", "found",
+        "unscanned", "rows_scanned", "tables_scanned"}``; ``found`` gives places (table, column,
+        key, kind, the email's index, and ``retained`` when the policy keeps the row), never
+        values."""
+        answer = self._plugin("POST", "scan", json={
+            "emails": [normalise_email(e) for e in emails], "cursor": cursor,
+            "evidence_days": int(evidence_days), "budget_ms": int(budget_ms)})
+        _field(answer, "done")
+        return answer
+
     def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]:
         return self._plugin("POST", "retention", json={"order_years": int(order_years),
                                                        "tax_year_start_month": int(tax_year_start_month)})

@@ -49,9 +49,12 @@ class Plan:
     close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
 
 
+VERIFY_SETTLE_S = 300  # how long core's own erasure flow may still be running its erasers
+
+
 def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: bool = False,
               wordpress_erasure: bool = True, unsubscribed_in_bulk: bool = False,
-              webinarjam: bool = False, manual_tasks: bool = False) -> list[NewStep]:
+              webinarjam: bool = False, manual_tasks: bool = False, residue_scan: bool = False) -> list[NewStep]:
     """The steps of a request, shared by events, the CLI and the admin page."""
     if action == ERASE:
         steps = [NewStep("activecampaign", "delete_contact", {}, 0), NewStep("suppression", "add", {"reason": "erasure"}, 1)]
@@ -61,6 +64,10 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
             steps.append(NewStep("wpprivsync", "manual_tasks", {}, 0))
         if wordpress_erasure:
             steps.insert(0, NewStep("wordpress", "erase", {}, 0))
+        # the residue scan, once WordPress's erasers have run (core's flow runs them in the
+        # admin's browser: a found place is scanned again for a while before it counts)
+        if residue_scan:
+            steps.append(NewStep("wordpress", "verify", {} if wordpress_erasure else {"settle_s": VERIFY_SETTLE_S}, 1))
         return steps
     if action == REMOVE_COMMENTS:
         steps = [NewStep("wordpress", "remove_comments", {}, 0)]
@@ -97,8 +104,9 @@ class Planner:
     (the policy's one month, GDPR art. 12(3))."""
 
     def __init__(self, site: str, secret: str, due: Due, *, comment_data: bool = False, webinarjam: bool = False,
-                 manual_tasks: bool = False):
+                 manual_tasks: bool = False, residue_scan: bool = False):
         self.site = site
+        self.residue_scan = residue_scan
         self.secret = secret
         self.due = due
         self.comment_data = comment_data
@@ -112,6 +120,7 @@ class Planner:
         digest = email_hash(self.secret, email)
         if action == ERASE:
             kw.setdefault("webinarjam", self.webinarjam)
+            kw.setdefault("residue_scan", self.residue_scan)
         if action in (ERASE, EXPORT):
             kw.setdefault("manual_tasks", self.manual_tasks)
         steps = steps_for(action, comment_data=self.comment_data, **kw)

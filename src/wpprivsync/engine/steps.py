@@ -14,6 +14,7 @@ from typing import Any, Callable
 from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
 from ..store.api import AuditEntry, NewTask, Request, Step, Store
+from . import residues
 
 
 @dataclass
@@ -27,7 +28,7 @@ class StepContext:
     policy: Any  # wpprivsync.policy.Policy
     now: datetime
     export_dir: Path
-    prefetched: dict[str, Any] | None = None  # this step's answer, when the worker batched the call
+    prefetched: Any = None  # this step's answer when the worker batched the call (a dict, a ScanReport)
     webinarjam: Any = None  # clients.webinarjam.WebinarJamClient, None when the site has no webinars
 
     @property
@@ -126,6 +127,39 @@ def wordpress_set_consent(ctx: StepContext) -> Outcome:
     result = {"user": answer.get("user_id"), "changed": bool(answer.get("changed")), "subscribed": subscribed}
     return Outcome(result, [ctx.audit("wordpress", "set_consent", reason=_rule_reason(ctx, "newsletter"),
                                       detail=result)])
+
+
+@handler("wordpress", "verify")
+def wordpress_verify(ctx: StepContext) -> Outcome:
+    """The residue scan after an erasure: every table of the WordPress database read for the
+    person; each place found is recorded (open, or retained with its clause and end date) and a
+    place an earlier scan found and this one did not becomes resolved."""
+    report = ctx.prefetched if isinstance(ctx.prefetched, residues.ScanReport) else residues.scan(
+        ctx.wordpress, [ctx.email], evidence_days=int(getattr(ctx.policy, "evidence_days", 30)),
+        state=residues.ScanState(ctx.store.get_state, ctx.store.set_state, f"residue-scan:step:{ctx.step.id}"))
+    settle_s = float(ctx.step.params.get("settle_s", 0))
+    if report.open() and settle_s and (ctx.now - ctx.request.received_at).total_seconds() < settle_s:
+        # core's Tools → Erase runs its erasers in the admin's browser, one page at a time:
+        # give it time to finish before calling what is left a residue
+        raise errors.StepFailed("WordPress's own erasers may still be running; scanning again shortly",
+                                retryable=True)
+    counts = ctx.store.record_scan(ctx.site.name, ctx.request.email_hash or "", report.findings[0], ctx.now,
+                                   request_id=ctx.request.id)
+    kept = report.retained()
+    until = max((f.retained_until for f in kept if f.retained_until), default=None)
+    open_places = [residues.describe(f) for f in report.open()]
+    result = {"residues": counts, "unscanned": report.unscanned, "rows_scanned": report.rows, "tables_scanned": report.tables,
+              "pages": report.pages, "resumed": report.resumed}
+    if open_places:
+        reason = f"{len(open_places)} place(s) still hold the person: " + "; ".join(open_places[:5])
+    elif report.unscanned:
+        reason = f"nothing found, but {len(report.unscanned)} table(s) could not be read"
+    else:
+        reason = "nothing left but what the policy keeps" if kept else "nothing left"
+    detail = {**result, "open_places": open_places[:50],
+              "retained_places": [residues.describe(f) for f in kept][:50]}
+    return Outcome(result, [ctx.audit("wordpress", "residue_scan", retained=len(kept), until=until,
+                                      reason=reason[:1000], detail=detail)])
 
 
 # -- ActiveCampaign -------------------------------------------------------------------------

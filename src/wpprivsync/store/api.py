@@ -34,6 +34,8 @@ OPEN, DONE, FAILED, CANCELLED = "open", "done", "failed", "cancelled"
 PENDING, RUNNING, STEP_DONE, DEAD = "pending", "running", "done", "dead"
 # Task.status
 TASK_OPEN, TASK_DONE, TASK_WAIVED = "open", "done", "waived"
+# Residue.status
+RESIDUE_OPEN, RESIDUE_RETAINED, RESIDUE_RESOLVED = "open", "retained", "resolved"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,40 @@ class Task:
     detail: dict[str, Any]
     created_at: datetime
     closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One place a residue scan found a person, never its value: a table, column and row key
+    of the WordPress database, and what was found there (``email``, ``email-urlencoded``,
+    ``md5`` or ``sha256`` of the email). ``clause`` and ``retained_until`` are set when the
+    policy keeps the row on purpose (an order under retention, a request record)."""
+
+    table: str
+    column: str
+    row_key: str
+    kind: str
+    clause: str | None = None
+    retained_until: date | None = None
+
+    @property
+    def retained(self) -> bool:
+        return self.clause is not None
+
+
+@dataclass(frozen=True)
+class Residue(Finding):
+    """A finding as the store keeps it for one person (by keyed hash): ``open`` (a residue),
+    ``retained`` (kept on purpose) or ``resolved`` (a later scan no longer found it)."""
+
+    id: int = 0
+    site: str = ""
+    email_hash: str = ""
+    request_id: int | None = None
+    status: str = RESIDUE_OPEN
+    found_at: datetime | None = None
+    seen_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 # Requests whose steps are claimed before any other due step (priority 0): the ones with a
@@ -283,5 +319,16 @@ class Store(Protocol):
     def overdue_tasks(self, now: datetime, site: str | None = None) -> list[Task]: ...
 
     # small key/value state (last reconcile, last retention sweep, exports made, ...)
+    # -- residue scans (what an erasure left behind, by keyed hash, never values) --
+    def record_scan(self, site: str, email_hash: str, findings: Sequence[Finding], now: datetime, *,
+                    request_id: int | None = None) -> dict[str, int]:
+        """Record a complete scan of one person: each finding is open or retained, a place the
+        person's earlier scans found and this one did not becomes resolved. Returns the counts
+        ``open``, ``retained`` and ``resolved`` (resolved by this scan)."""
+        ...
+
+    def residues(self, *, site: str | None = None, email_hash: str | None = None, status: str | None = None,
+                 limit: int = 200) -> list[Residue]: ...  # newest first
+
     def get_state(self, key: str) -> str | None: ...
     def set_state(self, key: str, value: str) -> None: ...

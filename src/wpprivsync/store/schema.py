@@ -176,3 +176,27 @@ tasks = sa.Table(
     sa.Index("ix_tasks_status_due", "status", "due_at"),
     sa.Index("ix_tasks_request", "request_id"),
 )
+
+# Residue scans (migration 10): where a scan of the WordPress database found a person, by keyed
+# hash, never the value. open: a residue; retained: kept on purpose by the policy (clause and
+# end date); resolved: found once, gone at a later scan.
+residues = sa.Table(
+    "residues", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email_hash", sa.String(128), nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=True),
+    sa.Column("table_name", sa.String(200), nullable=False),
+    sa.Column("column_name", sa.String(200), nullable=False),
+    sa.Column("row_key", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("clause", sa.String(64), nullable=True),
+    sa.Column("retained_until", sa.Date, nullable=True),
+    sa.Column("found_at", UtcDateTime, nullable=False),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("site", "email_hash", "table_name", "column_name", "row_key", "kind",
+                        name="uq_residues_place"),
+    sa.Index("ix_residues_status", "status", "site"),
+)

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from ..errors import StoreError
 from . import migrations, schema
+from .residues import ResidueRoom
 from .api import (
     CANCELLED,
     PRIORITY_ACTIONS,
@@ -44,6 +45,7 @@ from .api import (
     FAILED,
     OPEN,
     PENDING,
+    RESIDUE_OPEN,
     RUNNING,
     STEP_DONE,
     TASK_DONE,
@@ -51,10 +53,12 @@ from .api import (
     TASK_WAIVED,
     Audit,
     AuditEntry,
+    Finding,
     FinishedStep,
     NewRequest,
     PlannedEvent,
     Request,
+    Residue,
     Step,
     Task,
     NewTask,
@@ -132,7 +136,7 @@ def _claimable_cached(systems: tuple[str, ...] | None) -> sa.Select[Any]:
     return SqlStore._claimable(systems)
 
 
-class SqlStore:
+class SqlStore(ResidueRoom):
     """The store on SQLite (default) or PostgreSQL. ``clock`` fills audit times the caller left
     empty and state timestamps."""
 
@@ -695,6 +699,8 @@ class SqlStore:
                 out[f"steps_{status}"] = int(n)
             out["suppressed"] = int(conn.execute(sa.select(sa.func.count()).select_from(schema.suppression)).scalar_one())
             out["audit_entries"] = int(conn.execute(sa.select(sa.func.count()).select_from(_A)).scalar_one())
+            out["residues_open"] = int(conn.execute(sa.select(sa.func.count()).select_from(schema.residues).where(
+                schema.residues.c.status == RESIDUE_OPEN)).scalar_one())
         return out
 
     @_operation
@@ -887,6 +893,17 @@ class SqlStore:
             q = q.where(_T.c.site == site)
         with self._tx(write=False) as conn:
             return [self._task(r) for r in conn.execute(q.order_by(_T.c.due_at, _T.c.id).limit(500))]
+
+    # -- residue scans (store/residues.py) --------------------------------------------------
+    @_operation
+    def record_scan(self, site: str, email_hash: str, findings: Sequence[Finding], now: datetime, *,
+                    request_id: int | None = None) -> dict[str, int]:
+        return self._record_scan(site, email_hash, findings, now, request_id=request_id)
+
+    @_operation
+    def residues(self, *, site: str | None = None, email_hash: str | None = None, status: str | None = None,
+                 limit: int = 200) -> list[Residue]:
+        return self._residues(site=site, email_hash=email_hash, status=status, limit=limit)
 
     # -- key/value state ------------------------------------------------------------------
     @_operation
