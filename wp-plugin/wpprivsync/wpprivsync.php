@@ -36,6 +36,7 @@ require_once __DIR__ . '/includes/class-wpprivsync-webhook.php';
 require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 require_once __DIR__ . '/includes/class-wpprivsync-core-exporter.php';
 require_once __DIR__ . '/includes/class-wpprivsync-residue-scan.php';
+require_once __DIR__ . '/includes/class-wpprivsync-woocommerce-customers.php';
 require_once __DIR__ . '/includes/class-wpprivsync-rest.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
 

@@ -14,7 +14,8 @@ from .main import cli
 def status_cmd(ctx: click.Context) -> None:
     """The queue, failed steps, and requests near their one-month deadline.
 
-    Exits 1 when a step is in the dead-letter list, a request or a manual task is overdue.
+    Exits 1 when a step is in the dead-letter list, a request or a manual task is overdue, or
+    a residue scan found a person left behind after an erasure (`wpprivsync residues`).
 
     \b
     Example:
@@ -41,12 +42,16 @@ def status_cmd(ctx: click.Context) -> None:
             click.echo(f"{site}: last reconcile {at or 'never'}, last retention sweep "
                        f"{data['last_retention'].get(site) or 'never'}")
 
+        if data["counts"].get("residues_open"):
+            click.secho(f"{data['counts']['residues_open']} residue(s) left after erasures "
+                        "(see `wpprivsync residues`)", fg="red")
         for t in data["tasks"]:
             click.secho(f"  task {t['id']} ({t['system']}) {'OVERDUE' if t['overdue'] else 'due'} "
                         f"{t['due_at']:%Y-%m-%d}: {t['what']}", fg="red" if t["overdue"] else "yellow")
 
     emit(ctx, data, human)
-    if data["failed"] or any(r["overdue"] for r in data["near_deadline"]) or any(t["overdue"] for t in data["tasks"]):
+    if data["failed"] or any(r["overdue"] for r in data["near_deadline"]) or any(t["overdue"] for t in data["tasks"]) \
+            or data["counts"].get("residues_open"):
         ctx.exit(1)
 
 

@@ -61,6 +61,7 @@ class Wpprivsync_Plugin {
 		Wpprivsync_Core_Erasure::register();
 		Wpprivsync_Core_Exporter::register();
 		Wpprivsync_Residue_Scan::register();
+		Wpprivsync_Woocommerce_Customers::register();
 		add_action( 'rest_api_init', array( 'Wpprivsync_Rest', 'register_routes' ) );
 		add_action( 'rest_api_init', array( 'Wpprivsync_Webhook', 'register_routes' ) );
 		if ( is_admin() ) {

@@ -66,6 +66,7 @@ class Wpprivsync_Residue_Scan {
 		'wc_order_operational_data'  => array( 'order_id' ),
 		'woocommerce_order_items'    => array( 'order_id' ),
 		'woocommerce_order_itemmeta' => array( 'order_item_id' ),
+		'wpprivsync_outbox'          => array( 'acked_at' ),
 	);
 
 	/**
@@ -498,6 +499,13 @@ class Wpprivsync_Residue_Scan {
 				return self::retained_order( (int) $row['order_id'] );
 			case 'woocommerce_order_itemmeta':
 				return self::retained_order( (int) self::order_of_item( (int) $row['order_item_id'] ) );
+			case 'wpprivsync_outbox':
+				// An event the daemon has not taken yet; acknowledging it replaces the email with a keyed hash.
+				return empty( $row['acked_at'] ) ? array(
+					'until'  => gmdate( 'Y-m-d' ),
+					'clause' => 'requests',
+					'reason' => 'event waiting for the daemon',
+				) : null;
 		}
 		return null;
 	}
