@@ -131,3 +131,27 @@ def test_a_malformed_answer_is_a_bad_response(env):
         residues.scan(Broken(), [EMAIL], evidence_days=30)
     with pytest.raises(ValueError):
         residues.scan(Broken(), [], evidence_days=30)
+
+
+def test_erasures_finishing_together_share_one_scan_pass(env):
+    people = [f"p{i}@example.com" for i in range(6)]
+    env.wp.residue["p3@example.com"].append(GRAVATAR)
+    for email in people:
+        env.wp.add_event("account.deleted", {"email": email}, created=env.clock().isoformat())
+    env.pull()
+    calls = []
+    real = env.wp.scan
+
+    def scan(emails, **kw):
+        calls.append(list(emails))
+        return real(emails, **kw)
+
+    env.wp.scan = scan
+    worker = env.worker()
+    worker.concurrency = 4
+    stats = worker.run_pass()
+    assert stats.dead == 0 and env.store.counts()["requests_done"] == 6
+    assert sorted(e for c in calls for e in c) == sorted(people)  # each person read once
+    assert len(calls) < len(people)  # several people in one reading
+    open_ = env.store.residues(status="open")
+    assert [r.email_hash for r in open_] == [email_hash(SECRET, "p3@example.com")]

@@ -16,7 +16,7 @@ from .store.api import DONE
 
 
 def verify(app: App, site_name: str, emails: Sequence[str], *, budget_ms: int = 2000) -> dict[str, Any]:
-    """Scan ``site_name`` for ``emails`` (one pass for up to 25 of them, more in several)."""
+    """Scan ``site_name`` for ``emails`` (one pass for up to 200 of them, more in several)."""
     if not emails:
         raise errors.ConfigError("give at least one email", field="EMAIL")
     people = list(dict.fromkeys(_check_email(e) for e in emails))

@@ -170,7 +170,7 @@ class WordPressClient:
 
     def scan(self, emails: Sequence[str], *, cursor: str = "", evidence_days: int = 30,
              budget_ms: int = 2000) -> dict[str, Any]:
-        """One page of the residue scan for up to 25 emails: ``{"done", "cursor", "found",
+        """One page of the residue scan for up to 200 emails: ``{"done", "cursor", "found",
         "unscanned", "rows_scanned", "tables_scanned"}``; ``found`` gives places (table, column,
         key, kind, the email's index, and ``retained`` when the policy keeps the row), never
         values."""

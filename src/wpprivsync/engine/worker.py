@@ -9,6 +9,7 @@ the step goes to the dead-letter list, where ``status``, the admin page and ``re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 from .. import errors
 from ..clients.wordpress import ERASE_BATCH_MAX
 from ..store.api import FinishedStep, Request, Step, Store
+from . import residues
 from .steps import HANDLERS, Outcome, StepContext
 
 log = logging.getLogger(__name__)
@@ -174,6 +176,11 @@ class Worker:
         self.max_claim = max(2 * self.concurrency, max_claim)
         self._step_s = _StepTime()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step")
+        # residue scans: one pass per site at a time; verify steps claimed meanwhile wait here
+        # (leased) and go together into the next pass, up to 200 people in one reading
+        self._scan_room: dict[str, list[tuple[Step, Request | None, Future]]] = {}
+        self._scanning: set[str] = set()
+        self._scan_lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -203,23 +210,33 @@ class Worker:
         total = PassStats()
         claims = 0
         in_flight: dict[Future, Step] = {}
+        scans: set[Future] = set()  # verify steps waiting for, or in, a scan pass
         finished = _Finished()
         with self._renewing() as leases:
             while True:
-                if len(in_flight) <= self.concurrency and not self.stop.is_set() and (
+                busy = len(in_flight) - len(scans)
+                if busy <= self.concurrency and not self.stop.is_set() and (
                         max_batches is None or claims < max_batches):
                     claimed = self.store.claim_steps(self.worker_id, self.clock(),
-                                                     limit=self.claim_size - len(in_flight), lease_s=self.lease_s)
+                                                     limit=self.claim_size - busy, lease_s=self.lease_s)
                     if claimed:
                         claims += 1
                         leases.add(s.id for s in claimed)
                         requests = self.store.get_requests({s.request_id for s in claimed})
                         prefetched = self._erase_in_one_call(claimed, requests)
                         for step in claimed:
-                            future = self._pool.submit(self._execute, step, requests.get(step.request_id),
-                                                       prefetched.get(step.id))
+                            if (step.system, step.action) == ("wordpress", "verify"):
+                                future: Future = Future()
+                                self._scan_room.setdefault(step.site, []).append(
+                                    (step, requests.get(step.request_id), future))
+                                scans.add(future)
+                            else:
+                                future = self._pool.submit(self._execute, step, requests.get(step.request_id),
+                                                           prefetched.get(step.id))
                             in_flight[future] = step
                             future.add_done_callback(finished.add)
+                if not self.stop.is_set():
+                    self._start_scans()
                 if not in_flight:
                     break
                 if self.stop.is_set():
@@ -229,7 +246,9 @@ class Worker:
                 # record in batches, but never let the threads run dry waiting for one: wait for
                 # no more than leaves a thread's worth of steps queued
                 wanted = max(1, min(RECORD_BATCH, len(in_flight) - 2 * self.concurrency))
-                outcomes = [f.result() for f in finished.take(wanted, GATHER_S) if in_flight.pop(f, None) is not None]
+                taken = finished.take(wanted, GATHER_S)
+                scans.difference_update(taken)
+                outcomes = [f.result() for f in taken if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):
                     leases.discard(step.id)
                     total.add(stats)
@@ -243,6 +262,47 @@ class Worker:
             # requests that finished had their emails cleared: take them out of the WAL too
             self.store.checkpoint()
         return total
+
+    def _start_scans(self) -> None:
+        """Start a scan pass for each site with verify steps waiting and none running."""
+        for site, waiting in list(self._scan_room.items()):
+            waiting = [w for w in waiting if not w[2].cancelled()]
+            with self._scan_lock:
+                if not waiting or site in self._scanning:
+                    self._scan_room[site] = waiting
+                    continue
+                self._scanning.add(site)
+            self._scan_room[site] = waiting[residues.MAX_EMAILS:]
+            self._pool.submit(self._scan_pass, site, waiting[:residues.MAX_EMAILS])
+
+    def _scan_pass(self, site: str, group: list[tuple[Step, Request | None, Future]]) -> None:
+        """One reading of the site for every person of ``group`` (in a pool thread); each verify
+        step then records its own share. A failed reading fails each step (retried alone or in
+        a later pass)."""
+        outcomes: list[tuple[Future, tuple[Step, Outcome | BaseException]]] = []
+        try:
+            live = [(s, r, f) for s, r, f in group if f.set_running_or_notify_cancel()]
+            people = [(s, r) for s, r, _ in live if r is not None and r.email]
+            shares: dict[int, residues.ScanReport] = {}
+            failure: BaseException | None = None
+            if len(people) > 1:
+                ids = ",".join(str(s.id) for s, _ in people)
+                key = "residue-scan:pass:" + hashlib.sha256(ids.encode()).hexdigest()[:32]
+                try:
+                    report = residues.scan(self.clients(site).wordpress, [str(r.email) for _, r in people],
+                                           evidence_days=int(getattr(self.policy, "evidence_days", 30)),
+                                           state=residues.ScanState(self.store.get_state, self.store.set_state, key))
+                    shares = {s.id: report.only(i) for i, (s, _) in enumerate(people)}
+                except Exception as exc:  # noqa: BLE001 - recorded as each step's failure
+                    failure = exc
+            for step, request, future in live:
+                outcome = (step, failure) if failure is not None else self._execute(step, request, shares.get(step.id))
+                outcomes.append((future, outcome))
+        finally:
+            with self._scan_lock:
+                self._scanning.discard(site)
+            for future, outcome in outcomes:
+                future.set_result(outcome)
 
     def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
         """Stopping: cancel the steps no thread has started and release their leases, so the

@@ -8,9 +8,14 @@
  * WordPress's own request record during its evidence period) is reported as retained, with
  * its end date and the policy clause.
  *
+ * How it reads: the database keeps only the rows that could hold any email or digest (an "@",
+ * a "%40" or a run of 32 hex digits, one test per column, whatever the number of people), and
+ * PHP takes the emails and hex runs out of those values and looks each up in the set of what
+ * is searched for. So one pass costs about the same for 1 person as for 25, and an email only
+ * matches as a whole ("ann@example.com" is not found inside "joann@example.com").
+ *
  * The scan runs in bounded pages: each call scans for a time budget and returns an opaque
- * cursor; the daemon keeps the cursor, so a scan interrupted by a restart resumes. Several
- * emails are scanned in one pass (one pattern for all of them).
+ * cursor; the daemon keeps the cursor, so a scan interrupted by a restart resumes.
  *
  * @package wpprivsync
  */
@@ -32,13 +37,19 @@ class Wpprivsync_Residue_Scan {
 	const KEEP_ITEMS = 50;
 
 	/** Most emails one scan covers. */
-	const MAX_EMAILS = 25;
+	const MAX_EMAILS = 200;
 
 	/** Rows read per query on a table with an integer key. */
 	const PAGE_ROWS = 5000;
 
-	/** Most matching rows one query returns (a table without an integer key is not paged). */
-	const MAX_HITS = 1000;
+	/** Candidate rows read per query on a table without an integer key (paged by offset). */
+	const PAGE_HITS = 2000;
+
+	/** An email inside a value (lower-cased first; bytes above 0x7f for international ones). */
+	const EMAIL_TOKEN = '/[a-z0-9\x80-\xff!#$&\'*+\/=?^_`{|}~.-]+@[a-z0-9\x80-\xff-]+(?:\.[a-z0-9\x80-\xff-]+)+/';
+
+	/** A run of hex digits as long as an md5 or longer. */
+	const HEX_TOKEN = '/[0-9a-f]{32,}/';
 
 	/** Column types whose values are text. */
 	const TEXT_TYPES = array( 'char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json' );
@@ -152,7 +163,6 @@ class Wpprivsync_Residue_Scan {
 		global $wpdb;
 		$started  = microtime( true );
 		$needles  = self::needles( $emails );
-		$pattern  = self::pattern( $needles );
 		$tables   = self::tables();
 		$found    = array();
 		$unscan   = array();
@@ -175,7 +185,7 @@ class Wpprivsync_Residue_Scan {
 				$name  = $names[ $index ];
 				$table = $tables[ $name ];
 				while ( true ) {
-					$part = self::scan_part( $name, $table, $pattern, $after );
+					$part = self::scan_part( $name, $table, $after );
 					if ( isset( $part['error'] ) ) {
 						$unscan[] = array(
 							'table'  => $name,
@@ -233,38 +243,72 @@ class Wpprivsync_Residue_Scan {
 	}
 
 	/**
-	 * What is looked for: per email, its kinds and their texts.
+	 * What is looked for: each text (an email, URL-encoded or not, or a digest of one) =>
+	 * the list of array( email index, kind ) it stands for.
 	 *
 	 * @param string[] $emails Normalised emails.
-	 * @return array List of array( email index, kind, text ).
+	 * @return array
 	 */
 	public static function needles( array $emails ) {
 		$needles = array();
 		foreach ( array_values( $emails ) as $i => $email ) {
-			$lower     = strtolower( $email );
-			$needles[] = array( $i, 'email', $lower );
-			$encoded   = strtolower( rawurlencode( $lower ) );
-			if ( $encoded !== $lower ) {
-				$needles[] = array( $i, 'email-urlencoded', $encoded );
-			}
-			$needles[] = array( $i, 'md5', md5( $lower ) );
-			$needles[] = array( $i, 'sha256', hash( 'sha256', $lower ) );
+			$lower                                = strtolower( $email );
+			$needles[ $lower ][]                  = array( $i, 'email' );
+			$needles[ md5( $lower ) ][]           = array( $i, 'md5' );
+			$needles[ hash( 'sha256', $lower ) ][] = array( $i, 'sha256' );
 		}
 		return $needles;
 	}
 
 	/**
-	 * One case-insensitive pattern matching any needle (MariaDB's REGEXP is PCRE).
+	 * The emails and hex runs in a value, each with the kind it was found as.
 	 *
-	 * @param array $needles Needles.
-	 * @return string
+	 * @param string $value A column's value.
+	 * @return array text => kind ('email', 'email-urlencoded' or 'hex')
 	 */
-	private static function pattern( array $needles ) {
-		$parts = array();
-		foreach ( $needles as $needle ) {
-			$parts[] = preg_quote( $needle[2], '/' );
+	private static function tokens( $value ) {
+		$lower  = strtolower( $value );
+		$tokens = array();
+		if ( false !== strpos( $lower, '@' ) && preg_match_all( self::EMAIL_TOKEN, $lower, $m ) ) {
+			foreach ( $m[0] as $token ) {
+				foreach ( self::email_readings( $token ) as $email ) {
+					$tokens[ $email ] = 'email';
+				}
+			}
 		}
-		return '(?i)' . implode( '|', array_unique( $parts ) );
+		if ( false !== strpos( $lower, '%40' ) && preg_match_all( self::EMAIL_TOKEN, rawurldecode( $lower ), $m ) ) {
+			foreach ( $m[0] as $token ) {
+				foreach ( self::email_readings( $token ) as $email ) {
+					$tokens[ $email ] = $tokens[ $email ] ?? 'email-urlencoded';
+				}
+			}
+		}
+		if ( preg_match_all( self::HEX_TOKEN, $lower, $m ) ) {
+			foreach ( $m[0] as $token ) {
+				$tokens[ $token ] = $tokens[ $token ] ?? 'hex';
+			}
+		}
+		return $tokens;
+	}
+
+	/**
+	 * The emails a token may be: itself, and what follows each character that is allowed in an
+	 * address but usually separates it from its surroundings ("?e=ann@example.com" holds
+	 * "ann@example.com"). A dot does not separate: "jo.ann@example.com" is not "ann@...".
+	 *
+	 * @param string $token An email-shaped token.
+	 * @return string[]
+	 */
+	private static function email_readings( $token ) {
+		$out   = array( $token );
+		$local = (string) substr( $token, 0, (int) strrpos( $token, '@' ) );
+		$len   = strlen( $local );
+		for ( $i = 0; $i < $len; ++$i ) {
+			if ( false !== strpos( "=?/&|{}`'#!$*+^~", $local[ $i ] ) ) {
+				$out[] = substr( $token, $i + 1 );
+			}
+		}
+		return $out;
 	}
 
 	/**
@@ -326,37 +370,37 @@ class Wpprivsync_Residue_Scan {
 
 	/**
 	 * Reads one part of a table: rows after key $after up to PAGE_ROWS of them (an integer
-	 * key), or the whole table (any other key), keeping those that match.
+	 * key), or the next PAGE_HITS candidates (any other key), keeping the candidates: rows
+	 * with a value that holds an "@", a "%40" or 32 hex digits in a row.
 	 *
-	 * @param string $name    Table name (from information_schema).
-	 * @param array  $table   The table's description.
-	 * @param string $pattern Pattern.
-	 * @param string $after   Last key read, '' for the start.
+	 * @param string $name  Table name (from information_schema).
+	 * @param array  $table The table's description.
+	 * @param string $after Last key read (an offset without an integer key), '' for the start.
 	 * @return array array( rows, hits, next ) or array( error ).
 	 */
-	private static function scan_part( $name, array $table, $pattern, $after ) {
+	private static function scan_part( $name, array $table, $after ) {
 		global $wpdb;
 		$quoted = self::quote( $name );
-		$text   = array();
+		$tests  = array();
 		foreach ( $table['text'] as $column => $binary ) {
-			$col    = self::quote( $column );
-			$text[] = $binary ? "CONVERT({$col} USING utf8mb4) REGEXP %s" : "{$col} REGEXP %s";
+			$col     = self::quote( $column );
+			$col     = $binary ? "CONVERT({$col} USING utf8mb4)" : $col;
+			$tests[] = "{$col} LIKE '%@%' OR {$col} LIKE '%\\%40%' OR {$col} REGEXP '[0-9a-fA-F]{32}'";
 		}
-		$match  = '(' . implode( ' OR ', $text ) . ')';
-		$args   = array_fill( 0, count( $text ), $pattern );
+		$match  = '(' . implode( ' OR ', $tests ) . ')';
 		$select = array_unique( array_merge( $table['key'], $table['context'], array_keys( $table['text'] ) ) );
 		$select = implode( ', ', array_map( array( __CLASS__, 'quote' ), $select ) );
 		if ( ! $table['int_key'] ) {
-			$sql  = "SELECT {$select} FROM {$quoted} WHERE {$match} LIMIT " . self::MAX_HITS;
-			$hits = $wpdb->get_results( $wpdb->prepare( $sql, $args ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery -- names come from information_schema and are quoted; values are placeholders.
+			$offset = (int) $after;
+			$hits   = $wpdb->get_results( "SELECT {$select} FROM {$quoted} WHERE {$match} LIMIT " . self::PAGE_HITS . " OFFSET {$offset}", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- names come from information_schema and are quoted; no value is interpolated.
 			if ( '' !== $wpdb->last_error ) {
 				return array( 'error' => self::reason( $wpdb->last_error ) );
 			}
-			$count = (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$quoted}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
+			$more = count( (array) $hits ) === self::PAGE_HITS;
 			return array(
-				'rows' => $count,
+				'rows' => $more ? 0 : (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$quoted}" ), // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
 				'hits' => (array) $hits,
-				'next' => null,
+				'next' => $more ? (string) ( $offset + self::PAGE_HITS ) : null,
 			);
 		}
 		$key   = self::quote( $table['key'][0] );
@@ -366,8 +410,7 @@ class Wpprivsync_Residue_Scan {
 			return array( 'error' => self::reason( $wpdb->last_error ) );
 		}
 		$end  = null === $upper ? '' : $wpdb->prepare( " AND {$key} <= %d", (int) $upper ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- as above.
-		$sql  = "SELECT {$select} FROM {$quoted} WHERE 1 = 1{$start}{$end} AND {$match} ORDER BY {$key} LIMIT " . self::MAX_HITS;
-		$hits = $wpdb->get_results( $wpdb->prepare( $sql, $args ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
+		$hits = $wpdb->get_results( "SELECT {$select} FROM {$quoted} WHERE 1 = 1{$start}{$end} AND {$match} ORDER BY {$key}", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
 		if ( '' !== $wpdb->last_error ) {
 			return array( 'error' => self::reason( $wpdb->last_error ) );
 		}
@@ -413,40 +456,43 @@ class Wpprivsync_Residue_Scan {
 	}
 
 	/**
-	 * The findings in one matching row: each column, email and kind that matched.
+	 * The findings in one candidate row: each column, email and kind that matched.
 	 *
 	 * @param string $name          Table name.
 	 * @param array  $table         Its description.
 	 * @param array  $row           The row.
-	 * @param array  $needles       Needles.
+	 * @param array  $needles       Needles (see needles()).
 	 * @param int    $evidence_days Evidence period of request records.
 	 * @return array
 	 */
 	private static function findings( $name, array $table, array $row, array $needles, $evidence_days ) {
-		$key = self::row_key( $table, $row );
 		$out = array();
 		$ret = null;
+		$key = null;
 		foreach ( array_keys( $table['text'] ) as $column ) {
 			$value = isset( $row[ $column ] ) ? (string) $row[ $column ] : '';
 			if ( '' === $value ) {
 				continue;
 			}
-			foreach ( $needles as $needle ) {
-				if ( false === stripos( $value, $needle[2] ) ) {
+			foreach ( self::tokens( $value ) as $token => $found_as ) {
+				if ( ! isset( $needles[ $token ] ) ) {
 					continue;
 				}
-				$ret     = $ret ?? self::retained( self::unprefixed( $name ), $row, $evidence_days );
-				$finding = array(
-					'email'  => $needle[0],
-					'table'  => $name,
-					'column' => $column,
-					'key'    => $key,
-					'kind'   => $needle[1],
-				);
-				if ( $ret ) {
-					$finding['retained'] = $ret;
+				$key = $key ?? self::row_key( $table, $row );
+				$ret = $ret ?? self::retained( self::unprefixed( $name ), $row, $evidence_days );
+				foreach ( $needles[ $token ] as $needle ) {
+					$finding = array(
+						'email'  => $needle[0],
+						'table'  => $name,
+						'column' => $column,
+						'key'    => $key,
+						'kind'   => 'email' === $needle[1] ? $found_as : $needle[1],
+					);
+					if ( $ret ) {
+						$finding['retained'] = $ret;
+					}
+					$out[] = $finding;
 				}
-				$out[] = $finding;
 			}
 		}
 		return $out;
