@@ -138,6 +138,8 @@ def test_a_residue_shows_until_a_fix_and_verify_resolve_it(system, tmp_path):
     digest = email_hash(SECRET, email)
     (residue,) = system.app.store.residues(email_hash=digest, status="open")
     assert residue.table.endswith("options") and residue.kind == "email"
+    why = services.explain(system.app, "test", email)["residues"]
+    assert why["scanned"] and len(why["open"]) == 1 and why["open"][0].endswith("(email)")
     config = system.write_config(tmp_path / "wpprivsync.toml")
     status = run_cli(config, "status")
     assert status.returncode == 1 and "residue" in status.stdout

@@ -328,8 +328,19 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                     "on_erasure": "contact deleted (restorable by ActiveCampaign for 30 days); "
                                   "its keyed hash kept on the suppression list" if details else "nothing: no contact",
                     "rule": policy.rule("newsletter").explain(None)})
-    return {"email_hash": email_hash(app.secret, email), "site": site_name, "systems": systems, "kept": kept,
-            "suppressed": suppressed, "history": history,
+    days = policy.evidence_days
+    request_records = (f"WordPress's record of each privacy request keeps the plain email for {days} days after "
+                       "the request completes (evidence), then the retention sweep replaces it with a keyed hash "
+                       "(policy [requests] evidence_days)")
+    digest = email_hash(app.secret, email)
+    scans = app.store.residues(site=site_name, email_hash=digest)
+    residue = {"scanned": bool(scans),
+               "last_seen": max((r.seen_at for r in scans if r.seen_at), default=None),
+               "open": [f"{r.table}.{r.column} #{r.row_key} ({r.kind})" for r in scans if r.status == "open"],
+               "retained": sum(1 for r in scans if r.status == "retained"),
+               "resolved": sum(1 for r in scans if r.status == "resolved")}
+    return {"email_hash": digest, "site": site_name, "systems": systems, "kept": kept,
+            "suppressed": suppressed, "history": history, "residues": residue, "request_records": request_records,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
                           if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 

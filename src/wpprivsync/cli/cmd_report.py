@@ -78,9 +78,19 @@ def explain_cmd(ctx: click.Context, email: str) -> None:
         if data["kept"]:
             click.secho("kept after erasure", bold=True)
             for k in data["kept"]:
-                click.echo(f"  {k['what']} until {k['until']}{' (due now)' if k['due'] else ''}: {k['why']}")
+                until = f" until {k['until']}" if k["until"] else ""
+                click.echo(f"  {k['what']}{until}{' (due now)' if k['due'] else ''}: {k['why']}")
         click.echo(f"suppression list: {'yes' if data['suppressed'] else 'no'}; "
                    f"{len(data['history'])} audit entries")
+        click.echo(data["request_records"])
+        r = data["residues"]
+        if r["scanned"]:
+            click.echo(f"last residue scan {r['last_seen']:%Y-%m-%d %H:%M}: {len(r['open'])} open, "
+                       f"{r['retained']} kept by the policy, {r['resolved']} resolved")
+            for place in r["open"]:
+                click.secho(f"  still there: {place}", fg="red")
+        else:
+            click.echo("no residue scan yet (one runs after every erasure; `wpprivsync verify EMAIL` any time)")
         for line in data["unmanaged"]:
             click.echo(f"  outside this tool: {line}")
 
