@@ -176,3 +176,11 @@ def test_erase_behind_a_dead_request_says_so_and_queues_nothing(system, run):
     assert f"request {first}" in result.output and "retry" in result.output
     assert "Traceback" not in result.output
     assert system.app.store.count_requests() == before
+
+
+def test_an_address_one_system_refuses_is_refused_before_anything_acts(system, run):
+    email = "o'brien@example.ie"
+    result = run("unsubscribe", email)
+    assert result.exit_code == 2
+    assert "ActiveCampaign does not accept an apostrophe" in result.output and "nothing was done" in result.output
+    assert system.app.store.list_requests() == []

@@ -130,3 +130,19 @@ def test_an_unproven_email_is_audited_and_planned_nowhere():
 def test_an_unproven_event_without_an_email_is_a_dead_letter():
     (req,) = planner().plan(ev("identity.unproven", {"user_id": 5, "attempt": "x"}), NOW).requests
     assert req.action == "invalid_event" and "email" in req.steps[0].params["problem"]
+
+
+# -- pre-flight: every system a request reaches must take the address (issue 13) ------------------
+def test_a_consent_activecampaign_would_refuse_lifts_no_suppression_and_says_why():
+    plan = planner().plan(ev("consent.changed", {"email": "o'brien@example.ie", "consent": True}), NOW)
+    assert plan.requests == []
+    (entry,) = plan.audit
+    assert (entry.system, entry.action) == ("activecampaign", "refused_address")
+    assert "apostrophe" in entry.reason and "o'brien" not in entry.reason
+    assert entry.email_hash == email_hash(SECRET, "o'brien@example.ie")
+
+
+def test_an_erasure_of_such_an_address_skips_only_the_system_that_cannot_hold_it():
+    plan = planner().plan(ev("account.deleted", {"email": "o'brien@example.ie"}), NOW)
+    (req,) = plan.requests
+    assert [s.system for s in req.steps] == ["wordpress", "suppression"]

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from . import __version__, errors
 from .app import App
+from .engine import preflight
 from .engine.ingest import pull_events
 from .engine.worker import PassStats
 from .identity import email_hash, is_email, normalise_email
@@ -67,6 +68,12 @@ def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,
 def queue_request(app: App, site_name: str, action: str, email: str, *, source: str = "cli") -> int:
     email = _check_email(email)
     request = app.planner(site_name).request(action, email, source=source, received_at=app.clock())
+    systems = ["activecampaign"] + (["webinarjam"] if app.settings.site(site_name).webinarjam else [])
+    refused = preflight.refusals(email, systems)
+    if refused:
+        system, reason = refused[0]
+        raise errors.ConfigError(f"{reason}: the request would stop half-way in {preflight.SYSTEM_NAMES[system]}, "
+                                 "so nothing was done", field="EMAIL")
     _refuse_behind_dead(app, site_name, request.email_hash)
     return app.store.add_request(request)
 

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from ..clients.protocols import Event
 from ..identity import email_hash, is_email, normalise_email
 from ..store.api import AuditEntry, NewRequest, NewStep
+from . import preflight
 
 ERASE, REMOVE_COMMENTS, UNSUBSCRIBE, SUBSCRIBE, EXPORT, INVALID = (
     "erase", "remove_comments", "unsubscribe", "subscribe", "export", "invalid_event")
@@ -124,6 +125,14 @@ class Planner:
         if action in (ERASE, EXPORT):
             kw.setdefault("manual_tasks", self.manual_tasks)
         steps = steps_for(action, comment_data=self.comment_data, **kw)
+        refused = preflight.refusals(email, (s.system for s in steps if s.system != "wordpress"))
+        if refused and action == SUBSCRIBE:
+            # lifting the suppression and then failing at ActiveCampaign would leave it half done
+            raise _Refused(digest, refused[0][0], refused[0][1])
+        if refused:
+            # a system that refuses the address holds nothing under it: nothing to do there
+            gone = {system for system, _ in refused}
+            steps = [s for s in steps if s.system not in gone]
         return NewRequest(site=self.site, action=action, email=email, email_hash=digest, source=source,
                           received_at=received_at, due_at=self.due(received_at), steps=steps,
                           event_id=event_id, dedupe_key=f"{action}:{digest}")
@@ -139,6 +148,12 @@ class Planner:
             return handler(event, payload, received)
         except _Malformed as exc:
             return self._invalid(event, received, str(exc))
+        except _Refused as exc:
+            return Plan(audit=[AuditEntry(site=self.site, email_hash=exc.email_hash, system=exc.system,
+                                          action="refused_address", items_removed=0, items_retained=0,
+                                          retained_until=None, reason=f"{exc.reason}: the consent change was "
+                                          "not carried out anywhere", request_id=None, step_id=None,
+                                          detail={"event_id": event.id, "type": event.type}, at=received)])
 
     # -- one method per event type ---------------------------------------------------------
     def _on_account_deleted(self, event: Event, p: dict, received: datetime) -> Plan:
@@ -236,6 +251,14 @@ class Planner:
                          received_at=received, due_at=self.due(received), steps=[step], event_id=event.id,
                          dedupe_key=None)
         return Plan([req])
+
+
+class _Refused(ValueError):
+    """A system the request reaches would refuse the address (engine/preflight.py)."""
+
+    def __init__(self, digest: str, system: str, reason: str):
+        super().__init__(reason)
+        self.email_hash, self.system, self.reason = digest, system, reason
 
 
 class _Malformed(ValueError):
