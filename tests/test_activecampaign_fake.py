@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from wpprivsync import errors
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.clients.activecampaign import ActiveCampaignClient
 from wpprivsync.clients.protocols import BulkContact
 from wpprivsync.clients.ratebudget import rate_budget
@@ -455,7 +455,7 @@ def test_runs_as_a_module_and_stops_on_sigterm(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.acfake", "--port", str(port), "--token", "cli-token",
+    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync_devkit.acfake", "--port", str(port), "--token", "cli-token",
                              "--list", "Newsletter", "--list", "Offers"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
