@@ -51,12 +51,9 @@ def default_store_url() -> str:
 
 
 def default_policy_file() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "config" / "policy.toml"
-        if candidate.is_file():
-            return candidate
-    return Path(platformdirs.user_config_dir(APP)) / "policy.toml"
+    """The policy shipped inside the package (``config/policy.toml`` in a checkout, the same
+    file); ``policy_file`` in the settings points elsewhere to override it."""
+    return Path(__file__).resolve().parent / "policy" / "policy.toml"
 
 
 class _FieldProblem(ValueError):

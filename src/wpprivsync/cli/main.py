@@ -107,16 +107,33 @@ def config_show(app: AppContext) -> None:
     app.emit(data, human)
 
 
+COMMANDS_GROUP = "wpprivsync.commands"
+
+
 def _register() -> None:
-    """Import command modules; each adds its commands to ``cli``."""
+    """Import command modules; each adds its commands to ``cli``. Then add the commands other
+    installed distributions offer in the ``wpprivsync.commands`` entry point group (the
+    development kit's ``sandbox``); one that fails to load is left out, with a warning, rather
+    than breaking every command."""
     import importlib
     import pkgutil
+    from importlib.metadata import entry_points
 
     from .. import cli as package
 
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.startswith("cmd_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
+    for point in entry_points(group=COMMANDS_GROUP):
+        if point.name in cli.commands:
+            continue
+        try:
+            command = point.load()
+        except Exception as exc:  # noqa: BLE001 — a broken add-on must not break the CLI
+            click.echo(f"warning: command {point.name!r} from {point.value} cannot be loaded: {exc}", err=True)
+            continue
+        if isinstance(command, click.Command):
+            cli.add_command(command, point.name)
 
 
 _register()
