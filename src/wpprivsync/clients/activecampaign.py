@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import requests
 
 from .. import errors
+from ..backoff import exponential_backoff_with_jitter
 from ..identity import is_email, normalise_email, redact_email
 from .protocols import BulkContact, Contact, ListMember
 from .session import CrossHostRedirect, keep_credentials_home, settle_environment
@@ -137,9 +138,8 @@ class ActiveCampaignClient:
 
     # -- transport ---------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least 10 ms."""
-        cap = min(self._backoff_max, self._backoff_base * (2 ** attempt))
-        return max(0.01, self._rng.uniform(0, cap))
+        return exponential_backoff_with_jitter(attempt, self._rng, base_s=self._backoff_base,
+                                               cap_s=self._backoff_max, floor_s=0.01)
 
     def _scrub(self, text: str) -> str:
         if self._token:

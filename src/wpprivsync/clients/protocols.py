@@ -60,6 +60,7 @@ class WordPressApi(Protocol):
     def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]: ...
     def heartbeat(self, body: dict[str, Any]) -> None: ...
     def store_export(self, archive: bytes) -> dict[str, Any]: ...  # {"url", "expires_at"} for the admin page
+    def core_export(self, email: str, items: list[dict[str, Any]]) -> dict[str, Any]: ...  # core's exporter
 
 
 class ActiveCampaignApi(Protocol):

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, SQLiteBucket, TimeClock
+from pyrate_limiter import Duration, Limiter, Rate, RateItem, TimeClock
+from pyrate_limiter.buckets.in_memory_bucket import InMemoryBucket
+from pyrate_limiter.buckets.sqlite_bucket import SQLiteBucket
 from pyrate_limiter.buckets.sqlite_bucket import Queries as _SqliteQueries
 from pyrate_limiter.buckets.postgres import PostgresBucket, Queries as _PgQueries
 
@@ -78,13 +80,13 @@ class RateBudget:
 
 
 def _now_ms() -> int:
-    return TimeClock().now()
+    return int(TimeClock().now())  # type: ignore[no-untyped-call]  # pyrate-limiter leaves now() unannotated
 
 
 class _StampedInMemoryBucket(InMemoryBucket):
     """Stamps each slot when it is granted (see the module's note)."""
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         item.timestamp = max(_now_ms(), self.items[-1].timestamp if self.items else 0)  # stays sorted
         return super().put(item)
 
@@ -106,7 +108,7 @@ class _SharedSQLiteBucket(SQLiteBucket):
             index_name=f"idx_{table}_rate_item_timestamp", table_name=table))
         return cls(rates, conn, table=table)
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         if item.weight == 0:
             return True
         with self.lock:  # threads of this process share the connection
@@ -129,7 +131,7 @@ class _SharedSQLiteBucket(SQLiteBucket):
                     self.conn.execute("ROLLBACK")
                 raise
 
-    def leak(self, current_timestamp=None):  # type: ignore[override]
+    def leak(self, current_timestamp: int | None = None) -> int:
         """Delete the slots that left the window. One statement by time: pyrate-limiter's own
         leak counts the old slots, then deletes that many of the oldest, which, with another
         process leaking between the two, would delete slots still in the window."""
@@ -157,7 +159,7 @@ class _LockedPostgresBucket(PostgresBucket):
             conn.execute(_PgQueries.CREATE_INDEX_ON_TIMESTAMP.format(table=self._full_tbl,
                                                                      index=f"timestampIndex_{self.table}"))
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         if item.weight == 0:
             return True
         with self._get_conn() as conn:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import errors
+from ..backoff import exponential_backoff_with_jitter
 from ..clients.wordpress import ERASE_BATCH_MAX
 from ..store.api import FinishedStep, Request, Step, Store
 from .steps import HANDLERS, Outcome, StepContext
@@ -38,11 +39,9 @@ class SiteClients(Protocol):
     activecampaign: Any
 
 
-def backoff_delay(attempt: int, rng: random.Random, *, base_s: float = 2.0, cap_s: float = 900.0) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter
-    between half and all of the step (so retries of many steps spread out)."""
-    step = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
-    return step * (0.5 + rng.random() / 2)
+# A failed step waits 2 s, 4 s, 8 s ... up to 15 min (with jitter) before its next attempt.
+STEP_RETRY_BASE_S = 2.0
+STEP_RETRY_CAP_S = 900.0
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -378,7 +377,8 @@ class Worker:
         retryable = is_retryable(exc)
         text = describe(exc)
         if retryable and attempt < self.max_attempts:
-            delay = backoff_delay(attempt, self.rng)
+            delay = exponential_backoff_with_jitter(attempt - 1, self.rng, base_s=STEP_RETRY_BASE_S,
+                                                    cap_s=STEP_RETRY_CAP_S)
             if isinstance(exc, errors.RateLimited) and exc.retry_after:
                 delay = max(delay, float(exc.retry_after))
             retry_at = self.clock() + timedelta(seconds=delay)
