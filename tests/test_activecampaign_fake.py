@@ -384,7 +384,7 @@ def test_two_threads_sharing_the_budget_never_exceed_the_limit(ac_server):
         try:
             for _ in range(8):
                 client.get_list(1)
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 — surfaced below
             failures.append(exc)
 
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]

@@ -57,7 +57,7 @@ def test_wheel_holds_the_runtime_and_the_default_policy_and_no_development_kit(d
     packaged = zipfile.ZipFile(dists["wheel"]).read("wpprivsync/policy/policy.toml")
     assert packaged == (REPO / "config" / "policy.toml").read_bytes()
     kit = [n for n in names if n.startswith("wpprivsync_devkit/") or "/devstack/" in n or "/acfake/" in n
-           or "/wjfake/" in n or n.endswith("/sandbox.py") or n.endswith(".php")]
+           or "/wjfake/" in n or n.endswith(("/sandbox.py", ".php"))]
     assert kit == []
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))

@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from wpprivsync_devkit.devstack import profiles
 from wpprivsync_devkit.devstack.processes import group_members, kill_group

@@ -10,5 +10,5 @@ def exponential_backoff_with_jitter(retry: int, rng: random.Random, *, base_s: f
     """Seconds to wait before retry number ``retry`` (0: the first retry): ``base_s * 2**retry``
     capped at ``cap_s``, then "equal jitter", uniform between half and all of that, so many
     callers failing together spread out while none retries at once; never below ``floor_s``."""
-    step = min(cap_s, base_s * (2 ** max(0, retry)))
+    step = min(cap_s, base_s * 2.0 ** max(0, retry))
     return max(floor_s, step * (0.5 + rng.random() / 2))

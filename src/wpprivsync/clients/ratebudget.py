@@ -71,7 +71,7 @@ class RateBudget:
         try:
             while not self._limiter.try_acquire(self._name):
                 pass  # the limiter already slept up to its max delay; keep queueing
-        except Exception as exc:  # the backing store (SQLite file, PostgreSQL) failed
+        except Exception as exc:  # noqa: BLE001 — the backing store (SQLite file, PostgreSQL) failed
             raise errors.StoreError(f"rate budget ({self.backend}) failed: {type(exc).__name__}") from None
         self.stats.add(time.monotonic() - started)
 
@@ -197,7 +197,7 @@ def _backend_for(store_url: str | None) -> tuple[str, Any]:
 
     try:
         url = make_url(store_url)
-    except Exception:
+    except Exception:  # noqa: BLE001 — SQLAlchemy raises several kinds for a malformed URL
         raise errors.ConfigError("not a database URL", field="store_url") from None
     driver = url.drivername.split("+", 1)[0]
     if driver == "sqlite":
@@ -246,7 +246,7 @@ def rate_budget(account_key: str, *, store_url: str | None = None, rate: int = D
                 budget = _build(key[0], backend, where, rate, int(Duration.SECOND) + margin_ms)
             except errors.WpprivsyncError:
                 raise
-            except Exception as exc:  # sqlite3, psycopg: the backing store is unusable
+            except Exception as exc:  # noqa: BLE001 — sqlite3, psycopg: the backing store is unusable
                 raise errors.StoreError(f"cannot set up the rate budget ({backend}): {type(exc).__name__}") from None
             _registry[key] = budget
         return budget

@@ -120,7 +120,7 @@ class WebinarJamClient:
                     self.stats.count_429()
                 if failures >= self._max_retries:
                     cls = errors.RateLimited if status == 429 else errors.ServerError
-                    kw = {} if status == 429 else {"status": status}
+                    kw: dict[str, Any] = {} if status == 429 else {"status": status}
                     raise cls(f"{endpoint}: HTTP {status} after {failures + 1} tries", system=SYSTEM, **kw)
                 self._retry(failures, endpoint, f"answered {status}")
                 failures += 1

@@ -40,6 +40,9 @@ class SiteClients(Protocol):
 
 
 # A failed step waits 2 s, 4 s, 8 s ... up to 15 min (with jitter) before its next attempt.
+# what the pool hands back for one step: the step and its outcome (or the error it raised)
+_StepFuture = Future[tuple[Step, "Outcome | BaseException"]]
+
 STEP_RETRY_BASE_S = 2.0
 STEP_RETRY_CAP_S = 900.0
 
@@ -111,17 +114,17 @@ class _Finished:
     quick servers, and so did recording them a few at a time."""
 
     def __init__(self) -> None:
-        self._done: list[Future] = []
+        self._done: list[_StepFuture] = []
         self._wanted = 1
         self._cond = threading.Condition()
 
-    def add(self, future: Future) -> None:
+    def add(self, future: _StepFuture) -> None:
         with self._cond:
             self._done.append(future)
             if len(self._done) in (1, self._wanted):
                 self._cond.notify()
 
-    def take(self, wanted: int, linger_s: float) -> list[Future]:
+    def take(self, wanted: int, linger_s: float) -> list[_StepFuture]:
         """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have; take them all."""
         with self._cond:
             self._cond.wait_for(lambda: self._done)
@@ -201,7 +204,7 @@ class Worker:
         always finish and are recorded before this returns."""
         total = PassStats()
         claims = 0
-        in_flight: dict[Future, Step] = {}
+        in_flight: dict[_StepFuture, Step] = {}
         finished = _Finished()
         with self._renewing() as leases:
             while True:
@@ -243,7 +246,7 @@ class Worker:
             self.store.checkpoint()
         return total
 
-    def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
+    def _give_back(self, in_flight: dict[_StepFuture, Step], leases: "_Leases") -> None:
         """Stopping: cancel the steps no thread has started and release their leases, so the
         next worker (or this one, restarted) takes them at once instead of after the lease."""
         cancelled = [f for f in list(in_flight) if f.cancel()]

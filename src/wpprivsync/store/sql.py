@@ -107,7 +107,7 @@ _EXPIRED_EVERY = timedelta(seconds=1)
 
 # The statements of the hot path (claiming, recording), built once: building one costs about as
 # much CPU as running it.
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 _MARK_DONE = sa.update(_S).where(_S.c.id == sa.bindparam("sid")).values(  # one executemany for a batch
     status=STEP_DONE, result=sa.bindparam("res"), lease_owner=None, lease_until=None, updated_at=sa.bindparam("now"))
 _REQUEST_OF_STEPS = sa.select(_S.c.id, _S.c.request_id).where(_S.c.id.in_(_IDS))
@@ -347,16 +347,16 @@ class SqlStore:
                 if key is not None and req.steps:  # a request without steps is done at once, never open
                     first_new[key] = i
         if new:
-            rows = []
+            new_rows: list[dict[str, Any]] = []
             for i in new:
                 req, event_id = items[i]
                 done = not req.steps  # nothing to do: answered at once
-                rows.append(dict(
+                new_rows.append(dict(
                     site=req.site, action=req.action, email=None if done else req.email, email_hash=req.email_hash,
                     source=req.source, status=DONE if done else OPEN, received_at=req.received_at,
                     due_at=req.due_at, completed_at=req.received_at if done else None,
                     event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
-            inserted = conn.execute(sa.insert(_R).returning(_R.c.id, sort_by_parameter_order=True), rows).scalars()
+            inserted = conn.execute(sa.insert(_R).returning(_R.c.id, sort_by_parameter_order=True), new_rows).scalars()
             for i, rid in zip(new, inserted):
                 ids[i] = int(rid)
             steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
