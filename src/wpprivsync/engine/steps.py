@@ -12,23 +12,25 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import errors
-from ..clients.protocols import ActiveCampaignApi, WordPressApi
+from ..clients.protocols import ActiveCampaignApi, WebinarJamApi, WordPressApi
+from ..policy import Policy
+from ..settings import SiteSettings
 from ..store.api import AuditEntry, NewTask, Request, Step, Store
 
 
 @dataclass
 class StepContext:
-    site: Any  # SiteSettings
+    site: SiteSettings
     request: Request
     step: Step
     wordpress: WordPressApi
     activecampaign: ActiveCampaignApi
     store: Store
-    policy: Any  # wpprivsync.policy.Policy
+    policy: Policy
     now: datetime
     export_dir: Path
     prefetched: dict[str, Any] | None = None  # this step's answer, when the worker batched the call
-    webinarjam: Any = None  # clients.webinarjam.WebinarJamClient, None when the site has no webinars
+    webinarjam: WebinarJamApi | None = None  # None when the site has no webinars
 
     @property
     def email(self) -> str:

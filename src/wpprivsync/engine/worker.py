@@ -22,7 +22,11 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import errors
 from ..backoff import exponential_backoff_with_jitter
+from ..clients.protocols import ActiveCampaignApi, WordPressApi
 from ..clients.wordpress import ERASE_BATCH_MAX
+from ..metrics import Metrics
+from ..policy import Policy
+from ..settings import SiteSettings
 from ..store.api import FinishedStep, Request, Step, Store
 from .steps import HANDLERS, Outcome, StepContext
 
@@ -34,15 +38,15 @@ Clock = Callable[[], datetime]
 class SiteClients(Protocol):
     """What the worker needs per site: its settings and one client per system."""
 
-    site: Any
-    wordpress: Any
-    activecampaign: Any
+    site: SiteSettings
+    wordpress: WordPressApi
+    activecampaign: ActiveCampaignApi
 
 
-# A failed step waits 2 s, 4 s, 8 s ... up to 15 min (with jitter) before its next attempt.
 # what the pool hands back for one step: the step and its outcome (or the error it raised)
 _StepFuture = Future[tuple[Step, "Outcome | BaseException"]]
 
+# A failed step waits 2 s, 4 s, 8 s ... up to 15 min (with jitter) before its next attempt.
 STEP_RETRY_BASE_S = 2.0
 STEP_RETRY_CAP_S = 900.0
 
@@ -157,9 +161,9 @@ class _Leases:
 
 
 class Worker:
-    def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Any, *, clock: Clock,
+    def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Policy, *, clock: Clock,
                  worker_id: str, export_dir: Path, max_attempts: int = 8, lease_s: float = 120.0,
-                 concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Any = None,
+                 concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Metrics | None = None,
                  stop: threading.Event | None = None):
         self.store = store
         self.clients = clients
