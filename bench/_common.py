@@ -111,7 +111,7 @@ def test_plugin_dirs() -> list[Path]:
 def wordpress_stack(root: Path, *, test_plugins: bool = True, workers: int = 4, profile: str | None = None) -> Any:
     """A stack on ``profile`` ($WPPRIVSYNC_PROFILE; default ``current`` when the third-party
     archives are beside the checkout, else Debian's WordPress alone)."""
-    from wpprivsync.devstack import WordPressStack, profiles
+    from wpprivsync_devkit.devstack import WordPressStack, profiles
 
     chosen = profiles.resolve(profile or os.environ.get("WPPRIVSYNC_PROFILE") or profiles.default_name(REPO), REPO)
     options = chosen.stack_options()

@@ -18,7 +18,7 @@ import time
 
 import requests
 
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.clients.activecampaign import ActiveCampaignClient
 from wpprivsync.clients.protocols import BulkContact
 from wpprivsync.clients.ratebudget import rate_budget

@@ -15,7 +15,7 @@ Two modes:
 * ``http``: the stand-ins are real HTTP servers in the parent process: a minimal server for the
   plugin's routes (``events``, ``events/ack``, ``erase``, ``retention``, ``heartbeat``,
   ``status``) that makes the outbox up from memory, and the local ActiveCampaign server
-  (``wpprivsync.acfake``) with its rate limit lifted (``rate=0``). The client's shared rate
+  (``wpprivsync_devkit.acfake``) with its rate limit lifted (``rate=0``). The client's shared rate
   budget is the real one (a SQLite file beside the store) with its rate raised to 1,000,000
   per second so it never waits. One event in 1,000 has an ActiveCampaign contact (the fake
   searches contacts linearly), so most erasures make one ActiveCampaign call (find).
@@ -269,7 +269,7 @@ def child(args: argparse.Namespace) -> None:
 
 # -- the parent ------------------------------------------------------------------------------
 def run_mode(mode: str, events: int, sample_every: int) -> dict[str, Any]:
-    from wpprivsync.acfake import ActiveCampaignServer
+    from wpprivsync_devkit.acfake import ActiveCampaignServer
 
     with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-") as tmp:
         cmd = [sys.executable, __file__, "--child", "--mode", mode, "--events", str(events),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from _common import AC_TOKEN, last_line, percentile, print_machine, print_table, settings_for, wordpress_stack
 
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.app import App
 from wpprivsync.daemon import Daemon
 from wpprivsync.identity import email_hash

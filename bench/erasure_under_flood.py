@@ -30,7 +30,7 @@ from pathlib import Path
 import requests
 from _common import AC_TOKEN, last_line, percentile, print_machine, print_table, settings_for, wordpress_stack
 
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.app import App
 from wpprivsync.daemon import Daemon
 from wpprivsync.identity import email_hash
@@ -99,8 +99,8 @@ def main() -> None:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     print_machine()
     if args.no_priority:
-        import wpprivsync.store.sql as sql
-        sql.PRIORITY_ACTIONS = frozenset()
+        import wpprivsync.store.ingest as ingest  # where new steps get their priority
+        ingest.PRIORITY_ACTIONS = frozenset()
 
     targets = [f"target{i}@example.test" for i in range(args.samples)]
     flood = [f"flood{i}@example.test" for i in range(args.webhooks)]

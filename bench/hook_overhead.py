@@ -20,7 +20,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from wpprivsync.devstack import WordPressStack
+from wpprivsync_devkit.devstack import WordPressStack
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 5.0

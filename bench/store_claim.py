@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from wpprivsync.devstack.postgres import PostgresServer, find_bin_dir
+from wpprivsync_devkit.devstack.postgres import PostgresServer, find_bin_dir
 from wpprivsync.store import AuditEntry, NewRequest, NewStep, open_store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -22,7 +22,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import last_line, print_machine, print_table, wordpress_stack  # noqa: E402
 
-from wpprivsync.devstack.processes import StackError  # noqa: E402
+from wpprivsync_devkit.devstack.processes import StackError  # noqa: E402
 
 
 def measure(profile: str, rounds: int) -> dict[str, float]:

@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from wpprivsync import errors
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.clients.activecampaign import ActiveCampaignClient
 from wpprivsync.clients.protocols import BulkContact
 from wpprivsync.clients.ratebudget import rate_budget
@@ -384,7 +384,7 @@ def test_two_threads_sharing_the_budget_never_exceed_the_limit(ac_server):
         try:
             for _ in range(8):
                 client.get_list(1)
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 — surfaced below
             failures.append(exc)
 
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
@@ -455,7 +455,7 @@ def test_runs_as_a_module_and_stops_on_sigterm(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.acfake", "--port", str(port), "--token", "cli-token",
+    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync_devkit.acfake", "--port", str(port), "--token", "cli-token",
                              "--list", "Newsletter", "--list", "Offers"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

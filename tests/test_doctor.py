@@ -216,14 +216,14 @@ def test_cli_prints_a_line_per_check_and_exits_1_on_failure(wp, tmp_path):
     assert "SKIP shop: activecampaign token — skipped: ActiveCampaign not reachable" in lines
     assert "SKIP shop: activecampaign list 1 — skipped: ActiveCampaign not reachable" in lines
     assert any(line.startswith("PASS store writable — ") for line in lines)
-    assert lines[-1] == "1 failed, 2 skipped, 5 passed"
+    assert lines[-1] == "1 failed, 2 skipped, 7 passed"
     for secret in (wp.service_app_password, "ac-Tok-4242-x", SITE_SECRET):
         assert secret not in result.output
 
     as_json = run_doctor(config, "doctor", "--json")
     assert as_json.exit_code == 1
     data = json.loads(as_json.output)
-    assert data["ok"] is False and data["summary"] == {"pass": 5, "fail": 1, "skip": 2}
+    assert data["ok"] is False and data["summary"] == {"pass": 7, "fail": 1, "skip": 2}
     first = data["checks"][0]
     assert first == {"site": "shop", "system": "wordpress", "name": "reachable", "status": "pass",
                      "ok": True, "detail": first["detail"]}
@@ -237,8 +237,8 @@ def test_cli_several_sites_and_site_option(tmp_path):
     b = a.model_copy(update={"name": "blog"})
     config = write_config(tmp_path, [a, b])
     data = json.loads(run_doctor(config, "--json", "doctor").output)
-    assert [c["site"] for c in data["checks"]] == ["shop"] * 7 + ["blog"] * 7 + [None]
-    assert all(c["status"] in ("fail", "skip") for c in data["checks"][:-1])
+    assert [c["site"] for c in data["checks"]] == ["shop"] * 7 + ["blog"] * 7 + [None] * 3
+    assert all(c["status"] in ("fail", "skip") for c in data["checks"][:-3])
     only = json.loads(run_doctor(config, "--site", "blog", "--json", "doctor").output)
     assert {c["site"] for c in only["checks"]} == {None, "blog"}
     unknown = run_doctor(config, "--site", "nope", "doctor")
@@ -261,6 +261,40 @@ def test_cli_store_failure_fails(tmp_path):
     result = run_doctor(config, "doctor")
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("FAIL store writable — cannot open")
+
+
+def test_cli_no_site_configured_fails_and_says_so(tmp_path):
+    """The systemd unit runs doctor before the daemon: with no site it must not pass."""
+    config = write_config(tmp_path, [])
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("PASS store writable — ")
+    assert lines[1].startswith("PASS policy rules — the default policy: ") and lines[1].endswith(" rules")
+    assert lines[2] == ("FAIL config sites — no site configured: add a [[sites]] table to the configuration "
+                        "file (see config/wpprivsync.example.toml)")
+    assert lines[-1] == "1 failed, 0 skipped, 2 passed"
+    data = json.loads(run_doctor(config, "--json", "doctor").output)
+    assert data["ok"] is False and data["checks"][-1]["system"] == "config"
+
+
+def test_cli_broken_policy_fails_naming_the_file(tmp_path):
+    config = write_config(tmp_path, [])
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[rules.orders]\nsystem = 'woocommerce'\n")
+    config.write_text(config.read_text() + f'policy_file = "{policy}"\n')  # no [[sites]]: still top level
+    result = run_doctor(config, "doctor")
+    assert result.exit_code == 1
+    policy_line = next(line for line in result.output.splitlines() if " policy rules " in line)
+    assert policy_line.startswith(f"FAIL policy rules — {policy}: "), result.output
+
+
+def test_policy_check_passes_on_the_shipped_policy_and_fails_on_a_missing_file(tmp_path):
+    from wpprivsync.settings import default_policy_file
+
+    assert doctor.check_policy(default_policy_file())[0].status == doctor.PASS
+    missing = doctor.check_policy(tmp_path / "nope.toml")[0]
+    assert missing.status == doctor.FAIL and "file not found" in missing.detail
 
 
 # -- ActiveCampaign: the local server -----------------------------------------------------------
@@ -333,10 +367,10 @@ def test_cli_everything_passes_exits_0(wp, ac_server, tmp_path):
     result = run_doctor(config, "doctor")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 9 and all(line.startswith("PASS ") for line in lines[:-1]), result.output
-    assert lines[-1] == "all 8 checks passed"
+    assert len(lines) == 11 and all(line.startswith("PASS ") for line in lines[:-1]), result.output
+    assert lines[-1] == "all 10 checks passed"
     data = json.loads(run_doctor(config, "doctor", "--json").output)
-    assert data["ok"] is True and data["summary"] == {"pass": 8, "fail": 0, "skip": 0}
+    assert data["ok"] is True and data["summary"] == {"pass": 10, "fail": 0, "skip": 0}
     for secret in (wp.service_app_password, ac_server.token, SITE_SECRET):
         assert secret not in result.output
 
@@ -354,7 +388,7 @@ def _wj_checks(site: SiteSettings) -> dict[str, doctor.CheckResult]:
 
 
 def test_webinarjam_key_and_webinars():
-    from wpprivsync.wjfake import WebinarJamServer
+    from wpprivsync_devkit.wjfake import WebinarJamServer
 
     key = "a" * 64
     with WebinarJamServer(api_key=key) as wj:

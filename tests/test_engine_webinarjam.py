@@ -20,7 +20,7 @@ from wpprivsync.engine.worker import Worker
 from wpprivsync.identity import email_hash
 from wpprivsync.policy import load_policy
 from wpprivsync.store import open_store
-from wpprivsync.wjfake import WebinarJamServer
+from wpprivsync_devkit.wjfake import WebinarJamServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "k" * 32

@@ -14,7 +14,8 @@ from fakes import FakeActiveCampaign, FakeWordPress
 from wpprivsync import errors
 from wpprivsync.engine.ingest import pull_events
 from wpprivsync.engine.plan import Planner
-from wpprivsync.engine.worker import Worker, backoff_delay
+from wpprivsync.backoff import exponential_backoff_with_jitter
+from wpprivsync.engine.worker import STEP_RETRY_BASE_S, STEP_RETRY_CAP_S, Worker
 from wpprivsync.identity import email_hash
 from wpprivsync.policy import load_policy
 from wpprivsync.store import open_store
@@ -229,9 +230,28 @@ def test_export_request_writes_an_archive(env):
 
 def test_backoff_grows_and_stays_bounded():
     rng = random.Random(3)
-    delays = [backoff_delay(a, rng) for a in range(1, 20)]
-    assert delays[0] <= 2 and delays[5] > delays[0]
-    assert max(delays) <= 900
+    delays = [exponential_backoff_with_jitter(r, rng, base_s=STEP_RETRY_BASE_S, cap_s=STEP_RETRY_CAP_S)
+              for r in range(19)]
+    assert 1 <= delays[0] <= 2 and delays[5] > delays[0]
+    assert max(delays) <= 900 and min(delays[12:]) >= 450  # capped, and at least half the cap
+
+
+def test_one_backoff_formula_for_steps_and_clients():
+    """The worker and both HTTP clients wait by the same formula: each wait lies between half
+    and all of base * 2**retry (capped), and never below the floor."""
+    from wpprivsync.clients.activecampaign import ActiveCampaignClient
+    from wpprivsync.clients.webinarjam import WebinarJamClient
+
+    import requests
+
+    for client in (ActiveCampaignClient("http://ac.test/api/3", "t", session=requests.Session(), rng=random.Random(1),
+                                        backoff_base=0.5, backoff_max=30.0),
+                   WebinarJamClient("http://wj.test", "k", session=requests.Session(), rng=random.Random(1),
+                                    backoff_base=0.5, backoff_max=30.0)):
+        for retry in range(10):
+            step = min(30.0, 0.5 * 2 ** retry)
+            assert step / 2 <= client._backoff(retry) <= step
+    assert exponential_backoff_with_jitter(0, random.Random(0), base_s=0.001, cap_s=1, floor_s=0.01) == 0.01
 
 
 def test_leases_of_slow_steps_are_renewed_so_no_other_worker_takes_them(env):

@@ -10,7 +10,7 @@ import zipfile
 from support.system import build_settings
 from wpprivsync import services
 from wpprivsync.app import App
-from wpprivsync.wjfake import WebinarJamServer
+from wpprivsync_devkit.wjfake import WebinarJamServer
 
 KEY = "q" * 64
 

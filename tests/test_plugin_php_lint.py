@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PHP_FILES = sorted([*(REPO / "wp-plugin").rglob("*.php"), *(REPO / "tests" / "wp-plugins").rglob("*.php"),
-                    *(REPO / "src" / "wpprivsync" / "devstack" / "php").rglob("*.php")])
+                    *(REPO / "devkit" / "src" / "wpprivsync_devkit" / "devstack" / "php").rglob("*.php")])
 
 
 def test_there_is_php_to_lint():

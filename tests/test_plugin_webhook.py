@@ -99,7 +99,7 @@ def test_wrong_secret_with_a_malformed_body_is_still_403(wp):
     {},
     {"type": "unsubscribe"},
     delivery(**{"contact[email]": "not-an-email"}),
-    delivery(**{"date_time": "yesterday-ish at teatime"}),
+    delivery(date_time="yesterday-ish at teatime"),
     delivery(list="three"),
     {k: v for k, v in delivery().items() if k != "contact[email]"},
 ], ids=["empty", "no-date", "bad-email", "bad-date", "bad-list", "no-email"])

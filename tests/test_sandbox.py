@@ -18,11 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
-from wpprivsync.devstack import profiles
-from wpprivsync.devstack.processes import group_members, kill_group
-from wpprivsync.sandbox import PEOPLE
+from wpprivsync_devkit.devstack import profiles
+from wpprivsync_devkit.devstack.processes import group_members, kill_group
+from wpprivsync_devkit.sandbox import PEOPLE
 from wpprivsync.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

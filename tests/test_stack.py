@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from support.wordpress import PLUGIN_DIR, extra_plugin_dirs, requires_woocommerce, rest_session
-from wpprivsync.devstack import MariaDB, StackError, WordPressStack
-from wpprivsync.devstack import processes
-from wpprivsync.devstack.ports import free_port, is_listening
+from wpprivsync_devkit.devstack import MariaDB, StackError, WordPressStack
+from wpprivsync_devkit.devstack import processes
+from wpprivsync_devkit.devstack.ports import free_port, is_listening
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -270,7 +270,7 @@ def test_stop_leaves_no_process(tmp_path):
 
 
 def _wp_stack_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wpprivsync.devstack", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "wpprivsync_devkit.devstack", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120,
                           env={k: v for k, v in os.environ.items() if k != "WPPRIVSYNC_WOOCOMMERCE_DIR"})
 
@@ -316,7 +316,7 @@ def test_stack_left_running_is_stopped_when_its_process_exits(tmp_path):
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from wpprivsync.devstack import WordPressStack\n"
+        "from wpprivsync_devkit.devstack import WordPressStack\n"
         f"stack = WordPressStack(Path({str(tmp_path / 'stack')!r}), plugin_dirs=[], workers=2)\n"
         "stack.start()\n"
         "print(json.dumps(stack.pgids()))\n"

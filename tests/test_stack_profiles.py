@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from wpprivsync.devstack import profiles
-from wpprivsync.devstack.processes import StackError
-from wpprivsync.devstack.thirdparty import ThirdPartyShelf
+from wpprivsync_devkit.devstack import profiles
+from wpprivsync_devkit.devstack.processes import StackError
+from wpprivsync_devkit.devstack.thirdparty import ThirdPartyShelf
 
 REPO = Path(__file__).resolve().parents[1]
 

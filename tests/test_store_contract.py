@@ -797,17 +797,20 @@ def test_a_priority_step_not_yet_due_waits_its_turn(store):
 
 
 def test_migration_5_gives_existing_erasure_steps_priority(url):
+    from wpprivsync.store import baseline
+
     s = SqlStore(url)
     try:
-        s.migrate_to(4)
-        s.add_request(req("erase:old", email_hash="o1", steps=[NewStep("wordpress", "erase", {}, 0)]))
-        # a version-4 database as older code left it: no priority (PostgreSQL: no column at all;
-        # SQLite cannot drop it, the backfill is what matters there)
+        s.migrate_to(5)
+        # a version-5 database as older code left it: steps have no priority column yet
+        requests_, steps_ = baseline.V1.tables["requests"], baseline.V1.tables["steps"]
         with s.engine.begin() as conn:
-            if s.backend == "postgresql":
-                conn.exec_driver_sql("ALTER TABLE steps DROP COLUMN priority")
-            else:
-                conn.exec_driver_sql("UPDATE steps SET priority = 1")
+            rid = conn.execute(sa.insert(requests_).values(
+                site=SITE, action="erase", email_hash="o1", source="cli", status="open", received_at=T0,
+                due_at=T0, dedupe_key="erase:old").returning(requests_.c.id)).scalar_one()
+            conn.execute(sa.insert(steps_).values(
+                request_id=rid, site=SITE, system="wordpress", action="erase", params={}, position=0,
+                status="pending", attempts=0, next_attempt_at=T0, updated_at=T0))
         assert s.migrate() == migrations.LATEST
         with s.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT priority FROM steps").scalars().all() == [0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -15,7 +14,7 @@ import yaml
 
 from wpprivsync import errors
 from wpprivsync.clients.webinarjam import WebinarJamClient
-from wpprivsync.wjfake import WebinarJamServer
+from wpprivsync_devkit.wjfake import WebinarJamServer
 
 KEY = "k" * 64
 _REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -138,7 +137,7 @@ def test_every_answer_follows_the_openapi_contract(wj):
 
 
 def test_runs_on_its_own():
-    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync.wjfake", "--port", "0", "--key", KEY,
+    proc = subprocess.Popen([sys.executable, "-m", "wpprivsync_devkit.wjfake", "--port", "0", "--key", KEY,
                              "--webinar", "5:Own:2026-11-01 18:00"], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

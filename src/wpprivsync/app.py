@@ -11,13 +11,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Callable
+from typing import Callable
 
 import requests
 
+from .clients.protocols import ActiveCampaignApi, WebinarJamApi, WordPressApi
 from .engine.plan import Planner
 from .engine.worker import Worker
+from .metrics import Metrics
+from .policy import Policy
 from .settings import Settings, SiteSettings
+from .store.api import Store
 
 
 def utcnow() -> datetime:
@@ -27,15 +31,15 @@ def utcnow() -> datetime:
 @dataclass
 class SiteClients:
     site: SiteSettings
-    wordpress: Any
-    activecampaign: Any
-    webinarjam: Any = None  # None when the site has no WebinarJam webinars configured
+    wordpress: WordPressApi
+    activecampaign: ActiveCampaignApi
+    webinarjam: WebinarJamApi | None = None  # None when the site has no WebinarJam webinars configured
 
 
 class App:
     def __init__(self, settings: Settings, *, session_factory: Callable[[], requests.Session] = requests.Session,
                  clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
-                 metrics: Any = None):
+                 metrics: Metrics | None = None):
         self.settings = settings
         self.session_factory = session_factory
         self.clock = clock
@@ -46,13 +50,13 @@ class App:
 
     # -- parts -------------------------------------------------------------------------
     @cached_property
-    def store(self) -> Any:
+    def store(self) -> Store:
         from .store import open_store
 
         return open_store(self.settings.store_url)
 
     @cached_property
-    def policy(self) -> Any:
+    def policy(self) -> Policy:
         from .policy import load_policy
 
         return load_policy(self.settings.policy_file)
@@ -86,7 +90,7 @@ class App:
         budget = rate_budget(site.account_key, store_url=self.settings.store_url)
         activecampaign = ActiveCampaignClient(str(site.activecampaign_url), site.activecampaign_token.get_secret_value(),
                                               session=self.session_factory(), budget=budget, sleep=self.sleep)
-        webinarjam = None
+        webinarjam: WebinarJamApi | None = None
         if site.webinarjam:
             from .clients.webinarjam import WebinarJamClient
 

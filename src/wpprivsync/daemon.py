@@ -49,7 +49,7 @@ class Daemon:
         self.app = app
         self.worker_only = worker_only
         self.config_path = config_path
-        self.children: list[subprocess.Popen] = []
+        self.children: list[subprocess.Popen[bytes]] = []
         self._spawned_at: list[float] = []
         self.stop = stop or threading.Event()
         self.worker = app.worker(stop=self.stop)
@@ -200,7 +200,7 @@ class Daemon:
             log.info("daemon stopped")
         return 0
 
-    def _spawn_worker(self) -> subprocess.Popen:
+    def _spawn_worker(self) -> subprocess.Popen[bytes]:
         """An extra worker process with the same settings (environment and config file)."""
         config = ["--config", str(self.config_path)] if self.config_path is not None else []
         return subprocess.Popen([sys.executable, "-m", "wpprivsync.cli", *config, "run", "--worker-only"])

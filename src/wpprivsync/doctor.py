@@ -2,7 +2,9 @@
 
 For each site: WordPress reachable, credentials valid, plugin active (and its version), the
 service user holds the plugin's capability; ActiveCampaign reachable, token valid, each
-newsletter list exists. Then: the store is writable. A failed check does not stop the others
+newsletter list exists. Then: the store is writable, the policy file loads and checks, and at
+least one site is configured (doctor fails with none: the daemon would have nothing to do, so
+the systemd unit's ``ExecStartPre`` stops the start instead of passing). A failed check does not stop the others
 of the other system (ActiveCampaign is checked even when WordPress is down); checks that
 depend on a failed one are reported as skipped, saying why.
 
@@ -13,6 +15,7 @@ the checks against real or local servers without patching.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import requests
@@ -30,7 +33,7 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 @dataclass(frozen=True)
 class CheckResult:
     site: str | None  # None for checks not tied to a site (the store)
-    system: str  # "wordpress", "activecampaign", "store"
+    system: str  # "wordpress", "activecampaign", "webinarjam", "store", "policy", "config"
     name: str  # "reachable", "credentials", "plugin", "capability", "token", "list 7", "writable"
     status: str  # PASS, FAIL or SKIP
     detail: str  # the reason, never a secret
@@ -96,11 +99,14 @@ def run_checks(settings: Settings, *, session_factory: Callable[[], requests.Ses
         with session_factory() as session:
             results += check_wordpress(site, wordpress_factory(site, session))
         with session_factory() as session:
-            results += check_activecampaign(site, lambda: activecampaign_factory(site, session, settings))
+            results += check_activecampaign(  # the factory is called before the loop moves on
+                site, lambda: activecampaign_factory(site, session, settings))  # noqa: B023
         if site.webinarjam:
             with session_factory() as session:
                 results += check_webinarjam(site, default_webinarjam(site, session))
     results += check_store(settings.store_url, store_opener)
+    results += check_policy(settings.policy_file)
+    results += check_sites(settings)
     return results
 
 
@@ -297,6 +303,34 @@ def check_store(url: str, opener: Callable[[str], Any]) -> list[CheckResult]:
         close = getattr(store, "close", None)
         if close is not None:
             close()
+
+
+# -- policy and configuration ----------------------------------------------------------
+
+
+def check_policy(path: Path) -> list[CheckResult]:
+    """The policy file loads and passes the policy's checks (every rule the engine needs, each
+    quoting its clause); says whether it is the default shipped with wpprivsync."""
+    from .policy import load_policy
+    from .settings import default_policy_file
+
+    which = "the default policy" if path == default_policy_file() else str(path)
+    try:
+        policy = load_policy(path)
+    except errors.WpprivsyncError as exc:
+        return [CheckResult(None, "policy", "rules", FAIL, f"{which}: {_reason(exc)}")]
+    return [CheckResult(None, "policy", "rules", PASS, f"{which}: {len(policy.rules)} rules")]
+
+
+def check_sites(settings: Settings) -> list[CheckResult]:
+    """At least one site is configured: with none, the daemon has nothing to do."""
+    if not settings.sites:
+        return [CheckResult(None, "config", "sites", FAIL,
+                            "no site configured: add a [[sites]] table to the configuration file "
+                            "(see config/wpprivsync.example.toml)")]
+    names = ", ".join(site.name for site in settings.sites)
+    count = len(settings.sites)
+    return [CheckResult(None, "config", "sites", PASS, f"{count} site{'s' if count != 1 else ''} configured: {names}")]
 
 
 # -- helpers -----------------------------------------------------------------------------

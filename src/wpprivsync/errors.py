@@ -25,6 +25,8 @@ plain emails.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class WpprivsyncError(Exception):
     """Base of every wpprivsync error."""
@@ -85,7 +87,7 @@ class NotFound(RemoteError):
 class RateLimited(RemoteError):
     retryable = True
 
-    def __init__(self, message: str, *, system: str, retry_after: float | None = None, **kw):
+    def __init__(self, message: str, *, system: str, retry_after: float | None = None, **kw: Any):
         self.retry_after = retry_after
         super().__init__(message, system=system, status=429, **kw)
 

@@ -12,9 +12,11 @@ from . import __version__, errors
 from .app import App
 from .engine import preflight
 from .engine.ingest import pull_events
-from .engine.worker import PassStats
+from .engine.worker import PassStats, Worker
 from .identity import email_hash, is_email, normalise_email
-from .store.api import DEAD, DONE, OPEN, PENDING, RUNNING
+from .store.api import DEAD, DONE, OPEN, PENDING, RUNNING, Step
+
+StepCallback = Callable[[Step, str], None]  # called with each finished step and its verdict ("done", "retry", "dead")
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def pull(app: App, site_name: str) -> dict[str, int]:
     return {"events": stats.events, "requests": stats.requests, "acked": stats.acked}
 
 
-def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,
+def sync_once(app: App, *, worker: Worker | None = None, on_step: StepCallback | None = None,
               sites: list[str] | None = None) -> dict[str, Any]:
     """One pass: pull every site's events, then run every due step. Errors reaching one site
     are reported per site and do not stop the others."""
@@ -91,7 +93,8 @@ def _refuse_behind_dead(app: App, site_name: str, digest: str | None) -> None:
                 f"blocks any new request; run `wpprivsync retry {dead[0].id}` (or `wpprivsync retry --all`) first")
 
 
-def run_request(app: App, request_id: int, *, on_step: Callable | None = None, max_passes: int = 50) -> dict:
+def run_request(app: App, request_id: int, *, on_step: StepCallback | None = None,
+                max_passes: int = 50) -> dict[str, Any]:
     """Run due steps until this request is no longer open, or only has steps waiting for a
     later retry. Returns the request's view."""
     worker = app.worker()
@@ -160,7 +163,7 @@ def retry(app: App, step_id: int | None = None, *, all_failed: bool = False) -> 
 
 
 # -- reporting --------------------------------------------------------------------------------
-def _systems(steps: list) -> dict[str, str]:
+def _systems(steps: list[Step]) -> dict[str, str]:
     """Each system's state in a request: its least finished step wins (failed > running >
     pending > done)."""
     rank = {DONE: 0, PENDING: 1, RUNNING: 2, DEAD: 3}
@@ -203,7 +206,7 @@ def _task_dict(t: Any, now: datetime) -> dict[str, Any]:
             "request_id": t.request_id, "note": t.note, "closed_at": t.closed_at}
 
 
-def tasks_view(app: App, *, site: str | None = None, status: str | None = "open", limit: int = 200) -> list[dict]:
+def tasks_view(app: App, *, site: str | None = None, status: str | None = "open", limit: int = 200) -> list[dict[str, Any]]:
     """Manual tasks (open ones by default), soonest due first."""
     now = app.clock()
     return [_task_dict(t, now) for t in app.store.tasks(site=site, status=status, limit=limit)]
@@ -263,7 +266,7 @@ def send_heartbeat(app: App, site: str, *, last_error: str | None = None) -> Non
     app.clients(site).wordpress.heartbeat(_plain(heartbeat_body(app, site, last_error=last_error)))
 
 
-def audit_view(app: App, email: str | None = None, *, site: str | None = None, limit: int = 200) -> list[dict]:
+def audit_view(app: App, email: str | None = None, *, site: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     digest = email_hash(app.secret, _check_email(email)) if email else None
     return [{"id": a.id, "at": a.at, "site": a.site, "system": a.system, "action": a.action,
              "removed": a.items_removed, "retained": a.items_retained, "retained_until": a.retained_until,

@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,12 +52,9 @@ def default_store_url() -> str:
 
 
 def default_policy_file() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "config" / "policy.toml"
-        if candidate.is_file():
-            return candidate
-    return Path(platformdirs.user_config_dir(APP)) / "policy.toml"
+    """The policy shipped inside the package (``config/policy.toml`` in a checkout, the same
+    file); ``policy_file`` in the settings points elsewhere to override it."""
+    return Path(__file__).resolve().parent / "policy" / "policy.toml"
 
 
 class _FieldProblem(ValueError):
@@ -249,17 +247,17 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(err: dict[str, Any]) -> tuple[str, str, str | None]:
+def _describe(err: ErrorDetails) -> tuple[str, str, str | None]:
     """(field, message, hint) for one pydantic error."""
-    loc = tuple(err.get("loc", ()))
+    where = tuple(err.get("loc", ()))
     msg = err.get("msg", "invalid value")
     msg = msg.removeprefix("Value error, ")
     kind = err.get("type", "")
     problem = (err.get("ctx") or {}).get("error")
     if isinstance(problem, _FieldProblem):
-        field = _location(loc + (problem.field,)) if problem.field not in loc else _location(loc)
+        field = _location(where + (problem.field,)) if problem.field not in where else _location(where)
         return field, str(problem), problem.hint
-    loc = _location(loc) or "config"
+    loc = _location(where) or "config"
     hints = {
         "missing": "this setting is required",
         "extra_forbidden": "unknown setting: remove it or check its spelling",
@@ -332,7 +330,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
 
     def mask(d: dict[str, Any]) -> dict[str, Any]:
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in d.items():
             if k.endswith(("_secret", "_password", "_token", "_api_key")) or k in {"site_secret"}:
                 out[k] = "********" if v else None

@@ -1,4 +1,4 @@
-"""Fixtures for the local ActiveCampaign server (wpprivsync.acfake).
+"""Fixtures for the local ActiveCampaign server (wpprivsync_devkit.acfake).
 
     ac_server_session   one server for the whole session (5 requests per second, like the real one)
     ac_server           the same server, reset (data, counters, faults, deliveries) before each test
@@ -16,7 +16,7 @@ import pathlib
 import pytest
 import requests
 
-from wpprivsync.acfake import ActiveCampaignServer
+from wpprivsync_devkit.acfake import ActiveCampaignServer
 from wpprivsync.clients.activecampaign import ActiveCampaignClient
 from wpprivsync.clients.ratebudget import rate_budget
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wpprivsync.devstack.postgres import PostgresServer, find_bin_dir
+from wpprivsync_devkit.devstack.postgres import PostgresServer, find_bin_dir
 
 _names = itertools.count(1)
 

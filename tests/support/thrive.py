@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wpprivsync.devstack import WordPressStack
+from wpprivsync_devkit.devstack import WordPressStack
 
 
 def _q(value: str) -> str:

@@ -1,6 +1,6 @@
 """A real WordPress for the tests (pytest plugin, loaded by tests/conftest.py).
 
-The stack runs one *profile* (``wpprivsync.devstack.profiles``) per pytest run:
+The stack runs one *profile* (``wpprivsync_devkit.devstack.profiles``) per pytest run:
 
     current  WordPress 7.1 + WooCommerce 9.9.5 with HPOS (sync off) + Thrive Comments/Leads/Ovation
     legacy   Debian's WordPress 6.1.9 + WooCommerce 7.8.2 on posts storage + Thrive
@@ -45,9 +45,9 @@ from typing import Iterator
 import pytest
 import requests
 
-from wpprivsync.devstack import WordPressStack
-from wpprivsync.devstack.profiles import NAMES, Profile, ProfileUnavailable, default_name, resolve
-from wpprivsync.devstack.thirdparty import ThirdPartyShelf
+from wpprivsync_devkit.devstack import WordPressStack
+from wpprivsync_devkit.devstack.profiles import NAMES, Profile, ProfileUnavailable, default_name, resolve
+from wpprivsync_devkit.devstack.thirdparty import ThirdPartyShelf
 
 PROFILE_ENV = "WPPRIVSYNC_PROFILE"
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,13 @@ require_once __DIR__ . '/includes/class-wpprivsync-outbox.php';
 require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 
 if ( is_multisite() ) {
-	foreach ( get_sites( array( 'fields' => 'ids', 'number' => 0 ) ) as $wpprivsync_site ) {
+	$wpprivsync_sites = get_sites(
+		array(
+			'fields' => 'ids',
+			'number' => 0,
+		)
+	);
+	foreach ( $wpprivsync_sites as $wpprivsync_site ) {
 		switch_to_blog( $wpprivsync_site );
 		Wpprivsync_Installer::uninstall();
 		restore_current_blog();

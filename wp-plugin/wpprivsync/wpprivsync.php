@@ -12,6 +12,7 @@
  * License:           GPL-2.0-or-later
  * Text Domain:       wpprivsync
  * Domain Path:       /languages
+ * Update URI:        false
  *
  * @package wpprivsync
  */

@@ -20,7 +20,8 @@ _STYLE = {doctor.PASS: "bold green", doctor.FAIL: "bold red", doctor.SKIP: "yell
 def doctor_command(app: AppContext, json_output: bool) -> None:
     """Check that each site is ready: WordPress reachable, credentials valid, plugin active,
     service user holds the wpprivsync_sync capability; ActiveCampaign reachable, token valid,
-    lists exist; the store writable. Prints one PASS/FAIL line per check with the reason and
+    lists exist; the store writable; the policy loads; at least one
+    site is configured. Prints one PASS/FAIL line per check with the reason and
     exits 1 if any check fails (2 if the configuration is invalid).
 
     \b

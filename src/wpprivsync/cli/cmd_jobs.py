@@ -8,11 +8,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ..engine.reconcile import reconcile
 from ..engine.retention import sweep_exports, sweep_orders
 from ..engine.webinars import sweep_webinars
+from ..settings import SiteSettings
 from .common import emit, get_app
 from .main import cli
 
 
-def _sites(ctx: click.Context) -> list:
+def _sites(ctx: click.Context) -> list[SiteSettings]:
     app = get_app(ctx)
     chosen = ctx.find_root().obj.site_name
     return [app.site(chosen)] if chosen else app.sites
@@ -38,7 +39,7 @@ def reconcile_cmd(ctx: click.Context, dry_run: bool) -> None:
             task = bar.add_task(f"{site.name}: reading both sides", total=None)
             c = app.clients(site.name)
             report = reconcile(site, c.wordpress, c.activecampaign, app.store, app.planner(site.name), app.secret,
-                               app.clock, dry_run=dry_run, progress=lambda _stage, n: bar.advance(task, n))
+                               app.clock, dry_run=dry_run, progress=lambda _stage, n: bar.advance(task, n))  # noqa: B023 — used in this iteration
             reports[site.name] = report.as_dict()
 
     def human() -> None:

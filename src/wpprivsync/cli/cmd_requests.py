@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from .common import emit, get_app, site_name, step_printer
 from .main import cli
 
 
-def _show_request(view: dict) -> None:
+def _show_request(view: dict[str, Any]) -> None:
     colour = {"done": "green", "open": "yellow", "failed": "red"}.get(view["status"], "white")
     click.secho(f"request {view['id']} ({view['action']}): {view['status']}", fg=colour, bold=True)
     for s in view["steps"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -37,7 +37,7 @@ def emit(ctx: click.Context, data: Any, human: Any = None) -> None:
     ctx.find_root().obj.emit(data, human)
 
 
-def step_printer(ctx: click.Context):
+def step_printer(ctx: click.Context) -> Callable[[Any, str], None] | None:
     """An ``on_step`` callback that prints one line per finished step (not with --json)."""
     if ctx.find_root().obj.json_output:
         return None

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import requests
 
 from .. import errors
+from ..backoff import exponential_backoff_with_jitter
 from ..identity import is_email, normalise_email, redact_email
 from .protocols import BulkContact, Contact, ListMember
 from .session import CrossHostRedirect, keep_credentials_home, settle_environment
@@ -80,7 +81,7 @@ class ClientStats:
     calls: int = 0
     http429: int = 0
     retries: int = 0
-    by_endpoint: Counter = field(default_factory=Counter)
+    by_endpoint: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, endpoint: str) -> None:
@@ -137,9 +138,8 @@ class ActiveCampaignClient:
 
     # -- transport ---------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least 10 ms."""
-        cap = min(self._backoff_max, self._backoff_base * (2 ** attempt))
-        return max(0.01, self._rng.uniform(0, cap))
+        return exponential_backoff_with_jitter(attempt, self._rng, base_s=self._backoff_base,
+                                               cap_s=self._backoff_max, floor_s=0.01)
 
     def _scrub(self, text: str) -> str:
         if self._token:
@@ -155,6 +155,7 @@ class ActiveCampaignClient:
         headers = {"Api-Token": self._token, "Accept": "application/json"}
         failures = 0   # 5xx and transport errors
         throttled = 0  # 429s
+        wait: float | None
         while True:
             self._budget.acquire()
             self.stats.count(endpoint)
@@ -245,8 +246,10 @@ class ActiveCampaignClient:
         id is missing (created since)."""
         if not wanted:
             return {}
-        load = lambda: {str(item["id"]): str(item.get(attr, "")) for item in self._collect(kind, kind)}
-        names = self._cached(kind, load)
+        def load() -> dict[str, str]:
+            return {str(item["id"]): str(item.get(attr, "")) for item in self._collect(kind, kind)}
+
+        names: dict[str, str] = self._cached(kind, load)
         if not wanted <= names.keys():
             with self._cache_lock:
                 self._cache.pop(kind, None)
@@ -357,10 +360,10 @@ class ActiveCampaignClient:
         return batch_ids
 
     def bulk_import_status(self, batch_id: str) -> dict[str, Any]:
-        return self._request("GET", "import/info", params={"batchId": batch_id})
+        return _object(self._request("GET", "import/info", params={"batchId": batch_id}), "GET /import/info")
 
     def bulk_import_outstanding(self) -> dict[str, Any]:
-        return self._request("GET", "import/bulk_import")
+        return _object(self._request("GET", "import/bulk_import"), "GET /import/bulk_import")
 
     def wait_bulk_import(self, batch_ids: Sequence[str], timeout: float = 300.0, poll: float = 1.0,
                          *, details: bool = False) -> dict[str, Any]:
@@ -385,7 +388,8 @@ class ActiveCampaignClient:
         body = self._request("GET", f"lists/{int(list_id)}")
         if not isinstance(body.get("list"), dict):
             raise errors.BadResponse("GET /lists/{id}: no list in the answer", system=SYSTEM)
-        return body["list"]
+        found: dict[str, Any] = body["list"]
+        return found
 
     def list_members(self, list_id: int) -> Iterator[ListMember]:
         """Every contact on the list with its status: subscribed ones first, then
@@ -412,7 +416,8 @@ class ActiveCampaignClient:
         body = self._request("POST", "webhooks", json={"webhook": hook})
         if not isinstance(body.get("webhook"), dict):
             raise errors.BadResponse("POST /webhooks: no webhook in the answer", system=SYSTEM)
-        return body["webhook"]
+        webhook: dict[str, Any] = body["webhook"]
+        return webhook
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         return self._collect("webhooks", "webhooks")
@@ -425,11 +430,18 @@ class ActiveCampaignClient:
         return {"ok": True, "lists": _int((body.get("meta") or {}).get("total"), default=len(body.get("lists") or []))}
 
 
+def _object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise errors.BadResponse(f"{what}: the answer is not a JSON object", system=SYSTEM)
+    return body
+
+
 def _api_message(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None
-    if isinstance(body.get("message"), str):
-        return body["message"]
+    message = body.get("message")
+    if isinstance(message, str):
+        return message
     errs = body.get("errors")
     if isinstance(errs, list) and errs and isinstance(errs[0], dict):
         return "; ".join(str(e.get("detail") or e.get("title") or "") for e in errs[:3])

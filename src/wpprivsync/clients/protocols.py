@@ -8,7 +8,10 @@ the message.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .webinarjam import Registration, Session
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class WordPressApi(Protocol):
     def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]: ...
     def heartbeat(self, body: dict[str, Any]) -> None: ...
     def store_export(self, archive: bytes) -> dict[str, Any]: ...  # {"url", "expires_at"} for the admin page
+    def core_export(self, email: str, items: list[dict[str, Any]]) -> dict[str, Any]: ...  # core's exporter
 
 
 class ActiveCampaignApi(Protocol):
@@ -83,3 +87,15 @@ class ActiveCampaignApi(Protocol):
     def list_webhooks(self) -> list[dict[str, Any]]: ...
     def delete_webhook(self, webhook_id: int) -> bool: ...
     def check(self) -> dict[str, Any]: ...  # cheap authenticated call (GET /users/me or /lists?limit=1)
+
+
+class WebinarJamApi(Protocol):
+    """The WebinarJam API calls the engine makes (``clients.webinarjam``)."""
+
+    def webinars(self) -> list[dict[str, Any]]: ...
+    def sessions(self, webinar_id: int) -> list[Session]: ...
+    def registrants(self, webinar_id: int, *, search: str | None = None,
+                    schedule_id: int | None = None) -> Iterator[Registration]: ...
+    def find_registrations(self, webinar_id: int, email: str) -> list[Registration]: ...
+    def unsubscribe(self, webinar_id: int, lead_id: int) -> None: ...
+    def check(self) -> dict[str, Any]: ...

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, SQLiteBucket, TimeClock
+from pyrate_limiter import Duration, Limiter, Rate, RateItem, TimeClock
+from pyrate_limiter.buckets.in_memory_bucket import InMemoryBucket
+from pyrate_limiter.buckets.sqlite_bucket import SQLiteBucket
 from pyrate_limiter.buckets.sqlite_bucket import Queries as _SqliteQueries
 from pyrate_limiter.buckets.postgres import PostgresBucket, Queries as _PgQueries
 
@@ -69,7 +71,7 @@ class RateBudget:
         try:
             while not self._limiter.try_acquire(self._name):
                 pass  # the limiter already slept up to its max delay; keep queueing
-        except Exception as exc:  # the backing store (SQLite file, PostgreSQL) failed
+        except Exception as exc:  # noqa: BLE001 — the backing store (SQLite file, PostgreSQL) failed
             raise errors.StoreError(f"rate budget ({self.backend}) failed: {type(exc).__name__}") from None
         self.stats.add(time.monotonic() - started)
 
@@ -78,13 +80,13 @@ class RateBudget:
 
 
 def _now_ms() -> int:
-    return TimeClock().now()
+    return int(TimeClock().now())  # type: ignore[no-untyped-call]  # pyrate-limiter leaves now() unannotated
 
 
 class _StampedInMemoryBucket(InMemoryBucket):
     """Stamps each slot when it is granted (see the module's note)."""
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         item.timestamp = max(_now_ms(), self.items[-1].timestamp if self.items else 0)  # stays sorted
         return super().put(item)
 
@@ -106,7 +108,7 @@ class _SharedSQLiteBucket(SQLiteBucket):
             index_name=f"idx_{table}_rate_item_timestamp", table_name=table))
         return cls(rates, conn, table=table)
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         if item.weight == 0:
             return True
         with self.lock:  # threads of this process share the connection
@@ -129,7 +131,7 @@ class _SharedSQLiteBucket(SQLiteBucket):
                     self.conn.execute("ROLLBACK")
                 raise
 
-    def leak(self, current_timestamp=None):  # type: ignore[override]
+    def leak(self, current_timestamp: int | None = None) -> int:
         """Delete the slots that left the window. One statement by time: pyrate-limiter's own
         leak counts the old slots, then deletes that many of the oldest, which, with another
         process leaking between the two, would delete slots still in the window."""
@@ -157,7 +159,7 @@ class _LockedPostgresBucket(PostgresBucket):
             conn.execute(_PgQueries.CREATE_INDEX_ON_TIMESTAMP.format(table=self._full_tbl,
                                                                      index=f"timestampIndex_{self.table}"))
 
-    def put(self, item):  # type: ignore[override]
+    def put(self, item: RateItem) -> bool:
         if item.weight == 0:
             return True
         with self._get_conn() as conn:
@@ -195,7 +197,7 @@ def _backend_for(store_url: str | None) -> tuple[str, Any]:
 
     try:
         url = make_url(store_url)
-    except Exception:
+    except Exception:  # noqa: BLE001 — SQLAlchemy raises several kinds for a malformed URL
         raise errors.ConfigError("not a database URL", field="store_url") from None
     driver = url.drivername.split("+", 1)[0]
     if driver == "sqlite":
@@ -244,7 +246,7 @@ def rate_budget(account_key: str, *, store_url: str | None = None, rate: int = D
                 budget = _build(key[0], backend, where, rate, int(Duration.SECOND) + margin_ms)
             except errors.WpprivsyncError:
                 raise
-            except Exception as exc:  # sqlite3, psycopg: the backing store is unusable
+            except Exception as exc:  # noqa: BLE001 — sqlite3, psycopg: the backing store is unusable
                 raise errors.StoreError(f"cannot set up the rate budget ({backend}): {type(exc).__name__}") from None
             _registry[key] = budget
         return budget

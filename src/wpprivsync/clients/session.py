@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -55,7 +56,7 @@ def keep_credentials_home(session: requests.Session) -> requests.Session:
     followed as before. Idempotent."""
     if getattr(session, "_wpprivsync_guarded", False):
         return session
-    original = session.rebuild_auth
+    original: Callable[[requests.PreparedRequest, requests.Response], None] = session.rebuild_auth
 
     def rebuild_auth(prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         old_url = str(response.request.url)

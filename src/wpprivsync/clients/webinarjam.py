@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import requests
 
 from .. import errors
+from ..backoff import exponential_backoff_with_jitter
 from ..identity import normalise_email, redact_email
 from .activecampaign import ClientStats
 from .session import settle_environment
@@ -81,8 +82,8 @@ class WebinarJamClient:
 
     # -- transport ---------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        cap = min(self._backoff_max, self._backoff_base * (2 ** attempt))
-        return max(0.01, self._rng.uniform(0, cap))
+        return exponential_backoff_with_jitter(attempt, self._rng, base_s=self._backoff_base,
+                                               cap_s=self._backoff_max, floor_s=0.01)
 
     def _scrub(self, text: str) -> str:
         if self._key:
@@ -119,7 +120,7 @@ class WebinarJamClient:
                     self.stats.count_429()
                 if failures >= self._max_retries:
                     cls = errors.RateLimited if status == 429 else errors.ServerError
-                    kw = {} if status == 429 else {"status": status}
+                    kw: dict[str, Any] = {} if status == 429 else {"status": status}
                     raise cls(f"{endpoint}: HTTP {status} after {failures + 1} tries", system=SYSTEM, **kw)
                 self._retry(failures, endpoint, f"answered {status}")
                 failures += 1

@@ -38,7 +38,7 @@ class WordPressClient:
         return f"{self.base_url}/?rest_route=/{route.lstrip('/')}"
 
     def _call(self, method: str, route: str, *, params: dict[str, Any] | None = None,
-              json: Any = None, auth: bool = True) -> Any:
+              json: Any = None, auth: bool = True) -> dict[str, Any]:
         try:
             resp = self._session.request(
                 method, self._url(route), params=params, json=json,
@@ -62,7 +62,7 @@ class WordPressClient:
         return self._call("GET", "wp/v2/users/me", params={"context": "edit"})
 
     # -- plugin ------------------------------------------------------------------------
-    def _plugin(self, method: str, route: str, **kw: Any) -> Any:
+    def _plugin(self, method: str, route: str, **kw: Any) -> dict[str, Any]:
         return self._call(method, f"{NAMESPACE}/{route}", **kw)
 
     def status(self) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def _field(body: Any, name: str) -> Any:
     return body[name]
 
 
-def _decode(resp: requests.Response) -> Any:
+def _decode(resp: requests.Response) -> dict[str, Any]:
     try:
         body = resp.json()
     except ValueError:
@@ -214,11 +214,14 @@ def _decode(resp: requests.Response) -> Any:
     if resp.status_code < 400:
         if body is None:
             raise errors.BadResponse(f"HTTP {resp.status_code} without a JSON body", system=SYSTEM, status=resp.status_code)
+        if not isinstance(body, dict):  # every route the client calls answers a JSON object
+            raise errors.BadResponse(f"HTTP {resp.status_code} with JSON that is not an object", system=SYSTEM,
+                                     status=resp.status_code)
         return body
     code = body.get("code") if isinstance(body, dict) else None
     message = body.get("message") if isinstance(body, dict) else None
     text = message or f"HTTP {resp.status_code}"
-    kw = {"system": SYSTEM, "status": resp.status_code, "code": code}
+    kw: dict[str, Any] = {"system": SYSTEM, "status": resp.status_code, "code": code}
     if resp.status_code == 401 or code in {"invalid_username", "incorrect_password", "rest_not_logged_in"}:
         raise errors.AuthenticationFailed(f"authentication failed ({code or resp.status_code})", **kw)
     if resp.status_code == 403:

@@ -59,7 +59,7 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
     }
 
 
-def core_export_items(email: str, activecampaign: ActiveCampaignApi, webinarjam: Any, site: Any) -> list[dict]:
+def core_export_items(email: str, activecampaign: ActiveCampaignApi, webinarjam: Any, site: Any) -> list[dict[str, Any]]:
     """The ActiveCampaign contact (lists, fields, tags) and WebinarJam registrations as items
     of core's exporter format ({group_id, group_label, item_id, data: [{name, value}]})."""
     items: list[dict[str, Any]] = []

@@ -140,7 +140,8 @@ class Planner:
     def plan(self, event: Event, now: datetime) -> Plan:
         """``now`` stands in for the event's time when the event carries none."""
         received = _parse_time(event.created_at) or now
-        handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
+        handler: Callable[[Event, dict[str, Any], datetime], Plan] | None = getattr(
+            self, "_on_" + event.type.replace(".", "_"), None)
         if handler is None:
             return self._invalid(event, received, f"unknown event type {event.type!r}")
         payload = event.payload if isinstance(event.payload, dict) else {}
@@ -156,11 +157,11 @@ class Planner:
                                           detail={"event_id": event.id, "type": event.type}, at=received)])
 
     # -- one method per event type ---------------------------------------------------------
-    def _on_account_deleted(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_account_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         return Plan([self.request(ERASE, email, source="account-deleted", received_at=received, event_id=event.id)])
 
-    def _on_erasure_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_erasure_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         # From Tools → Erase Personal Data the admin's browser runs WordPress's erasers itself;
         # from the admin page nothing has run yet.
@@ -168,13 +169,13 @@ class Planner:
         return Plan([self.request(ERASE, email, source=str(p.get("source") or "erasure-request"),
                                   received_at=received, event_id=event.id, wordpress_erasure=in_wordpress)])
 
-    def _on_erasure_completed(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_erasure_completed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         return Plan(audit=[self._audit(email, "wordpress", "erasure_completed", received,
                                        reason="WordPress privacy tools completed the erasure request",
                                        detail={"request_id": _int(p.get("request_id"), "request_id", default=0)})])
 
-    def _on_comment_deleted(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_comment_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         comment_id = _int(p.get("comment_id"), "comment_id")
         audit = [self._audit(email, "wordpress", "comment_deleted", received, removed=1,
@@ -186,19 +187,19 @@ class Planner:
             requests[0] = _without_wordpress(requests[0])
         return Plan(requests, audit)
 
-    def _on_comments_removal_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_comments_removal_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         return Plan([self.request(REMOVE_COMMENTS, _email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
 
-    def _on_export_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_export_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         return Plan([self.request(EXPORT, _email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
 
-    def _on_core_export_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_core_export_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         return Plan([self.request(CORE_EXPORT, _email(p), source="privacy-tools", received_at=received,
                                   event_id=event.id)])
 
-    def _on_consent_changed(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_consent_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         consent = p.get("consent")
         if not isinstance(consent, bool):
@@ -207,15 +208,15 @@ class Planner:
         return Plan([self.request(action, email, source=f"wordpress-{p.get('source') or 'consent'}",
                                   received_at=received, event_id=event.id)])
 
-    def _on_newsletter_unsubscribed(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_newsletter_unsubscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         return Plan([self.request(UNSUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)])
 
-    def _on_newsletter_subscribed(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_newsletter_subscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         return Plan([self.request(SUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)])
 
-    def _on_identity_unproven(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_identity_unproven(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         # A WordPress user acted on an email they never proved to own (docs/IDENTITY.md):
         # nothing reaches ActiveCampaign or the suppression list; the attempt is audited.
         attempt = str(p.get("attempt") or "unknown")[:64]
@@ -224,7 +225,7 @@ class Planner:
                                        detail={"user_id": _int(p.get("user_id"), "user_id", default=0),
                                                "attempt": attempt})])
 
-    def _on_task_closed(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_task_closed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         status = p.get("status", "done")
         note = p.get("note")
         if status not in ("done", "waived"):
@@ -233,14 +234,14 @@ class Planner:
             raise _Malformed("a note is required")
         return Plan(close_tasks=[(_int(p.get("task_id"), "task_id"), status, note.strip()[:2000])])
 
-    def _on_retry_requested(self, event: Event, p: dict, received: datetime) -> Plan:
+    def _on_retry_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         if p.get("all") is True:
             return Plan(retry_all=True)
         return Plan(retry_step_ids=[_int(p.get("step_id"), "step_id")])
 
     # -- helpers -----------------------------------------------------------------------
     def _audit(self, email: str, system: str, action: str, at: datetime, *, removed: int = 0,
-               reason: str = "", detail: dict | None = None) -> AuditEntry:
+               reason: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
         return AuditEntry(site=self.site, email_hash=email_hash(self.secret, email), system=system, action=action,
                           items_removed=removed, reason=reason, detail=detail or {}, at=at)
 
@@ -265,7 +266,7 @@ class _Malformed(ValueError):
     pass
 
 
-def _email(payload: dict) -> str:
+def _email(payload: dict[str, Any]) -> str:
     value = payload.get("email")
     if not isinstance(value, str) or not is_email(value):
         raise _Malformed("payload has no valid email")

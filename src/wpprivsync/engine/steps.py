@@ -12,24 +12,26 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import errors
-from ..clients.protocols import ActiveCampaignApi, WordPressApi
+from ..clients.protocols import ActiveCampaignApi, WebinarJamApi, WordPressApi
+from ..policy import Policy
+from ..settings import SiteSettings
 from ..store.api import AuditEntry, NewTask, Request, Step, Store
 from . import residues
 
 
 @dataclass
 class StepContext:
-    site: Any  # SiteSettings
+    site: SiteSettings
     request: Request
     step: Step
     wordpress: WordPressApi
     activecampaign: ActiveCampaignApi
     store: Store
-    policy: Any  # wpprivsync.policy.Policy
+    policy: Policy
     now: datetime
     export_dir: Path
     prefetched: Any = None  # this step's answer when the worker batched the call (a dict, a ScanReport)
-    webinarjam: Any = None  # clients.webinarjam.WebinarJamClient, None when the site has no webinars
+    webinarjam: WebinarJamApi | None = None  # None when the site has no webinars
 
     @property
     def email(self) -> str:
@@ -38,7 +40,7 @@ class StepContext:
         return self.request.email
 
     def audit(self, system: str, action: str, *, removed: int = 0, retained: int = 0,
-              until: date | None = None, reason: str = "", detail: dict | None = None) -> AuditEntry:
+              until: date | None = None, reason: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
         return AuditEntry(site=self.site.name, email_hash=self.request.email_hash, system=system, action=action,
                           items_removed=removed, items_retained=retained, retained_until=until, reason=reason,
                           request_id=self.request.id, step_id=self.step.id, detail=detail or {}, at=self.now)
@@ -65,7 +67,7 @@ def handler(system: str, action: str) -> Callable[[Handler], Handler]:
 
 def _rule_reason(ctx: StepContext, rule_id: str, until: date | None = None) -> str:
     try:
-        return ctx.policy.rule(rule_id).explain(until)
+        return str(ctx.policy.rule(rule_id).explain(until))
     except errors.WpprivsyncError:
         return rule_id
 
@@ -84,10 +86,11 @@ def wordpress_erase(ctx: StepContext) -> Outcome:
         {"kind": str(r.get("kind", "")), "id": r.get("id"), "until": r.get("until")}
         for r in answer.get("retained", []) if isinstance(r, dict)
     ]
-    until = max((date.fromisoformat(r["until"]) for r in retained if r.get("until")), default=None)
-    raw_account = answer.get("account") if isinstance(answer.get("account"), dict) else {}
-    account = {"deleted": bool(raw_account.get("deleted")), "reason": str(raw_account.get("reason", ""))}
-    removed = sum(1 for e in erasers if e["removed"]) + int(account["deleted"])
+    until = max((date.fromisoformat(str(r["until"])) for r in retained if r.get("until")), default=None)
+    raw_account: dict[str, Any] = answer["account"] if isinstance(answer.get("account"), dict) else {}
+    deleted = bool(raw_account.get("deleted"))
+    account = {"deleted": deleted, "reason": str(raw_account.get("reason", ""))}
+    removed = sum(1 for e in erasers if e["removed"]) + int(deleted)
     reason = _rule_reason(ctx, "orders", until) if retained else _rule_reason(ctx, "account")
     result = {"request_id": answer.get("request_id"), "erasers": erasers, "retained": retained,
               "retained_until": until.isoformat() if until else None, "account": account}

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import errors
+from ..backoff import exponential_backoff_with_jitter
+from ..clients.protocols import ActiveCampaignApi, WordPressApi
 from ..clients.wordpress import ERASE_BATCH_MAX
+from ..metrics import Metrics
+from ..policy import Policy
+from ..settings import SiteSettings
 from ..store.api import FinishedStep, Request, Step, Store
 from . import residues
 from .steps import HANDLERS, Outcome, StepContext
@@ -35,16 +40,17 @@ Clock = Callable[[], datetime]
 class SiteClients(Protocol):
     """What the worker needs per site: its settings and one client per system."""
 
-    site: Any
-    wordpress: Any
-    activecampaign: Any
+    site: SiteSettings
+    wordpress: WordPressApi
+    activecampaign: ActiveCampaignApi
 
 
-def backoff_delay(attempt: int, rng: random.Random, *, base_s: float = 2.0, cap_s: float = 900.0) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter
-    between half and all of the step (so retries of many steps spread out)."""
-    step = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
-    return step * (0.5 + rng.random() / 2)
+# what the pool hands back for one step: the step and its outcome (or the error it raised)
+_StepFuture = Future[tuple[Step, "Outcome | BaseException"]]
+
+# A failed step waits 2 s, 4 s, 8 s ... up to 15 min (with jitter) before its next attempt.
+STEP_RETRY_BASE_S = 2.0
+STEP_RETRY_CAP_S = 900.0
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -114,17 +120,17 @@ class _Finished:
     quick servers, and so did recording them a few at a time."""
 
     def __init__(self) -> None:
-        self._done: list[Future] = []
+        self._done: list[_StepFuture] = []
         self._wanted = 1
         self._cond = threading.Condition()
 
-    def add(self, future: Future) -> None:
+    def add(self, future: _StepFuture) -> None:
         with self._cond:
             self._done.append(future)
             if len(self._done) in (1, self._wanted):
                 self._cond.notify()
 
-    def take(self, wanted: int, linger_s: float) -> list[Future]:
+    def take(self, wanted: int, linger_s: float) -> list[_StepFuture]:
         """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have; take them all."""
         with self._cond:
             self._cond.wait_for(lambda: self._done)
@@ -157,9 +163,9 @@ class _Leases:
 
 
 class Worker:
-    def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Any, *, clock: Clock,
+    def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Policy, *, clock: Clock,
                  worker_id: str, export_dir: Path, max_attempts: int = 8, lease_s: float = 120.0,
-                 concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Any = None,
+                 concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Metrics | None = None,
                  stop: threading.Event | None = None):
         self.store = store
         self.clients = clients
@@ -178,7 +184,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step")
         # residue scans: one pass per site at a time; verify steps claimed meanwhile wait here
         # (leased) and go together into the next pass, up to 200 people in one reading
-        self._scan_room: dict[str, list[tuple[Step, Request | None, Future]]] = {}
+        self._scan_room: dict[str, list[tuple[Step, Request | None, _StepFuture]]] = {}
         self._scanning: set[str] = set()
         self._scan_lock = threading.Lock()
 
@@ -209,8 +215,8 @@ class Worker:
         always finish and are recorded before this returns."""
         total = PassStats()
         claims = 0
-        in_flight: dict[Future, Step] = {}
-        scans: set[Future] = set()  # verify steps waiting for, or in, a scan pass
+        in_flight: dict[_StepFuture, Step] = {}
+        scans: set[_StepFuture] = set()  # verify steps waiting for, or in, a scan pass
         finished = _Finished()
         with self._renewing() as leases:
             while True:
@@ -226,7 +232,7 @@ class Worker:
                         prefetched = self._erase_in_one_call(claimed, requests)
                         for step in claimed:
                             if (step.system, step.action) == ("wordpress", "verify"):
-                                future: Future = Future()
+                                future: _StepFuture = Future()
                                 self._scan_room.setdefault(step.site, []).append(
                                     (step, requests.get(step.request_id), future))
                                 scans.add(future)
@@ -275,11 +281,11 @@ class Worker:
             self._scan_room[site] = waiting[residues.MAX_EMAILS:]
             self._pool.submit(self._scan_pass, site, waiting[:residues.MAX_EMAILS])
 
-    def _scan_pass(self, site: str, group: list[tuple[Step, Request | None, Future]]) -> None:
+    def _scan_pass(self, site: str, group: list[tuple[Step, Request | None, _StepFuture]]) -> None:
         """One reading of the site for every person of ``group`` (in a pool thread); each verify
         step then records its own share. A failed reading fails each step (retried alone or in
         a later pass)."""
-        outcomes: list[tuple[Future, tuple[Step, Outcome | BaseException]]] = []
+        outcomes: list[tuple[_StepFuture, tuple[Step, Outcome | BaseException]]] = []
         try:
             live = [(s, r, f) for s, r, f in group if f.set_running_or_notify_cancel()]
             people = [(s, r) for s, r, _ in live if r is not None and r.email]
@@ -290,7 +296,7 @@ class Worker:
                 key = "residue-scan:pass:" + hashlib.sha256(ids.encode()).hexdigest()[:32]
                 try:
                     report = residues.scan(self.clients(site).wordpress, [str(r.email) for _, r in people],
-                                           evidence_days=int(getattr(self.policy, "evidence_days", 30)),
+                                           evidence_days=self.policy.evidence_days,
                                            state=residues.ScanState(self.store.get_state, self.store.set_state, key))
                     shares = {s.id: report.only(i) for i, (s, _) in enumerate(people)}
                 except Exception as exc:  # noqa: BLE001 - recorded as each step's failure
@@ -304,7 +310,7 @@ class Worker:
             for future, outcome in outcomes:
                 future.set_result(outcome)
 
-    def _give_back(self, in_flight: dict[Future, Step], leases: "_Leases") -> None:
+    def _give_back(self, in_flight: dict[_StepFuture, Step], leases: "_Leases") -> None:
         """Stopping: cancel the steps no thread has started and release their leases, so the
         next worker (or this one, restarted) takes them at once instead of after the lease."""
         cancelled = [f for f in list(in_flight) if f.cancel()]
@@ -438,7 +444,8 @@ class Worker:
         retryable = is_retryable(exc)
         text = describe(exc)
         if retryable and attempt < self.max_attempts:
-            delay = backoff_delay(attempt, self.rng)
+            delay = exponential_backoff_with_jitter(attempt - 1, self.rng, base_s=STEP_RETRY_BASE_S,
+                                                    cap_s=STEP_RETRY_CAP_S)
             if isinstance(exc, errors.RateLimited) and exc.retry_after:
                 delay = max(delay, float(exc.retry_after))
             retry_at = self.clock() + timedelta(seconds=delay)

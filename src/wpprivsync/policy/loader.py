@@ -86,7 +86,7 @@ def load_policy(path: Path | str) -> Policy:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(f"file not found: {path}", field="policy",
-                          hint="set policy_file to the shipped config/policy.toml or a copy of it") from None
+                          hint="set policy_file to a copy of the shipped config/policy.toml, or remove it to use the default") from None
     except OSError as exc:
         raise PolicyError(f"cannot read {path}: {exc.strerror}", field="policy") from None
     except UnicodeDecodeError:

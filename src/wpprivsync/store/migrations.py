@@ -7,7 +7,11 @@ PostgreSQL it takes a transaction-scoped advisory lock first. Both backends have
 transactional DDL, so a migration that fails leaves the database at the previous version.
 
 To change the schema: edit ``schema.py`` and append a migration here that brings an existing
-database to it (never edit an applied migration).
+database to it (never edit an applied migration). A migration never builds tables from
+``schema.py`` (it describes the newest schema, not the one of the migration's version): a new
+table's definition is frozen in ``baseline.py``; columns and indexes are added with plain DDL.
+``tests/test_store_schema_upgrade.py`` checks that a fresh install and an install upgraded from
+every earlier version both end up with exactly the schema ``schema.py`` declares.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from . import schema
-from .api import PRIORITY_ACTIONS
+from . import baseline, schema
 
 # Any fixed 64-bit number; identifies wpprivsync's migration lock among advisory locks.
 ADVISORY_LOCK_ID = 0x77707072_69760001
@@ -33,9 +36,8 @@ class Migration:
 
 
 def _v1_tables(conn: sa.Connection) -> None:
-    for table in schema.V1_TABLES:
-        if table is not schema.schema_version:
-            table.create(conn)
+    # the frozen v1 baseline (schema_version exists already: apply() creates it)
+    baseline.V1.create_all(conn, tables=[t for t in baseline.V1.sorted_tables if t.name != "schema_version"])
 
 
 def _v2_reporting_indexes(conn: sa.Connection) -> None:
@@ -57,15 +59,15 @@ def _v4_claim_indexes(conn: sa.Connection) -> None:
 
 
 def _v5_tasks(conn: sa.Connection) -> None:
-    schema.tasks.create(conn)
+    baseline.V5.create_all(conn)
 
 
 def _v6_step_priority(conn: sa.Connection) -> None:
-    # A database created at version 1 by this code already has the column (the v1 tables are
-    # built from schema.py); an older one gets it here.
+    # A database created at version 1 while v1 was built from the live schema.py already has
+    # the column; every other one gets it here.
     if "priority" not in {c["name"] for c in sa.inspect(conn).get_columns("steps")}:
         conn.exec_driver_sql("ALTER TABLE steps ADD COLUMN priority SMALLINT NOT NULL DEFAULT 1")
-    urgent = ", ".join(f"'{a}'" for a in sorted(PRIORITY_ACTIONS))
+    urgent = ", ".join(f"'{a}'" for a in baseline.V6_PRIORITY_ACTIONS)
     conn.exec_driver_sql(f"UPDATE steps SET priority = 0 WHERE request_id IN "
                          f"(SELECT id FROM requests WHERE action IN ({urgent}))")
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_steps_due")
@@ -73,7 +75,7 @@ def _v6_step_priority(conn: sa.Connection) -> None:
 
 
 def _v10_residues(conn: sa.Connection) -> None:
-    schema.residues.create(conn)
+    baseline.V10.create_all(conn)
 
 
 MIGRATIONS: list[Migration] = [
@@ -101,7 +103,7 @@ def apply(conn: sa.Connection, *, target: int | None = None) -> int:
     version reached. Idempotent."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
-    schema.schema_version.create(conn, checkfirst=True)
+    baseline.V1.tables["schema_version"].create(conn, checkfirst=True)
     version = current_version(conn)
     for migration in MIGRATIONS:
         if migration.version <= version or (target is not None and migration.version > target):

@@ -1,9 +1,8 @@
-"""The store's residue room: the findings of residue scans per person (keyed hash), their
-status over time (open, retained, resolved). Mixed into ``SqlStore``."""
+"""Residues: the findings of residue scans per person (keyed hash), their status over time
+(open, retained, resolved)."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -11,17 +10,16 @@ import sqlalchemy as sa
 
 from . import schema
 from .api import RESIDUE_OPEN, RESIDUE_RESOLVED, RESIDUE_RETAINED, Finding, Residue
+from .base import SqlBase, _operation
 
 _X = schema.residues
 
 
-class ResidueRoom:
-    """``record_scan`` and ``residues`` of the Store protocol."""
+class ResidueRoom(SqlBase):
+    """Residues: ``record_scan`` and ``residues`` of the Store protocol."""
 
-    def _tx(self, *, write: bool) -> AbstractContextManager[sa.Connection]:  # provided by SqlStore
-        raise NotImplementedError
-
-    def _record_scan(self, site: str, email_hash: str, findings: Sequence[Finding], now: datetime, *,
+    @_operation
+    def record_scan(self, site: str, email_hash: str, findings: Sequence[Finding], now: datetime, *,
                      request_id: int | None = None) -> dict[str, int]:
         counts = {RESIDUE_OPEN: 0, RESIDUE_RETAINED: 0, RESIDUE_RESOLVED: 0}
         wanted: dict[tuple[str, str, str, str], Finding] = {}
@@ -52,7 +50,8 @@ class ResidueRoom:
         return {"open": counts[RESIDUE_OPEN], "retained": counts[RESIDUE_RETAINED],
                 "resolved": counts[RESIDUE_RESOLVED]}
 
-    def _residues(self, *, site: str | None = None, email_hash: str | None = None, status: str | None = None,
+    @_operation
+    def residues(self, *, site: str | None = None, email_hash: str | None = None, status: str | None = None,
                   limit: int = 200) -> list[Residue]:
         q = sa.select(_X)
         if site is not None:

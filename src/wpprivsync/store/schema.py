@@ -1,8 +1,10 @@
 """The store's tables (SQLAlchemy Core), the same for SQLite and PostgreSQL.
 
-This module describes the newest schema. Changing it means adding a migration in
-``migrations.py`` that brings an existing database to it; ``tests/test_store_contract.py``
-checks that a migrated database has every table and column declared here.
+This module describes the newest schema, every column and every index. Changing it means
+adding a migration in ``migrations.py`` that brings an existing database to it (migrations never
+build tables from this module: see ``baseline.py``); ``tests/test_store_schema_upgrade.py``
+checks that a fresh install and an install upgraded from every earlier version have exactly the
+tables, columns, keys and indexes declared here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
+        if not isinstance(value, datetime):
+            raise StoreError(f"expected a datetime from the database, got {type(value).__name__}")
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
@@ -112,10 +116,12 @@ steps = sa.Table(
     # 0: a step of an erasure, export or comment removal; 1: a consent change. Due steps are
     # claimed in (priority, next_attempt_at, id) order, so no flood of consent changes can
     # starve a request with a legal deadline (migration 5).
-    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="1"),
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default=sa.text("1")),
     sa.Index("ix_steps_request_position", "request_id", "position"),
-    # The claim indexes (status, priority, next_attempt_at, id) and (status, lease_until, id)
-    # come from migrations 4 and 5.
+    # claims: due steps in (priority, due time, id) order, expired leases in (lease end, id)
+    # order, a page at a time (migrations 4 and 6)
+    sa.Index("ix_steps_due", "status", "priority", "next_attempt_at", "id"),
+    sa.Index("ix_steps_lease", "status", "lease_until", "id"),
 )
 
 audit = sa.Table(
@@ -133,6 +139,9 @@ audit = sa.Table(
     sa.Column("request_id", sa.Integer, nullable=True),
     sa.Column("step_id", sa.Integer, nullable=True),
     sa.Column("detail", sa.JSON, nullable=False),
+    # reporting by person and by site (migration 2)
+    sa.Index("ix_audit_email_hash", "email_hash"),
+    sa.Index("ix_audit_site_at", "site", "at"),
 )
 
 suppression = sa.Table(
@@ -149,8 +158,6 @@ state = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
-
-V1_TABLES = [schema_version, cursors, events, requests, steps, audit, suppression, state]
 
 # Manual tasks (migration 5): what a person must do in a system without an API (WebinarJam
 # deletion, invoices at the accounting office, correspondence). An open task of a request

@@ -42,7 +42,7 @@ class Wpprivsync_Core_Erasure {
 	 */
 	public static function after_core_erasure( $request_id ) {
 		if ( Wpprivsync_Outbox::is_muted() ) {
-			return; // the daemon's own erasure: it deletes the account and completes the request itself
+			return; // The daemon's own erasure: it deletes the account and completes the request itself.
 		}
 		$request = wp_get_user_request( (int) $request_id );
 		if ( ! $request || 'remove_personal_data' !== $request->action_name ) {
@@ -152,7 +152,7 @@ class Wpprivsync_Core_Erasure {
 	 */
 	public static function notice() {
 		$screen = function_exists( 'get_current_screen' ) ? get_current_screen() : null;
-		if ( ! $screen || 'tools_page_remove_personal_data' !== $screen->id && 'erase-personal-data' !== $screen->id ) {
+		if ( ! $screen || ( 'tools_page_remove_personal_data' !== $screen->id && 'erase-personal-data' !== $screen->id ) ) {
 			return;
 		}
 		$waiting = self::waiting();

@@ -1,6 +1,6 @@
 <?php
 /**
- * wpprivsync's exporter for core's Tools → Export Personal Data: the data of the systems the
+ * The wpprivsync exporter for core's Tools → Export Personal Data: the data of the systems the
  * plugin never calls itself (ActiveCampaign, WebinarJam), delivered by the daemon.
  *
  * The first call for a request records core_export.requested in the outbox and answers

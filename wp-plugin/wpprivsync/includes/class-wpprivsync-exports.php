@@ -161,12 +161,12 @@ class Wpprivsync_Exports {
 	}
 
 	/**
-	 * admin-post handler: streams an archive to a logged-in user with the export capability
+	 * The admin-post handler: streams an archive to a logged-in user with the export capability
 	 * whose nonce matches, while it is fresh. Anything else dies with 403/404/410 and sends
 	 * nothing of the archive.
 	 */
 	public static function handle_download() {
-		$name = isset( $_GET['file'] ) ? sanitize_file_name( rawurldecode( wp_unslash( (string) $_GET['file'] ) ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- verified below, per file
+		$name = isset( $_GET['file'] ) ? sanitize_file_name( rawurldecode( wp_unslash( (string) $_GET['file'] ) ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended, WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- the nonce is verified below, per file; sanitize_file_name() runs after the decoding
 		if ( ! current_user_can( self::CAPABILITY ) ) {
 			wp_die( esc_html__( 'You are not allowed to download personal data exports.', 'wpprivsync' ), 403 );
 		}

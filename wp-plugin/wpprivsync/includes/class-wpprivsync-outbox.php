@@ -171,8 +171,9 @@ class Wpprivsync_Outbox {
 		if ( ! $ids ) {
 			return array();
 		}
-		$rows = $wpdb->get_results(
-			"SELECT id, type, payload, created_at FROM {$table} WHERE id IN (" . implode( ',', $ids ) . ') ORDER BY id ASC', // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers only
+		$placeholders = implode( ',', array_fill( 0, count( $ids ), '%d' ) );
+		$rows         = $wpdb->get_results(
+			$wpdb->prepare( "SELECT id, type, payload, created_at FROM {$table} WHERE id IN ({$placeholders}) ORDER BY id ASC", $ids ), // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the plugin's own table name and the %d placeholders.
 			ARRAY_A
 		);
 		$events = array();

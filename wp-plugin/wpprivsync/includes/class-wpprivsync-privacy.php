@@ -40,7 +40,7 @@ class Wpprivsync_Privacy {
 	}
 
 	/**
-	 * wpprivsync's eraser: records erasure.requested for the daemon, once per request.
+	 * The wpprivsync eraser: records erasure.requested for the daemon, once per request.
 	 *
 	 * @param string $email Email.
 	 * @param int    $page  Page.
@@ -188,7 +188,7 @@ class Wpprivsync_Privacy {
 	 * @return array id => eraser
 	 */
 	public static function erasers( array $exclude = array(), $email = '', &$skipped = array() ) {
-		$all         = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		$all         = apply_filters( 'wp_privacy_personal_data_erasers', array() ); // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's filter, read as core reads it.
 		$out         = array();
 		$has_account = '' === $email || (bool) get_user_by( 'email', $email );
 		foreach ( (array) $all as $key => $eraser ) {
@@ -274,10 +274,19 @@ class Wpprivsync_Privacy {
 	private static function account_plan( $email, $delete_account ) {
 		$user = get_user_by( 'email', $email );
 		if ( ! $user ) {
-			return array( 'user_id' => 0, 'deleted' => false, 'reason' => 'no account' );
+			return array(
+				'user_id' => 0,
+				'deleted' => false,
+				'reason'  => 'no account',
+			);
 		}
 		$refusal = self::refusal( $user, $delete_account );
-		return array( 'user_id' => (int) $user->ID, 'deleted' => false, 'would_delete' => null === $refusal, 'reason' => $refusal ?? 'account would be deleted' );
+		return array(
+			'user_id'      => (int) $user->ID,
+			'deleted'      => false,
+			'would_delete' => null === $refusal,
+			'reason'       => $refusal ?? 'account would be deleted',
+		);
 	}
 
 	/**
@@ -346,15 +355,27 @@ class Wpprivsync_Privacy {
 	private static function delete_account( $email, $delete_account ) {
 		$user = get_user_by( 'email', $email );
 		if ( ! $user ) {
-			return array( 'user_id' => 0, 'deleted' => false, 'reason' => 'no account' );
+			return array(
+				'user_id' => 0,
+				'deleted' => false,
+				'reason'  => 'no account',
+			);
 		}
 		$refusal = self::refusal( $user, $delete_account );
 		if ( null !== $refusal ) {
-			return array( 'user_id' => (int) $user->ID, 'deleted' => false, 'reason' => $refusal );
+			return array(
+				'user_id' => (int) $user->ID,
+				'deleted' => false,
+				'reason'  => $refusal,
+			);
 		}
 		require_once ABSPATH . 'wp-admin/includes/user.php';
 		$deleted = is_multisite() ? wpmu_delete_user( $user->ID ) : wp_delete_user( $user->ID );
-		return array( 'user_id' => (int) $user->ID, 'deleted' => (bool) $deleted, 'reason' => $deleted ? 'account deleted' : 'deletion failed' );
+		return array(
+			'user_id' => (int) $user->ID,
+			'deleted' => (bool) $deleted,
+			'reason'  => $deleted ? 'account deleted' : 'deletion failed',
+		);
 	}
 
 	/**
@@ -488,7 +509,7 @@ class Wpprivsync_Privacy {
 		}
 		_wp_privacy_completed_request( $request_id );
 		/** This action is documented in wp-admin/includes/privacy-tools.php */
-		do_action( 'wp_privacy_personal_data_erased', $request_id );
+		do_action( 'wp_privacy_personal_data_erased', $request_id ); // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's action, fired where core fires it.
 
 		return array(
 			'email_hash'     => Wpprivsync_Plugin::email_hash( $email ),
@@ -621,7 +642,7 @@ class Wpprivsync_Privacy {
 	 * @return array
 	 */
 	public static function export( $email, $page ) {
-		$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() );
+		$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() ); // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's filter, read as core reads it.
 		$groups    = array();
 		$items     = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
 		foreach ( (array) $exporters as $exporter ) {

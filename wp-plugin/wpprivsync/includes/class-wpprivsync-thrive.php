@@ -299,7 +299,7 @@ class Wpprivsync_Thrive {
 			foreach ( (array) $rows as $row ) {
 				$found['leads_contact'][] = array(
 					'key'              => (int) $row['id'],
-					// Thrive Leads' exporter lists contacts linked to a sign-up event
+					// Thrive Leads' exporter lists only contacts linked to a sign-up event.
 					'missed_by_thrive' => '' === (string) $row['log_id'] || '0' === (string) $row['log_id'],
 					'fields' => array_diff_key( $row, array( 'id' => 1 ) ),
 				);

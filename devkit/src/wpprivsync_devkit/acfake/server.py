@@ -374,7 +374,9 @@ def _bulk_import_status(call: _Call) -> tuple[int, Any]:
             agg = bucket.setdefault(job["date"], [0, 0])
             agg[0] += 1
             agg[1] += len(job["rows"]) if job["status"] != "completed" else len(job["success"]) + len(job["failure"])
-    fmt = lambda d: [{"forDate": k, "batches": str(v[0]), "contacts": str(v[1])} for k, v in sorted(d.items())]
+    def fmt(d: dict[str, list[int]]) -> list[dict[str, str]]:
+        return [{"forDate": k, "batches": str(v[0]), "contacts": str(v[1])} for k, v in sorted(d.items())]
+
     return 200, {"outstanding": fmt(outstanding), "recentlyCompleted": fmt(done)}
 
 
@@ -660,7 +662,7 @@ class ActiveCampaignServer:
             return 404, {"message": "Not Found"}, {}
         account = self.accounts[m.group(1) or DEFAULT_ACCOUNT]
         rest = m.group(2)
-        for r_method, pattern, name, fn in _routes:
+        for r_method, pattern, name, fn in _routes:  # noqa: B007 — name and fn are used after the break
             pm = pattern.match(rest)
             if pm and r_method == method:
                 break
@@ -701,7 +703,7 @@ class ActiveCampaignServer:
             status, out = fn(call)
         except FakeError as exc:
             status, out = exc.status, exc.body
-        except Exception:  # a bug in the fake: answer 500 and show it, keep serving
+        except Exception:  # noqa: BLE001 — a bug in the fake: answer 500 and show it, keep serving
             traceback.print_exc(file=sys.stderr)
             status, out = 500, {"message": "internal error in the fake server"}
         return status, out, limit_headers

@@ -1,4 +1,4 @@
-"""``python -m wpprivsync.devstack up|down|env|status``: a detached WordPress stack for people
+"""``python -m wpprivsync_devkit.devstack up|down|env|status``: a detached WordPress stack for people
 and the sandbox (``scripts/wp-stack`` runs this from the repository root).
 
 ``up`` starts the stack in ``--dir`` (default ``.stack/wordpress``) and leaves it running, on a

@@ -1,4 +1,4 @@
-"""Run the local WebinarJam server: ``python -m wpprivsync.wjfake --port 8026 --key K``.
+"""Run the local WebinarJam server: ``python -m wpprivsync_devkit.wjfake --port 8026 --key K``.
 
 Seeds a webinar given with ``--webinar ID:NAME:YYYY-MM-DD HH:MM`` (repeatable), prints the base
 URL and serves until interrupted (SIGINT or SIGTERM)."""
@@ -15,7 +15,7 @@ from .server import WebinarJamServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wpprivsync.wjfake", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m wpprivsync_devkit.wjfake", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8026)
     parser.add_argument("--key", default=os.environ.get("WJFAKE_KEY"),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import WpprivsyncError
+from wpprivsync.errors import WpprivsyncError
 
 
 class StackError(WpprivsyncError):

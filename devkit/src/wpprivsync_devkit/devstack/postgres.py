@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import WpprivsyncError
+from wpprivsync.errors import WpprivsyncError
 from .processes import kill_group
 
 DATABASE = "wpprivsync"

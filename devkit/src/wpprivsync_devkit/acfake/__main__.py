@@ -1,4 +1,4 @@
-"""Run the fake ActiveCampaign server: ``python -m wpprivsync.acfake --port 8025 --token T``.
+"""Run the fake ActiveCampaign server: ``python -m wpprivsync_devkit.acfake --port 8025 --token T``.
 
 Seeds lists given with ``--list NAME`` (ids 1, 2, … in order), prints the base URL and serves
 until interrupted (SIGINT or SIGTERM)."""
@@ -15,7 +15,7 @@ from .server import ActiveCampaignServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wpprivsync.acfake", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m wpprivsync_devkit.acfake", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--token", default=os.environ.get("ACFAKE_TOKEN"),

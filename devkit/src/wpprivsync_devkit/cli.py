@@ -1,4 +1,7 @@
-"""``sandbox``: the whole system on this machine with fake people (see ``wpprivsync.sandbox``)."""
+"""``wpprivsync sandbox``: the whole system on this machine with fake people (see
+``wpprivsync_devkit.sandbox``). The ``wpprivsync`` CLI finds this command through the
+``wpprivsync.commands`` entry point group, so it exists only where the development kit is
+installed."""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ from typing import Any
 
 import click
 
-from .main import cli
 
-
-@cli.command("sandbox")
+@click.command("sandbox")
 @click.option("--exit-after-story", "--story-only", "exit_after_story", is_flag=True,
               help="Play the story, print the results and stop (no waiting for Ctrl-C).")
 @click.option("--keep-data", is_flag=True,
@@ -47,7 +48,7 @@ def sandbox_cmd(exit_after_story: bool, keep_data: bool, state_dir: Path | None,
       wpprivsync sandbox --exit-after-story
       wpprivsync sandbox --profile legacy
     """
-    from ..sandbox import Sandbox, default_state_dir
+    from .sandbox import Sandbox, default_state_dir
 
     def say(line: str) -> None:
         click.echo(line)

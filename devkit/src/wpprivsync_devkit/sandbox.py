@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import errors, services
-from .app import App, utcnow
-from .engine import plan
-from .identity import email_hash
-from .logs import configure_logging
-from .settings import load_settings
+from wpprivsync import errors, services
+from wpprivsync.app import App, utcnow
+from wpprivsync.engine import plan
+from wpprivsync.identity import email_hash
+from wpprivsync.logs import configure_logging
+from wpprivsync.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ class Sandbox:
     def _write_policy(self) -> Path:
         """The shipped policy, with the ActiveCampaign tag and field the sandbox sets from
         comments named as comment-derived data (removed with the comments)."""
-        from .settings import default_policy_file
+        from wpprivsync.settings import default_policy_file
 
         text = default_policy_file().read_text()
         text = text.replace("activecampaign_tags = []", f'activecampaign_tags = ["{COMMENT_TAG}"]', 1)
@@ -318,7 +318,7 @@ class Sandbox:
         self.config_path.chmod(0o600)
 
     def _start_daemon(self) -> None:
-        from .daemon import Daemon
+        from wpprivsync.daemon import Daemon
 
         self._log_stream = open(self.log_path, "a", encoding="utf-8")
         configure_logging("INFO", stream=self._log_stream)
@@ -460,7 +460,7 @@ class Sandbox:
             self.out(f"    `wpprivsync tasks done {task['id']} --note ...`: task {closed['task']['status']}, audited")
         view = services.request_view(self.app, request_id)
         self.out(f"    the daemon: request {request_id} (erase) {view['status']} now that its task is closed")
-        from .engine.webinars import sweep_webinars
+        from wpprivsync.engine.webinars import sweep_webinars
 
         today = self.clock().date()
         report = sweep_webinars(self.app.site(SITE), self.app.clients(SITE).webinarjam, self.app.store,
