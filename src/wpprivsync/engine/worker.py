@@ -325,7 +325,7 @@ class Worker:
             log.warning("could not release unstarted steps; their leases will run out",
                         extra={"steps": len(ids), "error": str(exc)})
 
-    def _execute(self, step: Step, request: Request | None, prefetched: dict[str, Any] | None
+    def _execute(self, step: Step, request: Request | None, prefetched: dict[str, Any] | residues.ScanReport | None
                  ) -> tuple[Step, Outcome | BaseException]:
         """Run a step's handler (in a pool thread); the outcome, or the exception it raised."""
         started = time.monotonic()

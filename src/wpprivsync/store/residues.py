@@ -40,13 +40,13 @@ class ResidueRoom(SqlBase):
                                               seen_at=now, resolved_at=None)
                 if request_id is not None:
                     values["request_id"] = request_id
-                row = known.get(place)
-                if row is None:
+                found = known.get(place)
+                if found is None:
                     conn.execute(sa.insert(_X).values(
                         site=site, email_hash=email_hash, table_name=f.table[:200], column_name=f.column[:200],
                         row_key=f.row_key[:300], kind=f.kind[:32], found_at=now, **values))
                 else:
-                    conn.execute(sa.update(_X).where(_X.c.id == row.id).values(**values))
+                    conn.execute(sa.update(_X).where(_X.c.id == found.id).values(**values))
         return {"open": counts[RESIDUE_OPEN], "retained": counts[RESIDUE_RETAINED],
                 "resolved": counts[RESIDUE_RESOLVED]}
 

@@ -174,7 +174,8 @@ class Wpprivsync_Residue_Scan {
 		if ( false === $index ) {
 			// The cursor's table is gone: carry on with the next name after it.
 			$index = 0;
-			while ( $index < count( $names ) && strcmp( $names[ $index ], (string) $cursor['t'] ) < 0 ) {
+			$count = count( $names );
+			while ( $index < $count && strcmp( $names[ $index ], (string) $cursor['t'] ) < 0 ) {
 				++$index;
 			}
 			$after = '';
@@ -392,7 +393,7 @@ class Wpprivsync_Residue_Scan {
 		$select = implode( ', ', array_map( array( __CLASS__, 'quote' ), $select ) );
 		if ( ! $table['int_key'] ) {
 			$offset = (int) $after;
-			$hits   = $wpdb->get_results( "SELECT {$select} FROM {$quoted} WHERE {$match} LIMIT " . self::PAGE_HITS . " OFFSET {$offset}", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- names come from information_schema and are quoted; no value is interpolated.
+			$hits   = $wpdb->get_results( $wpdb->prepare( "SELECT {$select} FROM {$quoted} WHERE {$match} LIMIT %d OFFSET %d", self::PAGE_HITS, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- names come from information_schema and are quoted; values are placeholders.
 			if ( '' !== $wpdb->last_error ) {
 				return array( 'error' => self::reason( $wpdb->last_error ) );
 			}
@@ -405,7 +406,7 @@ class Wpprivsync_Residue_Scan {
 		}
 		$key   = self::quote( $table['key'][0] );
 		$start = '' === $after ? '' : $wpdb->prepare( " AND {$key} > %d", (int) $after ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the key is quoted.
-		$upper = $wpdb->get_var( "SELECT {$key} FROM {$quoted} WHERE 1 = 1{$start} ORDER BY {$key} LIMIT 1 OFFSET " . ( self::PAGE_ROWS - 1 ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
+		$upper = $wpdb->get_var( $wpdb->prepare( "SELECT {$key} FROM {$quoted} WHERE 1 = 1{$start} ORDER BY {$key} LIMIT 1 OFFSET %d", self::PAGE_ROWS - 1 ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
 		if ( '' !== $wpdb->last_error ) {
 			return array( 'error' => self::reason( $wpdb->last_error ) );
 		}
@@ -632,7 +633,11 @@ class Wpprivsync_Residue_Scan {
 	 * @return string
 	 */
 	private static function encode_cursor( $table, $after ) {
-		return base64_encode( wp_json_encode( array( 't' => $table, 'k' => $after ) ) ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode -- an opaque cursor, not obfuscation.
+		$parts = array(
+			't' => $table,
+			'k' => $after,
+		);
+		return base64_encode( wp_json_encode( $parts ) ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode -- an opaque cursor, not obfuscation.
 	}
 
 	/**
