@@ -53,6 +53,9 @@ from .api import (
     AuditEntry,
     FinishedStep,
     NewRequest,
+    Person,
+    PersonEmail,
+    PersonLink,
     PlannedEvent,
     Request,
     Step,
@@ -63,6 +66,7 @@ from .api import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _R, _S, _A, _T = schema.requests, schema.steps, schema.audit, schema.tasks
+_P, _PE = schema.people, schema.person_emails
 _LIVE = (OPEN, FAILED)  # requests whose steps may still run
 _MAX_ERROR = 2000
 _ATTEMPTS = 3  # a unique-key race or a PostgreSQL deadlock is retried this many times
@@ -290,6 +294,8 @@ class SqlStore:
             conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
+        for link in (link for e in fresh for link in e.links):
+            self._link(conn, link, now)
         if fresh:
             last = max(e.event_id for e in fresh)
             cur = schema.cursors
@@ -902,6 +908,115 @@ class SqlStore:
             now = self.clock()
             if conn.execute(sa.update(st).where(st.c.key == key).values(value=value, updated_at=now)).rowcount == 0:
                 conn.execute(sa.insert(st).values(key=key, value=value, updated_at=now))
+
+
+    # -- linked records -------------------------------------------------------------------
+    @_operation
+    def link_people(self, links: Sequence[PersonLink], now: datetime) -> list[int]:
+        with self._tx(write=True) as conn:
+            return [self._link(conn, link, now) for link in links]
+
+    @staticmethod
+    def _live_person_by(conn: sa.Connection, site: str, column: sa.Column[Any], value: Any) -> int | None:
+        q = sa.select(_P.c.id).select_from(_P.join(_PE, _PE.c.person_id == _P.c.id)).where(
+            _P.c.site == site, _P.c.erased_at.is_(None), column == value).order_by(_P.c.id.desc()).limit(1)
+        found = conn.execute(q).scalar()
+        return None if found is None else int(found)
+
+    def _link(self, conn: sa.Connection, link: PersonLink, now: datetime) -> int:
+        if not link.email_hash:
+            raise StoreError("a person link needs an email hash")
+        site = link.site
+        pid: int | None = None
+        if link.wp_user_id:
+            found = conn.execute(sa.select(_P.c.id).where(
+                _P.c.site == site, _P.c.wp_user_id == link.wp_user_id, _P.c.erased_at.is_(None))
+                .order_by(_P.c.id.desc()).limit(1)).scalar()
+            pid = None if found is None else int(found)
+        if pid is None and link.replaces_hash:
+            pid = self._live_person_by(conn, site, _PE.c.email_hash, link.replaces_hash)
+        if pid is None and link.contact_id:
+            pid = self._live_person_by(conn, site, _PE.c.contact_id, int(link.contact_id))
+        if pid is None:
+            pid = self._live_person_by(conn, site, _PE.c.email_hash, link.email_hash)
+        if pid is not None and link.wp_user_id:
+            # an email another account had before is not that account's person
+            owner = conn.execute(sa.select(_P.c.wp_user_id).where(_P.c.id == pid)).scalar()
+            if owner is None:
+                conn.execute(sa.update(_P).where(_P.c.id == pid).values(wp_user_id=link.wp_user_id))
+            elif int(owner) != int(link.wp_user_id):
+                pid = None
+        if pid is None:
+            pid = int(conn.execute(sa.insert(_P).values(site=site, wp_user_id=link.wp_user_id or None,
+                                                        created_at=now, erased_at=None)
+                                   .returning(_P.c.id)).scalar_one())
+        row = conn.execute(sa.select(_PE.c.id).where(_PE.c.person_id == pid,
+                                                     _PE.c.email_hash == link.email_hash)).first()
+        values: dict[str, Any] = {"updated_at": now}
+        if link.email:
+            values["email"] = link.email
+        if link.contact_id:
+            values["contact_id"] = int(link.contact_id)
+        if link.proof:
+            values["proof"] = link.proof[:32]
+        if row is None:
+            conn.execute(sa.insert(_PE).values(
+                person_id=pid, site=site, email=link.email or None, email_hash=link.email_hash,
+                contact_id=int(link.contact_id) if link.contact_id else None, current=False,
+                proof=link.proof[:32], source=link.source[:64], first_seen_at=now, updated_at=now))
+        else:
+            conn.execute(sa.update(_PE).where(_PE.c.id == row.id).values(**values))
+        if link.current:
+            conn.execute(sa.update(_PE).where(_PE.c.person_id == pid).values(
+                current=_PE.c.email_hash == link.email_hash))
+        return pid
+
+    @_operation
+    def person(self, site: str, *, email_hash: str | None = None, wp_user_id: int | None = None,
+               contact_id: int | None = None) -> Person | None:
+        with self._tx(write=False) as conn:
+            pid: int | None = None
+            if wp_user_id:
+                found = conn.execute(sa.select(_P.c.id).where(
+                    _P.c.site == site, _P.c.wp_user_id == wp_user_id, _P.c.erased_at.is_(None))
+                    .order_by(_P.c.id.desc()).limit(1)).scalar()
+                pid = None if found is None else int(found)
+            if pid is None and contact_id:
+                pid = self._live_person_by(conn, site, _PE.c.contact_id, int(contact_id))
+            if pid is None and email_hash:
+                pid = self._live_person_by(conn, site, _PE.c.email_hash, email_hash)
+            if pid is None:
+                return None
+            return self._person(conn, pid)
+
+    @staticmethod
+    def _person(conn: sa.Connection, pid: int) -> Person:
+        p = conn.execute(sa.select(_P).where(_P.c.id == pid)).one()
+        rows = conn.execute(sa.select(_PE).where(_PE.c.person_id == pid)
+                            .order_by(_PE.c.current.desc(), _PE.c.updated_at.desc(), _PE.c.id.desc()))
+        emails = tuple(PersonEmail(email=r.email, email_hash=r.email_hash,
+                                   contact_id=None if r.contact_id is None else int(r.contact_id),
+                                   current=bool(r.current), proof=r.proof, source=r.source,
+                                   first_seen_at=r.first_seen_at, updated_at=r.updated_at) for r in rows)
+        return Person(id=int(p.id), site=p.site, wp_user_id=None if p.wp_user_id is None else int(p.wp_user_id),
+                      created_at=p.created_at, erased_at=p.erased_at, emails=emails)
+
+    @_operation
+    def unlink_contact(self, site: str, contact_id: int, now: datetime) -> int:
+        with self._tx(write=True) as conn:
+            return int(conn.execute(sa.update(_PE).where(_PE.c.site == site, _PE.c.contact_id == int(contact_id))
+                                    .values(contact_id=None, updated_at=now)).rowcount)
+
+    @_operation
+    def forget_person(self, site: str, person_id: int, now: datetime) -> bool:
+        with self._tx(write=True) as conn:
+            cleared = conn.execute(sa.update(_PE).where(
+                _PE.c.site == site, _PE.c.person_id == person_id,
+                sa.or_(_PE.c.email.is_not(None), _PE.c.contact_id.is_not(None)))
+                .values(email=None, contact_id=None, current=False, updated_at=now)).rowcount
+            marked = conn.execute(sa.update(_P).where(_P.c.site == site, _P.c.id == person_id,
+                                                      _P.c.erased_at.is_(None)).values(erased_at=now)).rowcount
+            return bool(cleared or marked)
 
 
 # -- rows to records ----------------------------------------------------------------------
