@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
@@ -151,9 +151,9 @@ def _param_contact(ctx: StepContext) -> list[int]:
     return [int(value)] if isinstance(value, int) and not isinstance(value, bool) and value > 0 else []
 
 
-def _look_up(ctx: StepContext, person: Person | None, emails: list[str]) -> list[tuple[int, str]]:
-    """Look each email up (one call each) and link what is found: (contact id, email)."""
-    found = []
+def _look_up(ctx: StepContext, person: Person | None, emails: list[str]) -> Iterator[tuple[int, str]]:
+    """Look the emails up one by one (one call each, as far as the caller reads) and link what
+    is found: (contact id, email)."""
     for email in emails:
         digest = _hash_of(person, email, ctx.request.email_hash if email == ctx.email else None)
         contact = ctx.activecampaign.find_contact(email)
@@ -161,8 +161,7 @@ def _look_up(ctx: StepContext, person: Person | None, emails: list[str]) -> list
             continue
         if digest:
             links.learn(ctx.store, ctx.site.name, email, digest, contact.id, "lookup", ctx.now)
-        found.append((contact.id, email))
-    return found
+        yield contact.id, email
 
 
 @handler("activecampaign", "delete_contact")
