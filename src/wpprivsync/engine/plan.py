@@ -220,11 +220,14 @@ class Planner:
             raise _Malformed("user_id is required")
         old_hash = email_hash(self.secret, old)
         proof = str(p.get("proof") or "")[:32]
+        names = _names(p)
         links = [PersonLink(self.site, old, old_hash, wp_user_id=user_id, source="email-changed"),
                  PersonLink(self.site, email, email_hash(self.secret, email), wp_user_id=user_id, current=True,
-                            proof=proof, source="email-changed", replaces_hash=old_hash)]
-        params: dict[str, Any] = {"email_changed": True, "old_hash": old_hash, "user_id": user_id}
-        params.update(_names(p))
+                            proof=proof, source="email-changed", replaces_hash=old_hash, **names)]
+        # names are personal data: they stay on the person's linked record (erased with it),
+        # never in step params
+        params: dict[str, Any] = {"email_changed": True, "old_hash": old_hash, "user_id": user_id,
+                                  "names": bool(names)}
         audit = [self._audit(email, "wordpress", "email_changed", received,
                              reason=f"proven email change in WordPress ({proof or 'proof not named'}); "
                                     "the old email stays linked to the person until erasure",
@@ -238,9 +241,11 @@ class Planner:
         if not names:
             raise _Malformed("first_name or last_name is required")
         user_id = _int(p.get("user_id"), "user_id", default=0)
-        step = NewStep("activecampaign", "rectify", {**names, "user_id": user_id}, 0)
-        return Plan([self._single(RECTIFY, email, step, received, event)],
-                    links=self._user_link(email, p, "name-changed"))
+        if not user_id:
+            raise _Malformed("user_id is required")
+        step = NewStep("activecampaign", "rectify", {"names": True, "user_id": user_id}, 0)
+        links = [replace(link, **names) for link in self._user_link(email, p, "name-changed")]
+        return Plan([self._single(RECTIFY, email, step, received, event)], links=links)
 
     def _on_contact_updated(self, event: Event, p: dict, received: datetime) -> Plan:
         email = _email(p)

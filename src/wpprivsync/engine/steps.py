@@ -318,9 +318,14 @@ def activecampaign_rectify(ctx: StepContext) -> Outcome:
     changes: dict[str, str] = {}
     if p.get("email_changed"):
         changes["email"] = ctx.email
-    for key in ("first_name", "last_name"):
-        if isinstance(p.get(key), str):
-            changes[key] = p[key]
+    if p.get("names") and person is not None:
+        for key in ("first_name", "last_name"):
+            value = getattr(person, key)
+            if value is not None:
+                changes[key] = value
+    if not changes:
+        return Outcome({"found": False, "fields": []}, [ctx.audit("activecampaign", "rectify",
+                                                                   reason="nothing to rectify")])
     candidates = list(dict.fromkeys(e.contact_id for e in (person.emails if person else ())
                                     if e.contact_id is not None
                                     and (e.current or e.email_hash in (ctx.request.email_hash, p.get("old_hash")))))

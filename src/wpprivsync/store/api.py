@@ -169,6 +169,8 @@ class PersonLink:
     proof: str = ""  # how the email was proven (registration, core-confirmation, ...), "" if not said
     source: str = ""  # where the link was learned (subscribe, webhook, reconcile, email-changed, ...)
     replaces_hash: str | None = None
+    first_name: str | None = None  # the person's names as WordPress has them now (None: unchanged)
+    last_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,8 @@ class Person:
     created_at: datetime
     erased_at: datetime | None
     emails: tuple[PersonEmail, ...] = ()  # current first, then newest first
+    first_name: str | None = None
+    last_name: str | None = None
 
     @property
     def contact_ids(self) -> list[int]:

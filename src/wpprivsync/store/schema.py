@@ -187,6 +187,9 @@ people = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("site", sa.String(200), nullable=False),
     sa.Column("wp_user_id", sa.BigInteger, nullable=True),
+    # the names WordPress last sent for rectification; cleared with the emails on erasure
+    sa.Column("first_name", sa.String(255), nullable=True),
+    sa.Column("last_name", sa.String(255), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("erased_at", UtcDateTime, nullable=True),
     sa.Index("ix_people_site_user", "site", "wp_user_id"),

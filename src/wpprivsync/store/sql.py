@@ -950,6 +950,10 @@ class SqlStore:
             pid = int(conn.execute(sa.insert(_P).values(site=site, wp_user_id=link.wp_user_id or None,
                                                         created_at=now, erased_at=None)
                                    .returning(_P.c.id)).scalar_one())
+        names = {k: v[:255] for k, v in (("first_name", link.first_name), ("last_name", link.last_name))
+                 if v is not None}
+        if names:
+            conn.execute(sa.update(_P).where(_P.c.id == pid).values(**names))
         row = conn.execute(sa.select(_PE.c.id).where(_PE.c.person_id == pid,
                                                      _PE.c.email_hash == link.email_hash)).first()
         values: dict[str, Any] = {"updated_at": now}
@@ -999,7 +1003,8 @@ class SqlStore:
                                    current=bool(r.current), proof=r.proof, source=r.source,
                                    first_seen_at=r.first_seen_at, updated_at=r.updated_at) for r in rows)
         return Person(id=int(p.id), site=p.site, wp_user_id=None if p.wp_user_id is None else int(p.wp_user_id),
-                      created_at=p.created_at, erased_at=p.erased_at, emails=emails)
+                      created_at=p.created_at, erased_at=p.erased_at, emails=emails, first_name=p.first_name,
+                      last_name=p.last_name)
 
     @_operation
     def unlink_contact(self, site: str, contact_id: int, now: datetime) -> int:
@@ -1015,7 +1020,8 @@ class SqlStore:
                 sa.or_(_PE.c.email.is_not(None), _PE.c.contact_id.is_not(None)))
                 .values(email=None, contact_id=None, current=False, updated_at=now)).rowcount
             marked = conn.execute(sa.update(_P).where(_P.c.site == site, _P.c.id == person_id,
-                                                      _P.c.erased_at.is_(None)).values(erased_at=now)).rowcount
+                                                      _P.c.erased_at.is_(None))
+                                  .values(erased_at=now, first_name=None, last_name=None)).rowcount
             return bool(cleared or marked)
 
 
