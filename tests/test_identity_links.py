@@ -7,10 +7,15 @@ the past emails, and leaves nothing plain in the store."""
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import sqlalchemy as sa
 
+from wpprivsync import services
 from wpprivsync.identity import email_hash
 from wpprivsync.store import schema
+from wpprivsync.store.api import PersonLink
 
 SECRET = "test-site-secret-0123456789"
 
@@ -107,3 +112,31 @@ def test_an_activecampaign_email_change_follows_the_link_never_the_wordpress_acc
     assert system.ac.contact_view(changed) is None
     erased = [a for a in system.app.store.audit(site="test") if a.action == "delete_contact"]
     assert erased and erased[-1].detail["contact_ids"] == [cid]
+
+
+def test_export_and_explain_cover_every_linked_contact_and_past_email(system, tmp_path):
+    old, new = "exp.old@example.com", "exp.new@example.com"
+    uid = system.create_user(old, consent=True)
+    system.sync()
+    cid = system.ac.contact_view(old)["id"]
+    confirmed_change(system, uid, new)
+    other = system.ac.add_contact("exp.other@example.com")  # a second contact, linked by a webhook
+    system.app.store.link_people([PersonLink("test", "exp.other@example.com", h("exp.other@example.com"),
+                                             wp_user_id=uid, contact_id=other)], system.app.clock())
+    system.sync()
+
+    found = services.export_now(system.app, "test", new, tmp_path / "out.zip")
+    with zipfile.ZipFile(found["path"]) as z:
+        data = json.loads(z.read(next(n for n in z.namelist() if n.endswith(".json"))))
+    linked = data["linked_records"]
+    assert linked["wordpress_user_id"] == uid
+    assert {e["email"] for e in linked["emails"]} == {old, new, "exp.other@example.com"}
+    assert [e["current"] for e in linked["emails"] if e["email"] == new] == [True]
+    ids = {int(data["activecampaign"]["contact"]["id"])} | {int(c["contact"]["id"])
+                                                           for c in data["activecampaign_other_contacts"]}
+    assert ids == {cid, other}
+
+    why = services.explain(system.app, "test", old)  # asked under the past email: the same person
+    assert why["linked_records"]["wp_user_id"] == uid
+    assert sorted(why["linked_records"]["contact_ids"]) == sorted([cid, other])
+    assert old not in json.dumps(why["linked_records"]) and new not in json.dumps(why["linked_records"])

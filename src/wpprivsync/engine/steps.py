@@ -448,7 +448,7 @@ def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
 def wpprivsync_export(ctx: StepContext) -> Outcome:
     from .export import collect, write_archive
 
-    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now,
+    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now, person=_person(ctx),
                    webinarjam=ctx.webinarjam)
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
