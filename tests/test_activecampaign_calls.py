@@ -246,3 +246,12 @@ def _event(type_: str, payload: dict) -> Any:
     from wpprivsync.clients.protocols import Event
 
     return Event(id=1, type=type_, payload=payload, created_at="2026-12-01T12:00:00Z")
+
+
+def test_a_webhook_unsubscribe_of_a_contact_on_other_lists_is_one_call(env):
+    other = env.ac_server.add_list("Customers")
+    cid = env.ac_server.add_contact("hook.kept@example.com", lists={lid(env): 2, other: 1})
+    result, calls, _ = env.step("activecampaign", "delete_contact", "unsubscribe", "hook.kept@example.com",
+                                params={"contact_id": cid}, from_activecampaign=True)
+    assert calls == 1 and result["deleted"] is False  # GET contact; already unsubscribed, nothing to send
+    assert env.ac_server.contact_view("hook.kept@example.com")["lists"] == {lid(env): 2, other: 1}
