@@ -189,7 +189,7 @@ def activecampaign_delete(ctx: StepContext) -> Outcome:
         if contact_id not in deleted and ctx.activecampaign.delete_contact(contact_id):
             deleted.append(contact_id)
     if not deleted:
-        return Outcome({"found": False, "looked_up": len(lookups)},
+        return Outcome({"found": False},
                        [ctx.audit("activecampaign", "delete_contact",
                                   reason="no ActiveCampaign contact with this email"
                                   + (" or the person's other emails" if len(lookups) > 1 else ""))])
