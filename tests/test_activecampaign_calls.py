@@ -255,3 +255,23 @@ def test_a_webhook_unsubscribe_of_a_contact_on_other_lists_is_one_call(env):
                                 params={"contact_id": cid}, from_activecampaign=True)
     assert calls == 1 and result["deleted"] is False  # GET contact; already unsubscribed, nothing to send
     assert env.ac_server.contact_view("hook.kept@example.com")["lists"] == {lid(env): 2, other: 1}
+
+
+def test_an_email_a_contact_took_in_activecampaign_is_not_erased_on_the_persons_behalf(env):
+    """Attack: a subscriber changes their own contact's email to a victim's in ActiveCampaign
+    (its public profile form), so the update webhook links the victim's address to them; then
+    their contact id goes stale and they erase their account. The victim's contact stays and the
+    victim's address is not suppressed."""
+    mine = env.ac_server.add_contact("mallory@example.com", lists={lid(env): 1})
+    env.link("mallory@example.com", wp_user_id=11, contact_id=mine, current=True, proof="registration")
+    victim = env.ac_server.add_contact("victim@example.com", lists={lid(env): 1})
+    env.ac_server.account().delete_contact(mine)  # the link goes stale
+    env.link("victim@example.com", contact_id=mine, source="activecampaign-update")  # as relink records it
+    assert env.store.person(SITE, wp_user_id=11).contact_ids == [mine]
+
+    result, calls, _ = env.step("activecampaign", "delete_contact", "erase", "mallory@example.com")
+    assert calls == 2 and result["found"] is False  # DELETE (404), look-up of mallory's own email only
+    assert env.ac_server.contact_view("victim@example.com")["id"] == victim
+    suppress, _, _ = env.step("suppression", "add", "erase", "mallory@example.com")
+    assert suppress["past_emails_suppressed"] == 0
+    assert not env.store.is_suppressed(SITE, email_hash(SECRET, "victim@example.com"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clients.protocols import ActiveCampaignApi
-from ..store.api import Person, PersonLink, Store
+from ..store.api import Person, PersonEmail, PersonLink, Store
 
 
 def person_of(store: Store, site: str, digest: str | None) -> Person | None:
@@ -21,12 +21,23 @@ def contacts_for_email(person: Person | None, digest: str | None) -> list[int]:
     return [e.contact_id for e in person.emails if e.email_hash == digest and e.contact_id is not None]
 
 
+# An email that joined a person only because an ActiveCampaign contact of theirs carries it (its
+# email changed there, maybe through ActiveCampaign's public "update your profile" form) is not
+# proven to be the person's: the contact itself is erased by its id, but that email is never
+# looked up or suppressed on the person's behalf (it may be someone else's address).
+ACTIVECAMPAIGN_ONLY = frozenset({"webhook", "activecampaign-update"})
+
+
+def vouched(e: PersonEmail) -> bool:
+    return bool(e.proof) or e.source not in ACTIVECAMPAIGN_ONLY
+
+
 def other_emails(person: Person | None, email: str) -> list[str]:
-    """The person's other emails still held in plain (past ones, or the current one when the
-    request names a past one), newest first."""
+    """The person's other vouched-for emails still held in plain (past ones, or the current one
+    when the request names a past one), newest first."""
     if person is None:
         return []
-    return [e.email for e in person.emails if e.email and e.email != email]
+    return [e.email for e in person.emails if e.email and e.email != email and vouched(e)]
 
 
 def uncovered_emails(person: Person | None, email: str) -> list[str]:

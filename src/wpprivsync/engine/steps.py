@@ -390,7 +390,7 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if person is not None and (reason == "erasure" or person.wp_user_id is None):
         # The person's linked records end here (docs/IDENTITY.md): every past email is
         # suppressed too, and only keyed hashes remain of them.
-        past = [e.email_hash for e in person.emails if e.email_hash != ctx.request.email_hash]
+        past = [e.email_hash for e in person.emails if e.email_hash != ctx.request.email_hash and links.vouched(e)]
         for digest in past:
             ctx.store.suppress(ctx.site.name, digest, reason, ctx.now)
         ctx.store.forget_person(ctx.site.name, person.id, ctx.now)
