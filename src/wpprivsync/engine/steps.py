@@ -383,22 +383,23 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
-    audit = [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
-                                                    f"re-subscribes this person ({reason})")]
+    why = f"kept as a keyed hash so no re-import re-subscribes this person ({reason})"
     result: dict[str, Any] = {}
+    detail: dict[str, Any] = {}
     person = _person(ctx)
     if person is not None and (reason == "erasure" or person.wp_user_id is None):
-        # The person's linked records end here (docs/IDENTITY.md): every past email is
-        # suppressed too, and only keyed hashes remain of them.
+        # The person's linked records end here (docs/IDENTITY.md): every vouched past email is
+        # suppressed too, and only keyed hashes remain of them (one audit entry per step: the
+        # forgetting is told in this one).
         past = [e.email_hash for e in person.emails if e.email_hash != ctx.request.email_hash and links.vouched(e)]
         for digest in past:
             ctx.store.suppress(ctx.site.name, digest, reason, ctx.now)
         ctx.store.forget_person(ctx.site.name, person.id, ctx.now)
         result = {"person_forgotten": True, "past_emails_suppressed": len(past)}
-        audit.append(ctx.audit("wpprivsync", "forget_person", removed=len(person.emails),
-                               reason="the person's linked records erased: emails kept as keyed hashes only",
-                               detail={"emails": len(person.emails), "past_email_hashes": past,
-                                       "wp_user_id": person.wp_user_id}))
+        detail = {"person_forgotten": True, "emails": len(person.emails), "past_email_hashes": past,
+                  "wp_user_id": person.wp_user_id}
+        why += "; the person's linked records erased, their emails kept as keyed hashes only"
+    audit = [ctx.audit("suppression", "add", reason=why, detail=detail)]
     # the store adds the hash when it records the step (and says in the result if it was new)
     return Outcome(result, audit, suppress=(ctx.site.name, ctx.request.email_hash, reason))
 
