@@ -185,6 +185,28 @@ class FakeActiveCampaign(Scripted):
                 "fields": [{"field": f, "title": f"F{f}", "value": v} for f, v in c["fields"].items()],
                 "tags": [{"id": i, "tag": t} for i, t in c["tags"].items()]}
 
+    def contact_lists(self, contact_id):
+        self._call("contact_lists", contact_id)
+        c = self.contacts.get(contact_id)
+        return None if c is None else [{"list": l, "status": s} for l, s in c["lists"].items()]
+
+    def contact_comment_data(self, contact_id, *, tags, fields):
+        self._call("contact_comment_data", contact_id)
+        c = self.contacts.get(contact_id)
+        if c is None:
+            return None
+        return {"tags": [{"id": i, "tag": t} for i, t in c["tags"].items()] if tags else [],
+                "fields": [{"field": f, "value": v} for f, v in c["fields"].items()] if fields else []}
+
+    def update_contact(self, contact_id, *, email=None, first_name=None, last_name=None):
+        self._call("update_contact", contact_id)
+        c = self.contacts.get(contact_id)
+        if c is None:
+            return None
+        if email is not None:
+            c["email"] = email
+        return Contact(contact_id, c["email"])
+
     def delete_contact(self, contact_id):
         self._call("delete_contact", contact_id)
         self.deletes.append(contact_id)

@@ -73,6 +73,12 @@ def test_reconcile_fixes_every_kind_of_drift_in_bulk(store, policy):
     steps = {r.email: [(s.system, s.action) for s in store.steps_of(r.id)] for r in queued}
     assert steps["gone@example.com"][0] == ("wordpress", "set_consent")
     assert ("activecampaign", "unsubscribe") not in steps["no@example.com"]  # done in bulk already
+    # linked records (issue 12.3): the list pages' contact ids, for proven emails and repairs
+    ok = store.person("shop", email_hash=email_hash(SECRET, "ok@example.com"))
+    assert ok.wp_user_id == 4 and ok.contact_ids == [ac.by_email("ok@example.com")]
+    ghost = store.person("shop", email_hash=email_hash(SECRET, "ghost@example.com"))
+    assert ghost.wp_user_id is None and ghost.contact_ids == [ac.by_email("ghost@example.com")]
+    assert store.person("shop", email_hash=email_hash(SECRET, "formonly@example.com")) is None  # unproven
 
 
 def test_reconcile_chunks_large_differences_at_250(store, policy):

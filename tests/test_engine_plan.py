@@ -58,8 +58,9 @@ def test_unsubscribe_from_activecampaign_clears_wordpress_consent_and_deletes():
 
 def test_consent_withdrawn_in_wordpress_unsubscribes_then_deletes():
     plan = planner().plan(ev("consent.changed", {"email": "a@b.co", "consent": False, "source": "profile"}), NOW)
-    assert shape(plan.requests[0]) == [("activecampaign", "unsubscribe", 0), ("activecampaign", "delete_contact", 1),
-                                       ("suppression", "add", 2)]
+    # the delete step reads the contact's lists and unsubscribes it itself when it keeps it
+    assert shape(plan.requests[0]) == [("activecampaign", "delete_contact", 1), ("suppression", "add", 2)]
+    assert plan.requests[0].steps[0].params == {"keep_if_other_lists": True}
     plan = planner().plan(ev("consent.changed", {"email": "a@b.co", "consent": True}), NOW)
     assert shape(plan.requests[0]) == [("suppression", "remove", 0), ("activecampaign", "subscribe", 1)]
 

@@ -85,7 +85,9 @@ def test_consent_withdrawn_in_wordpress_reaches_activecampaign(system):
 
     assert system.ac.contact_view(email) is None
     assert system.app.store.is_suppressed("test", email_hash(SECRET, email))
-    assert ("activecampaign", "unsubscribe") in audit_actions(system, email)
+    # one step reads the contact's lists and deletes it (issue 17.2: no separate unsubscribe first)
+    assert ("activecampaign", "delete_contact") in audit_actions(system, email)
+    assert ("activecampaign", "unsubscribe") not in audit_actions(system, email)
 
 
 def test_export_contains_every_system(system, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from support import thrive
 from support.wordpress import requires_thrive, requires_woocommerce

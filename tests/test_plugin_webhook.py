@@ -61,10 +61,18 @@ def test_subscribe_becomes_one_event(wp):
     assert [r["type"] for r in outbox(wp)] == ["newsletter.subscribed"]
 
 
-def test_update_records_nothing(wp):
+def test_update_becomes_one_contact_event_and_other_types_record_nothing(wp):
+    # issue 12.4: an update (maybe a changed email) is sent on once, whatever its lists
     resp = post(wp, secret(wp), delivery("update", **{"contact[phone]": "555"}))
-    assert resp.status_code == 200 and resp.json() == {"recorded": 0}
-    assert outbox(wp) == []
+    assert resp.status_code == 200 and resp.json() == {"recorded": 1}
+    assert post(wp, secret(wp), delivery("update", **{"contact[phone]": "555"})).json() == {"recorded": 0}  # duplicate
+    rows = outbox(wp)
+    assert [r["type"] for r in rows] == ["contact.updated"]
+    assert rows[0]["payload"] == {"email": "eve@example.test", "contact_id": 4711, "date_time": WHEN}
+    # without a contact id there is nothing to follow
+    assert post(wp, secret(wp), delivery("update", **{"contact[id]": ""})).json() == {"recorded": 0}
+    assert post(wp, secret(wp), delivery("open")).json() == {"recorded": 0}
+    assert len(outbox(wp)) == 1
 
 
 def test_unsubscribe_from_several_lists(wp):

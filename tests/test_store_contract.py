@@ -851,3 +851,80 @@ def test_a_scan_records_open_and_retained_places_and_a_later_scan_resolves(store
     # a place found again after it was resolved is open again
     store.record_scan(SITE, "h1", [users, gravatar, order], later + timedelta(hours=1))
     assert store.residues(email_hash="h1", site=SITE, status="resolved") == []
+
+# -- linked records (issue 12.3) -------------------------------------------------------------
+def test_links_join_user_contact_and_every_past_email(store):
+    from wpprivsync.store.api import PersonLink
+
+    pid = store.link_people([PersonLink(SITE, "ann@example.com", "ha", wp_user_id=5, current=True,
+                                        proof="registration", source="consent")], T0)[0]
+    # the contact id learned later (a subscribe answer) joins the same person by email
+    assert store.link_people([PersonLink(SITE, "ann@example.com", "ha", contact_id=41, source="subscribe")],
+                             T0 + timedelta(minutes=1)) == [pid]
+    # a proven change: found through the old address, the new one becomes current
+    assert store.link_people([PersonLink(SITE, "ann@new.example", "hb", wp_user_id=5, current=True,
+                                         proof="core-confirmation", replaces_hash="ha")],
+                             T0 + timedelta(minutes=2)) == [pid]
+    p = store.person(SITE, email_hash="ha")
+    assert p is not None and p.id == pid and p.wp_user_id == 5
+    assert [(e.email, e.current) for e in p.emails] == [("ann@new.example", True), ("ann@example.com", False)]
+    assert p.contact_ids == [41]
+    assert p.current_email.proof == "core-confirmation"
+    assert store.person(SITE, wp_user_id=5).id == pid
+    assert store.person(SITE, contact_id=41).id == pid
+    assert store.person("other-site", email_hash="ha") is None
+    assert store.person(SITE, email_hash="nobody") is None
+
+
+def test_an_email_another_account_had_is_not_that_accounts_person(store):
+    from wpprivsync.store.api import PersonLink
+
+    first = store.link_people([PersonLink(SITE, "a@example.com", "ha", wp_user_id=5, current=True)], T0)[0]
+    store.link_people([PersonLink(SITE, "b@example.com", "hb", wp_user_id=5, current=True, replaces_hash="ha")], T0)
+    second = store.link_people([PersonLink(SITE, "a@example.com", "ha", wp_user_id=9, current=True)], T0)[0]
+    assert second != first
+    assert store.person(SITE, wp_user_id=9).emails[0].email == "a@example.com"
+    assert [e.email_hash for e in store.person(SITE, wp_user_id=5).emails] == ["hb", "ha"]
+
+
+def test_forgetting_a_person_keeps_only_keyed_hashes(store, url):
+    from wpprivsync.store.api import PersonLink
+
+    pid = store.link_people([PersonLink(SITE, "old@example.com", "ho", wp_user_id=7, contact_id=3),
+                             PersonLink(SITE, "new@example.com", "hn", wp_user_id=7, contact_id=4, current=True,
+                                        replaces_hash="ho")], T0)[0]
+    assert store.forget_person(SITE, pid, T0) is True
+    assert store.forget_person(SITE, pid, T0) is False
+    assert store.person(SITE, email_hash="ho") is None
+    assert store.person(SITE, wp_user_id=7) is None
+    store.close()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.select(schema.person_emails))]
+        erased = conn.execute(sa.select(schema.people.c.erased_at)).scalars().all()
+    engine.dispose()
+    assert len(rows) == 2 and erased and all(e is not None for e in erased)
+    dump = repr(rows)
+    assert "example.com" not in dump and "ho" in dump and "hn" in dump
+    # a new person with the same email afterwards starts a record of their own
+    s = open_store(url)
+    try:
+        again = s.link_people([PersonLink(SITE, "old@example.com", "ho", wp_user_id=8)], T0)[0]
+        assert again != pid and s.person(SITE, email_hash="ho").emails[0].contact_id is None
+    finally:
+        s.close()
+
+
+def test_unlink_contact_and_links_recorded_with_their_event(store):
+    from wpprivsync.store.api import PersonLink, PlannedEvent
+
+    link = PersonLink(SITE, "ann@example.com", "ha", contact_id=12, source="webhook")
+    store.ingest_many(SITE, [PlannedEvent(30, [], [], [link])])
+    assert store.person(SITE, contact_id=12).emails[0].email == "ann@example.com"
+    # a replayed event links nothing twice (and nothing new)
+    store.ingest_many(SITE, [PlannedEvent(30, [], [], [PersonLink(SITE, "x@example.com", "hx")])])
+    assert store.person(SITE, email_hash="hx") is None
+    assert store.unlink_contact(SITE, 12, T0) == 1
+    assert store.person(SITE, email_hash="ha").contact_ids == []
+    with pytest.raises(StoreError):
+        store.link_people([PersonLink(SITE, "y@example.com", "")], T0)

@@ -296,8 +296,12 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                            "due": policy.is_order_due(created, today)})
     except errors.WooCommerceMissing:
         woocommerce = False
-    contact = c.activecampaign.find_contact(email)
-    details = c.activecampaign.contact_details(contact.id) if contact else None
+    from .engine.export import linked_contacts
+    from .engine.links import person_view
+
+    person = app.store.person(site_name, email_hash=email_hash(app.secret, email))
+    contacts = linked_contacts(email, c.activecampaign, person)
+    details = contacts[0] if contacts else None
     suppressed = app.store.is_suppressed(site_name, email_hash(app.secret, email))
     history = audit_view(app, email, limit=50)
 
@@ -334,6 +338,8 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                         "on_erasure": "registrations unsubscribed by API; deleting them is a manual task "
                                       "(the WebinarJam API cannot delete)" if regs else "nothing: no registration",
                         "rule": policy.rule("webinars").explain(None) if "webinars" in policy.rules else ""})
+    if len(contacts) > 1 and ac_holds is not None:
+        ac_holds["other_contacts"] = [int((d.get("contact") or {}).get("id") or 0) for d in contacts[1:]]
     systems.append({"system": "activecampaign", "holds": ac_holds,
                     "on_erasure": "contact deleted (restorable by ActiveCampaign for 30 days); "
                                   "its keyed hash kept on the suppression list" if details else "nothing: no contact",
@@ -349,8 +355,15 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                "open": [f"{r.table}.{r.column} #{r.row_key} ({r.kind})" for r in scans if r.status == "open"],
                "retained": sum(1 for r in scans if r.status == "retained"),
                "resolved": sum(1 for r in scans if r.status == "resolved")}
+    linked = person_view(person)
+    if linked is not None:
+        past = [e["email_hash"] for e in linked["emails"] if not e["current"]]
+        linked["on_erasure"] = ("every linked contact deleted by id; the person's past emails "
+                                f"({len(past)}) looked up where no contact is linked and suppressed; "
+                                "only keyed hashes kept")
     return {"email_hash": digest, "site": site_name, "systems": systems, "kept": kept,
             "suppressed": suppressed, "history": history, "residues": residue, "request_records": request_records,
+            "linked_records": linked,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
                           if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
@@ -381,7 +394,9 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     _check_writable(target)  # before asking any system for anything
     c = app.clients(site_name)
     now = app.clock()
-    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam)
+    person = app.store.person(site_name, email_hash=email_hash(app.secret, email))
+    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam,
+                   person=person)
     try:
         out = write_archive(data, target)
     except OSError as exc:

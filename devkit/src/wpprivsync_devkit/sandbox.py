@@ -199,7 +199,8 @@ class Sandbox:
         settings = load_settings(self.config_path)
         self.app = App(settings, clock=self.clock)
         intake = f"{self.wp.url}/?rest_route=/wpprivsync/v1/webhook/activecampaign/{self._webhook_secret()}"
-        self.app.clients(SITE).activecampaign.create_webhook("wpprivsync", intake, ["subscribe", "unsubscribe"],
+        self.app.clients(SITE).activecampaign.create_webhook("wpprivsync", intake,
+                                                              ["subscribe", "unsubscribe", "update"],
                                                               ["public", "admin", "system"], list_id=self.list_id)
         self._start_daemon()
         self.timings.up_s = time.monotonic() - started

@@ -80,6 +80,13 @@ def explain_cmd(ctx: click.Context, email: str) -> None:
             for k in data["kept"]:
                 until = f" until {k['until']}" if k["until"] else ""
                 click.echo(f"  {k['what']}{until}{' (due now)' if k['due'] else ''}: {k['why']}")
+        linked = data.get("linked_records")
+        if linked:
+            click.secho("linked records", bold=True)
+            click.echo(f"  WordPress user {linked['wp_user_id'] or '-'}; ActiveCampaign contacts "
+                       f"{', '.join(map(str, linked['contact_ids'])) or '-'}; "
+                       f"{len(linked['emails'])} email(s), {sum(not e['current'] for e in linked['emails'])} past")
+            click.echo(f"  on erasure: {linked['on_erasure']}")
         click.echo(f"suppression list: {'yes' if data['suppressed'] else 'no'}; "
                    f"{len(data['history'])} audit entries")
         click.echo(data["request_records"])

@@ -311,6 +311,58 @@ class ActiveCampaignClient:
         return {"contact": {k: contact.get(k) for k in keep if k in contact},
                 "lists": lists, "fields": fields, "tags": tags}
 
+    def contact_lists(self, contact_id: int) -> list[dict[str, int]] | None:
+        """The contact's list memberships ``[{"list", "status"}]`` in one call (GET
+        /contacts/{id} carries them), or None when the contact is gone (404)."""
+        body = self._request("GET", f"contacts/{int(contact_id)}", missing_ok=True)
+        if body is None:
+            return None
+        if not isinstance(body.get("contact"), dict):
+            raise errors.BadResponse("GET /contacts/{id}: no contact in the answer", system=SYSTEM)
+        return [{"list": int(cl["list"]), "status": _int(cl.get("status"), default=0)}
+                for cl in body.get("contactLists") or []]
+
+    def contact_comment_data(self, contact_id: int, *, tags: bool, fields: bool) -> dict[str, Any] | None:
+        """Only what comment-data removal needs: the contact's tags (with names) and/or its
+        field values, one call each; None when the contact is gone (404)."""
+        out: dict[str, Any] = {"tags": [], "fields": []}
+        if tags:
+            body = self._request("GET", f"contacts/{int(contact_id)}/contactTags", missing_ok=True)
+            if body is None:
+                return None
+            items = body.get("contactTags") or []
+            names = self._names("tags", "tag", {str(ct["tag"]) for ct in items})
+            out["tags"] = [{"id": int(ct["id"]), "tag_id": int(ct["tag"]), "tag": names.get(str(ct["tag"]), "")}
+                           for ct in items]
+        if fields:
+            body = self._request("GET", f"contacts/{int(contact_id)}/fieldValues", missing_ok=True)
+            if body is None:
+                return None
+            out["fields"] = [{"field": int(fv["field"]), "value": fv.get("value")}
+                             for fv in body.get("fieldValues") or []]
+        return out
+
+    def update_contact(self, contact_id: int, *, email: str | None = None, first_name: str | None = None,
+                       last_name: str | None = None) -> Contact | None:
+        """PUT /contacts/{id} (rectification): only the fields given change. None when the
+        contact is gone (404)."""
+        contact: dict[str, Any] = {}
+        if email is not None:
+            if not is_email(email):
+                raise errors.WpprivsyncError("update_contact needs a valid email address")
+            contact["email"] = normalise_email(email)
+        if first_name is not None:
+            contact["firstName"] = first_name
+        if last_name is not None:
+            contact["lastName"] = last_name
+        if not contact:
+            raise errors.WpprivsyncError("update_contact: nothing to change")
+        body = self._request("PUT", f"contacts/{int(contact_id)}", json={"contact": contact}, missing_ok=True)
+        if body is None:
+            return None
+        c = body.get("contact") or {}
+        return Contact(id=int(c.get("id", contact_id)), email=str(c.get("email", contact.get("email", ""))))
+
     def delete_contact(self, contact_id: int) -> bool:
         return self._request("DELETE", f"contacts/{int(contact_id)}", missing_ok=True) is not None
 

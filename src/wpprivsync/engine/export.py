@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WordPressApi
+from ..store.api import Person
 
 
 def webinar_registrations(email: str, webinarjam: Any, site: Any) -> list[dict[str, Any]]:
@@ -29,18 +31,47 @@ def webinar_registrations(email: str, webinarjam: Any, site: Any) -> list[dict[s
     return out
 
 
+def linked_contacts(email: str, activecampaign: ActiveCampaignApi, person: Person | None) -> list[dict[str, Any]]:
+    """The details of every ActiveCampaign contact linked to the person (by id, no look-up);
+    a look-up by email only when none is linked or every linked one is gone."""
+    out = []
+    for contact_id in (person.contact_ids if person else []):
+        try:
+            out.append(activecampaign.contact_details(contact_id))
+        except errors.NotFound:
+            continue
+    if not out:
+        contact = activecampaign.find_contact(email)
+        if contact is not None:
+            out.append(activecampaign.contact_details(contact.id))
+    return out
+
+
+def linked_records(person: Person | None) -> dict[str, Any] | None:
+    """What the tool itself keeps about the person (their own data: the emails in plain)."""
+    if person is None:
+        return None
+    return {"wordpress_user_id": person.wp_user_id, "activecampaign_contact_ids": person.contact_ids,
+            "names": {"first_name": person.first_name, "last_name": person.last_name},
+            "emails": [{"email": e.email, "current": e.current, "proven_by": e.proof or None,
+                        "learned_from": e.source, "since": e.first_seen_at.isoformat(),
+                        "activecampaign_contact_id": e.contact_id} for e in person.emails]}
+
+
 def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, *, site: Any,
-            now: datetime, webinarjam: Any = None) -> dict[str, Any]:
+            now: datetime, webinarjam: Any = None, person: Person | None = None) -> dict[str, Any]:
     wp = wordpress.export(email)
     groups = wp.get("groups", {}) if isinstance(wp, dict) else {}
-    contact = activecampaign.find_contact(email)
-    ac = activecampaign.contact_details(contact.id) if contact is not None else None
+    contacts = linked_contacts(email, activecampaign, person)
+    ac = contacts[0] if contacts else None
     webinars = webinar_registrations(email, webinarjam, site)
     items = sum(len(g.get("items", [])) for g in groups.values())
     summary = {
         "wordpress_groups": len(groups),
         "wordpress_items": items,
         "activecampaign_contact": ac is not None,
+        "activecampaign_contacts": len(contacts),
+        "past_emails": sum(1 for e in (person.emails if person else ()) if not e.current),
         "activecampaign_lists": len(ac.get("lists", [])) if ac else 0,
         "activecampaign_fields": len(ac.get("fields", [])) if ac else 0,
         "activecampaign_tags": len(ac.get("tags", [])) if ac else 0,
@@ -54,6 +85,8 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "subject": {"email": email},
         "wordpress": {"groups": groups},
         "activecampaign": ac,
+        "activecampaign_other_contacts": contacts[1:],
+        "linked_records": linked_records(person),
         "webinarjam": {"registrations": webinars},
         "summary": summary,
     }
@@ -152,6 +185,21 @@ def render_html(data: dict[str, Any]) -> str:
         out.append("</table><h3>Tags</h3><ul>")
         out.extend(f"<li>{_e(t.get('tag'))}</li>" for t in ac.get("tags", []))
         out.append("</ul>")
+    for other in data.get("activecampaign_other_contacts") or []:
+        out.append("<h3>Another newsletter contact linked to you</h3><table>")
+        for key, value in (other.get("contact") or {}).items():
+            out.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
+        out.append("</table>")
+    linked = data.get("linked_records")
+    if linked:
+        out.append("<h2>What wpprivsync links to you</h2><table>")
+        out.append(f"<tr><th>WordPress user id</th><td>{_e(linked.get('wordpress_user_id'))}</td></tr>")
+        out.append(f"<tr><th>ActiveCampaign contact ids</th><td>{_e(linked.get('activecampaign_contact_ids'))}</td></tr>")
+        for e in linked.get("emails", []):
+            state = "current" if e.get("current") else "earlier"
+            out.append(f"<tr><th>Email ({_e(state)})</th><td>{_e(e.get('email'))}, since {_e(e.get('since'))}"
+                       f"{', proven by ' + _e(e.get('proven_by')) if e.get('proven_by') else ''}</td></tr>")
+        out.append("</table>")
     out.append("<h2>Webinars (WebinarJam)</h2>")
     regs = (data.get("webinarjam") or {}).get("registrations") or []
     if not regs:

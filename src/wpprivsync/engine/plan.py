@@ -6,7 +6,8 @@ Request actions and their steps (position order; equal positions may run togethe
                      · wpprivsync.manual_tasks → suppression.add   (webinarjam.unsubscribe only when the site has webinars;
                      it also opens the manual WebinarJam deletion task)
     remove_comments  wordpress.remove_comments · activecampaign.remove_comment_data
-    unsubscribe      activecampaign.unsubscribe → activecampaign.delete_contact → suppression.add
+    unsubscribe      activecampaign.delete_contact (keeps the contact, unsubscribed, when it is on
+                     lists the site does not manage) → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
                      suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
@@ -14,6 +15,9 @@ Request actions and their steps (position order; equal positions may run togethe
                      (manual_tasks, when the site lists manual_task_systems: a task per policy
                      rule whose system has no API)
     core_export      wpprivsync.core_export (core's Tools → Export Personal Data waits for it)
+    rectify          activecampaign.rectify (a proven email change or a name change in WordPress)
+    relink           wpprivsync.relink (an ActiveCampaign ``update`` webhook: the link follows
+                     the contact's new email; never a WordPress account's)
     invalid_event    wpprivsync.invalid_event (fails at once: a malformed event is kept visible
                      in the dead-letter list instead of being dropped)
 
@@ -28,12 +32,13 @@ from typing import Any, Callable
 
 from ..clients.protocols import Event
 from ..identity import email_hash, is_email, normalise_email
-from ..store.api import AuditEntry, NewRequest, NewStep
+from ..store.api import AuditEntry, NewRequest, NewStep, PersonLink
 from . import preflight
 
 ERASE, REMOVE_COMMENTS, UNSUBSCRIBE, SUBSCRIBE, EXPORT, INVALID = (
     "erase", "remove_comments", "unsubscribe", "subscribe", "export", "invalid_event")
 CORE_EXPORT = "core_export"
+RECTIFY, RELINK = "rectify", "relink"
 
 Due = Callable[[datetime], datetime]
 
@@ -48,6 +53,7 @@ class Plan:
     retry_step_ids: list[int] = field(default_factory=list)
     retry_all: bool = False
     close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
+    links: list[PersonLink] = field(default_factory=list)  # recorded with the event (linked records)
 
 
 VERIFY_SETTLE_S = 300  # how long core's own erasure flow may still be running its erasers
@@ -76,13 +82,12 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
             steps.append(NewStep("activecampaign", "remove_comment_data", {}, 0))
         return steps
     if action == UNSUBSCRIBE:
+        # delete_contact(keep_if_other_lists) reads the contact's lists (one call), then deletes
+        # it, or keeps it unsubscribed from the managed lists when it is on others
         steps = [
-            NewStep("activecampaign", "unsubscribe", {}, 0),
             NewStep("activecampaign", "delete_contact", {"keep_if_other_lists": True}, 1),
             NewStep("suppression", "add", {"reason": "unsubscribed"}, 2),
         ]
-        if from_activecampaign or unsubscribed_in_bulk:
-            steps = steps[1:]  # ActiveCampaign already has the person unsubscribed
         if from_activecampaign:
             steps.insert(0, NewStep("wordpress", "set_consent", {"subscribed": False}, 0))
         return steps
@@ -159,7 +164,8 @@ class Planner:
     # -- one method per event type ---------------------------------------------------------
     def _on_account_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
-        return Plan([self.request(ERASE, email, source="account-deleted", received_at=received, event_id=event.id)])
+        return Plan([self.request(ERASE, email, source="account-deleted", received_at=received, event_id=event.id)],
+                    links=self._user_link(email, p, "account-deleted"))
 
     def _on_erasure_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
@@ -206,15 +212,75 @@ class Planner:
             raise _Malformed("consent must be true or false")
         action = SUBSCRIBE if consent else UNSUBSCRIBE
         return Plan([self.request(action, email, source=f"wordpress-{p.get('source') or 'consent'}",
-                                  received_at=received, event_id=event.id)])
+                                  received_at=received, event_id=event.id)],
+                    links=self._user_link(email, p, "consent"))
 
     def _on_newsletter_unsubscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        return Plan([self.request(UNSUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
-                                  event_id=event.id, from_activecampaign=True)])
+        email = _email(p)
+        req = self.request(UNSUBSCRIBE, email, source="activecampaign-webhook", received_at=received,
+                           event_id=event.id, from_activecampaign=True)
+        contact_id = _int(p.get("contact_id"), "contact_id", default=0)
+        if contact_id:
+            # the delivery names the contact: the delete step need not look it up
+            req = replace(req, steps=[replace(s, params={**s.params, "contact_id": contact_id})
+                                      if (s.system, s.action) == ("activecampaign", "delete_contact") else s
+                                      for s in req.steps])
+        return Plan([req], links=self._contact_link(email, contact_id, "webhook"))
 
     def _on_newsletter_subscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        return Plan([self.request(SUBSCRIBE, _email(p), source="activecampaign-webhook", received_at=received,
-                                  event_id=event.id, from_activecampaign=True)])
+        email = _email(p)
+        return Plan([self.request(SUBSCRIBE, email, source="activecampaign-webhook", received_at=received,
+                                  event_id=event.id, from_activecampaign=True)],
+                    links=self._contact_link(email, _int(p.get("contact_id"), "contact_id", default=0), "webhook"))
+
+    def _on_identity_email_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
+        # A proven email change of a WordPress user (docs/IDENTITY.md, "Linked records"): both
+        # emails join the person's history, the new one is current, and the linked contact is
+        # rectified. The old address lives only in the event (scrubbed on acknowledgement) and
+        # in the person's history.
+        email = _email(p)
+        old = _email({"email": p.get("old_email")})
+        user_id = _int(p.get("user_id"), "user_id")
+        if not user_id:
+            raise _Malformed("user_id is required")
+        old_hash = email_hash(self.secret, old)
+        proof = str(p.get("proof") or "")[:32]
+        names = _names(p)
+        links = [PersonLink(self.site, old, old_hash, wp_user_id=user_id, source="email-changed"),
+                 PersonLink(self.site, email, email_hash(self.secret, email), wp_user_id=user_id, current=True,
+                            proof=proof, source="email-changed", replaces_hash=old_hash,
+                            first_name=names.get("first_name"), last_name=names.get("last_name"))]
+        # names are personal data: they stay on the person's linked record (erased with it),
+        # never in step params
+        params: dict[str, Any] = {"email_changed": True, "old_hash": old_hash, "user_id": user_id,
+                                  "names": bool(names)}
+        audit = [self._audit(email, "wordpress", "email_changed", received,
+                             reason=f"proven email change in WordPress ({proof or 'proof not named'}); "
+                                    "the old email stays linked to the person until erasure",
+                             detail={"user_id": user_id, "old_email_hash": old_hash, "proof": proof})]
+        return Plan([self._single(RECTIFY, email, NewStep("activecampaign", "rectify", params, 0), received, event)],
+                    audit, links=links)
+
+    def _on_profile_name_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
+        email = _email(p)
+        names = _names(p)
+        if not names:
+            raise _Malformed("first_name or last_name is required")
+        user_id = _int(p.get("user_id"), "user_id", default=0)
+        if not user_id:
+            raise _Malformed("user_id is required")
+        step = NewStep("activecampaign", "rectify", {"names": True, "user_id": user_id}, 0)
+        links = [replace(link, first_name=names.get("first_name"), last_name=names.get("last_name"))
+                 for link in self._user_link(email, p, "name-changed")]
+        return Plan([self._single(RECTIFY, email, step, received, event)], links=links)
+
+    def _on_contact_updated(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
+        email = _email(p)
+        contact_id = _int(p.get("contact_id"), "contact_id", default=0)
+        if not contact_id:
+            raise _Malformed("contact_id is required")
+        step = NewStep("wpprivsync", "relink", {"contact_id": contact_id}, 0)
+        return Plan([self._single(RELINK, email, step, received, event)])
 
     def _on_identity_unproven(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         # A WordPress user acted on an email they never proved to own (docs/IDENTITY.md):
@@ -240,6 +306,26 @@ class Planner:
         return Plan(retry_step_ids=[_int(p.get("step_id"), "step_id")])
 
     # -- helpers -----------------------------------------------------------------------
+    def _single(self, action: str, email: str, step: NewStep, received: datetime, event: Event) -> NewRequest:
+        digest = email_hash(self.secret, email)
+        return NewRequest(site=self.site, action=action, email=email, email_hash=digest,
+                          source="event", received_at=received, due_at=self.due(received), steps=[step],
+                          event_id=event.id, dedupe_key=None)
+
+    def _user_link(self, email: str, p: dict[str, Any], source: str) -> list[PersonLink]:
+        """A proven email of a WordPress user (the plugin sends consent and deletion events only
+        for proven emails): it is the person's email now."""
+        user_id = _int(p.get("user_id"), "user_id", default=0)
+        if not user_id:
+            return []
+        return [PersonLink(self.site, email, email_hash(self.secret, email), wp_user_id=user_id, current=True,
+                           proof=str(p.get("proof") or "")[:32], source=source)]
+
+    def _contact_link(self, email: str, contact_id: int, source: str) -> list[PersonLink]:
+        if not contact_id:
+            return []
+        return [PersonLink(self.site, email, email_hash(self.secret, email), contact_id=contact_id, source=source)]
+
     def _audit(self, email: str, system: str, action: str, at: datetime, *, removed: int = 0,
                reason: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
         return AuditEntry(site=self.site, email_hash=email_hash(self.secret, email), system=system, action=action,
@@ -283,6 +369,17 @@ def _int(value: Any, name: str, default: int | None = None) -> int:
     if number < 0:
         raise _Malformed(f"{name} must not be negative")
     return number
+
+
+def _names(p: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in ("first_name", "last_name"):
+        value = p.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise _Malformed(f"{key} must be text")
+            out[key] = value.strip()[:255]
+    return out
 
 
 def _without_wordpress(req: NewRequest) -> NewRequest:

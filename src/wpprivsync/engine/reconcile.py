@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from ..clients.protocols import ActiveCampaignApi, BulkContact, WordPressApi
 from ..identity import email_hash, normalise_email
-from ..store.api import Store
+from ..store.api import PersonLink, Store
 from .plan import UNSUBSCRIBE, Planner
 
 log = logging.getLogger(__name__)
@@ -52,18 +52,23 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
     tick = progress or (lambda _stage, _n: None)
 
     consent: dict[str, bool | None] = {}
+    user_ids: dict[str, int] = {}
     for user in wordpress.consents():
         email = normalise_email(str(user.get("email", "")))
         if email:
             consent[email] = user.get("subscribed")
+            if user.get("subscribed") is not None and isinstance(user.get("id"), int):
+                user_ids[email] = int(user["id"])  # a proven email (unproven ones say null)
         report.wordpress_users += 1
         tick("wordpress", 1)
 
     lists = [int(i) for i in site.newsletter_list_ids]
     status: dict[str, dict[int, int]] = {}
+    contact_ids: dict[str, int] = {}
     for list_id in lists:
         for member in activecampaign.list_members(list_id):
             status.setdefault(normalise_email(member.email), {})[list_id] = int(member.status)
+            contact_ids[normalise_email(member.email)] = int(member.contact_id)
             report.list_members += 1
             tick("activecampaign", 1)
 
@@ -95,6 +100,7 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
         report.batch_ids = list(activecampaign.bulk_import(bulk))
         report.import_calls = len(report.batch_ids)
     now = clock()
+    _link_contacts(store, site.name, secret, contact_ids, user_ids, set(to_unsubscribe) | set(to_clear_wp), now)
     for email in to_unsubscribe:
         store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
                                           unsubscribed_in_bulk=True))
@@ -107,3 +113,18 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
     log.info("reconcile done", extra={"site": site.name, **{k: v for k, v in report.as_dict().items()
                                                            if isinstance(v, int)}})
     return report
+
+
+LINK_CHUNK = 500
+
+
+def _link_contacts(store: Store, site: str, secret: str, contact_ids: dict[str, int], user_ids: dict[str, int],
+                   repaired: set[str], now: datetime) -> None:
+    """Linked records (issue 12.3): the list pages name each member's contact id; it is linked
+    for proven WordPress emails and for the contacts a repair is queued for (their steps then
+    need no look-up)."""
+    wanted = sorted(e for e in contact_ids if e in user_ids or e in repaired)
+    links = [PersonLink(site, e, email_hash(secret, e), wp_user_id=user_ids.get(e), contact_id=contact_ids[e],
+                        source="reconcile") for e in wanted]
+    for start in range(0, len(links), LINK_CHUNK):
+        store.link_people(links[start:start + LINK_CHUNK], now)

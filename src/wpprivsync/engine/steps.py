@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .. import errors
 from ..clients.protocols import ActiveCampaignApi, WebinarJamApi, WordPressApi
 from ..policy import Policy
 from ..settings import SiteSettings
-from ..store.api import AuditEntry, NewTask, Request, Step, Store
-from . import residues
+from ..store.api import AuditEntry, NewTask, Person, PersonLink, Request, Step, Store
+from . import links, residues
 
 
 @dataclass
@@ -170,37 +170,129 @@ def _lists(ctx: StepContext) -> list[int]:
     return [int(i) for i in ctx.site.newsletter_list_ids]
 
 
+def _person(ctx: StepContext) -> Person | None:
+    return links.person_of(ctx.store, ctx.site.name, ctx.request.email_hash)
+
+
+def _hash_of(person: Person | None, email: str, fallback: str | None) -> str | None:
+    if person is not None:
+        for e in person.emails:
+            if e.email == email:
+                return e.email_hash
+    return fallback
+
+
+def _param_contact(ctx: StepContext) -> list[int]:
+    value = ctx.step.params.get("contact_id")
+    return [int(value)] if isinstance(value, int) and not isinstance(value, bool) and value > 0 else []
+
+
+def _look_up(ctx: StepContext, person: Person | None, emails: list[str]) -> Iterator[tuple[int, str]]:
+    """Look the emails up one by one (one call each, as far as the caller reads) and link what
+    is found: (contact id, email)."""
+    for email in emails:
+        digest = _hash_of(person, email, ctx.request.email_hash if email == ctx.email else None)
+        contact = ctx.activecampaign.find_contact(email)
+        if contact is None:
+            continue
+        if digest:
+            links.learn(ctx.store, ctx.site.name, email, digest, contact.id, "lookup", ctx.now)
+        yield contact.id, email
+
+
 @handler("activecampaign", "delete_contact")
 def activecampaign_delete(ctx: StepContext) -> Outcome:
-    contact = ctx.activecampaign.find_contact(ctx.email)
-    if contact is None:
+    if ctx.step.params.get("keep_if_other_lists"):
+        return _unsubscribe_and_delete(ctx)
+    # Erasure: every contact linked to the person, one DELETE each; a look-up by email only for
+    # an email with no linked contact, or when a linked id is gone (a stale link: the person
+    # re-subscribed under a new contact id).
+    person = _person(ctx)
+    linked = list(dict.fromkeys(_param_contact(ctx) + (person.contact_ids if person else [])))
+    deleted: list[int] = []
+    stale = False
+    for contact_id in linked:
+        if ctx.activecampaign.delete_contact(contact_id):
+            deleted.append(contact_id)
+        else:
+            stale = True
+            ctx.store.unlink_contact(ctx.site.name, contact_id, ctx.now)
+    if stale or not linked:
+        lookups = list(dict.fromkeys([ctx.email] + links.other_emails(person, ctx.email)))
+    else:
+        lookups = links.uncovered_emails(person, ctx.email)
+    for contact_id, _ in _look_up(ctx, person, lookups):
+        if contact_id not in deleted and ctx.activecampaign.delete_contact(contact_id):
+            deleted.append(contact_id)
+    if not deleted:
+        return Outcome({"found": False},
+                       [ctx.audit("activecampaign", "delete_contact",
+                                  reason="no ActiveCampaign contact with this email"
+                                  + (" or the person's other emails" if len(lookups) > 1 else ""))])
+    reason = _rule_reason(ctx, "newsletter")
+    return Outcome({"found": True, "deleted": True, "contact_id": deleted[0], "contact_ids": deleted,
+                    "looked_up": len(lookups)},
+                   [ctx.audit("activecampaign", "delete_contact", removed=len(deleted), reason=reason,
+                              detail={"contact_id": deleted[0], "contact_ids": deleted, "restorable_days": 30})])
+
+
+def _contact_with_lists(ctx: StepContext, person: Person | None) -> tuple[int, list[dict[str, int]]] | None:
+    """The contact of the request's email and its list statuses: one call with a linked id
+    (GET /contacts/{id} carries the lists), a look-up first when none is linked or it is gone."""
+    for contact_id in dict.fromkeys(_param_contact(ctx) + links.contacts_for_email(person, ctx.request.email_hash)):
+        lists = ctx.activecampaign.contact_lists(contact_id)
+        if lists is not None:
+            if contact_id in _param_contact(ctx):
+                links.learn(ctx.store, ctx.site.name, ctx.email, str(ctx.request.email_hash), contact_id,
+                            "webhook", ctx.now)
+            return contact_id, lists
+        ctx.store.unlink_contact(ctx.site.name, contact_id, ctx.now)
+    for contact_id, _ in _look_up(ctx, person, [ctx.email]):
+        lists = ctx.activecampaign.contact_lists(contact_id)
+        if lists is not None:
+            return contact_id, lists
+    return None
+
+
+def _unsubscribe_and_delete(ctx: StepContext) -> Outcome:
+    """Unsubscribe: the contact is deleted unless it is on lists the site does not manage; then
+    it is kept, unsubscribed from the managed ones. Two calls with a linked id."""
+    person = _person(ctx)
+    found = _contact_with_lists(ctx, person)
+    if found is None:
         return Outcome({"found": False}, [ctx.audit("activecampaign", "delete_contact",
                                                     reason="no ActiveCampaign contact with this email")])
-    if ctx.step.params.get("keep_if_other_lists"):
-        details = ctx.activecampaign.contact_details(contact.id)
-        managed = set(_lists(ctx))
-        others = sorted(int(l["list"]) for l in details.get("lists", [])
-                        if int(l.get("status", 0)) == 1 and int(l["list"]) not in managed)
-        if others:
-            reason = "unsubscribed from the newsletter; contact kept: still subscribed to other lists"
-            return Outcome({"found": True, "deleted": False, "other_lists": others},
-                           [ctx.audit("activecampaign", "keep_contact", reason=reason, detail={"other_lists": others})])
-    existed = ctx.activecampaign.delete_contact(contact.id)
+    contact_id, lists = found
+    managed = set(_lists(ctx))
+    others = sorted(l["list"] for l in lists if l["status"] == 1 and l["list"] not in managed)
+    if others:
+        for list_id in sorted(l["list"] for l in lists if l["status"] == 1 and l["list"] in managed):
+            ctx.activecampaign.set_list_status(contact_id, list_id, 2)
+        reason = "unsubscribed from the newsletter; contact kept: still subscribed to other lists"
+        return Outcome({"found": True, "deleted": False, "contact_id": contact_id, "other_lists": others},
+                       [ctx.audit("activecampaign", "keep_contact", reason=reason,
+                                  detail={"contact_id": contact_id, "other_lists": others})])
+    existed = ctx.activecampaign.delete_contact(contact_id)
+    ctx.store.unlink_contact(ctx.site.name, contact_id, ctx.now)
     reason = _rule_reason(ctx, "newsletter")
-    return Outcome({"found": True, "deleted": existed, "contact_id": contact.id},
+    return Outcome({"found": True, "deleted": existed, "contact_id": contact_id},
                    [ctx.audit("activecampaign", "delete_contact", removed=1 if existed else 0, reason=reason,
-                              detail={"contact_id": contact.id, "restorable_days": 30})])
+                              detail={"contact_id": contact_id, "restorable_days": 30})])
 
 
 @handler("activecampaign", "unsubscribe")
 def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
-    contact = ctx.activecampaign.find_contact(ctx.email)
-    if contact is None:
+    # Planned by earlier versions before delete_contact(keep_if_other_lists), which now
+    # unsubscribes itself when it keeps the contact.
+    person = _person(ctx)
+    linked = links.contacts_for_email(person, ctx.request.email_hash)
+    contact_id = linked[0] if linked else next((c for c, _ in _look_up(ctx, person, [ctx.email])), None)
+    if contact_id is None:
         return Outcome({"found": False}, [ctx.audit("activecampaign", "unsubscribe",
                                                     reason="no ActiveCampaign contact with this email")])
     for list_id in _lists(ctx):
-        ctx.activecampaign.set_list_status(contact.id, list_id, 2)
-    result = {"found": True, "contact_id": contact.id, "lists": _lists(ctx)}
+        ctx.activecampaign.set_list_status(contact_id, list_id, 2)
+    result = {"found": True, "contact_id": contact_id, "lists": _lists(ctx)}
     return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=_rule_reason(ctx, "newsletter"),
                                       detail=result)])
 
@@ -208,6 +300,8 @@ def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
 @handler("activecampaign", "subscribe")
 def activecampaign_subscribe(ctx: StepContext) -> Outcome:
     contact = ctx.activecampaign.sync_contact(ctx.email)
+    if ctx.request.email_hash:
+        links.learn(ctx.store, ctx.site.name, ctx.email, ctx.request.email_hash, contact.id, "subscribe", ctx.now)
     for list_id in _lists(ctx):
         ctx.activecampaign.set_list_status(contact.id, list_id, 1)
     result = {"contact_id": contact.id, "lists": _lists(ctx)}
@@ -219,22 +313,104 @@ def activecampaign_subscribe(ctx: StepContext) -> Outcome:
 def activecampaign_remove_comment_data(ctx: StepContext) -> Outcome:
     tags = {t.lower() for t in getattr(ctx.policy, "comment_tags", ())}
     field_ids = {int(f) for f in getattr(ctx.policy, "comment_field_ids", ())}
-    contact = ctx.activecampaign.find_contact(ctx.email) if (tags or field_ids) else None
-    if contact is None:
+    if not (tags or field_ids):
         return Outcome({"found": False, "tags_removed": 0, "fields_cleared": 0}, [])
-    details = ctx.activecampaign.contact_details(contact.id)
+    person = _person(ctx)
+    contact_id: int | None = None
+    data: dict[str, Any] | None = None
+    for candidate in links.contacts_for_email(person, ctx.request.email_hash):
+        data = ctx.activecampaign.contact_comment_data(candidate, tags=bool(tags), fields=bool(field_ids))
+        if data is not None:
+            contact_id = candidate
+            break
+        ctx.store.unlink_contact(ctx.site.name, candidate, ctx.now)
+    if data is None:
+        for candidate, _ in _look_up(ctx, person, [ctx.email]):
+            data = ctx.activecampaign.contact_comment_data(candidate, tags=bool(tags), fields=bool(field_ids))
+            contact_id = candidate
+    if data is None or contact_id is None:
+        return Outcome({"found": False, "tags_removed": 0, "fields_cleared": 0}, [])
     removed_tags = 0
-    for tag in details.get("tags", []):
+    for tag in data.get("tags", []):
         if str(tag.get("tag", "")).lower() in tags:
             removed_tags += int(ctx.activecampaign.remove_contact_tag(int(tag["id"])))
     cleared = 0
-    for value in details.get("fields", []):
+    for value in data.get("fields", []):
         if int(value.get("field", 0)) in field_ids and value.get("value") not in (None, ""):
-            ctx.activecampaign.clear_field_value(contact.id, int(value["field"]))
+            ctx.activecampaign.clear_field_value(contact_id, int(value["field"]))
             cleared += 1
     result = {"found": True, "tags_removed": removed_tags, "fields_cleared": cleared}
     return Outcome(result, [ctx.audit("activecampaign", "remove_comment_data", removed=removed_tags + cleared,
                                       reason=_rule_reason(ctx, "comments"), detail=result)])
+
+
+@handler("activecampaign", "rectify")
+def activecampaign_rectify(ctx: StepContext) -> Outcome:
+    """Rectification (GDPR art. 16): a proven email change or a name change in WordPress
+    updates the person's linked ActiveCampaign contact (one PUT with a linked id). The request's
+    email is the person's email now; ``old_hash`` names the one it replaced."""
+    p = ctx.step.params
+    person = _person(ctx)
+    changes: dict[str, str] = {}
+    if p.get("email_changed"):
+        changes["email"] = ctx.email
+    if p.get("names") and person is not None:
+        for key in ("first_name", "last_name"):
+            value = getattr(person, key)
+            if value is not None:
+                changes[key] = value
+    if not changes:
+        return Outcome({"found": False, "fields": []}, [ctx.audit("activecampaign", "rectify",
+                                                                   reason="nothing to rectify")])
+    candidates = list(dict.fromkeys(e.contact_id for e in (person.emails if person else ())
+                                    if e.contact_id is not None
+                                    and (e.current or e.email_hash in (ctx.request.email_hash, p.get("old_hash")))))
+    updated: int | None = None
+    for contact_id in candidates:
+        if ctx.activecampaign.update_contact(contact_id, **changes) is not None:
+            updated = contact_id
+            break
+        ctx.store.unlink_contact(ctx.site.name, contact_id, ctx.now)
+    if updated is None:
+        # nothing linked (or gone): the contact is found under the old address, else the new one
+        olds = [e.email for e in (person.emails if person else ()) if e.email and e.email_hash == p.get("old_hash")]
+        for contact_id, _ in _look_up(ctx, person, olds + [ctx.email]):
+            if ctx.activecampaign.update_contact(contact_id, **changes) is not None:
+                updated = contact_id
+                break
+    fields = sorted(changes)
+    if updated is None:
+        return Outcome({"found": False, "fields": fields},
+                       [ctx.audit("activecampaign", "rectify", reason="no ActiveCampaign contact to rectify",
+                                  detail={"fields": fields})])
+    if ctx.request.email_hash:
+        links.learn(ctx.store, ctx.site.name, ctx.email, ctx.request.email_hash, updated, "rectify", ctx.now)
+    detail = {"contact_id": updated, "fields": fields, "old_email_hash": p.get("old_hash")}
+    return Outcome({"found": True, **detail},
+                   [ctx.audit("activecampaign", "rectify", reason="rectification (GDPR art. 16): "
+                              + ", ".join(fields) + " changed in WordPress", detail=detail)])
+
+
+@handler("wpprivsync", "relink")
+def wpprivsync_relink(ctx: StepContext) -> Outcome:
+    """An ActiveCampaign ``update`` webhook: when the contact's email is not the one linked, the
+    link follows it (the new email joins the person's history). A WordPress account's email is
+    never changed from here."""
+    contact_id = _param_contact(ctx)
+    if not contact_id or not ctx.request.email_hash:
+        raise errors.StepFailed("the update carries no contact id", retryable=False)
+    person = ctx.store.person(ctx.site.name, contact_id=contact_id[0])
+    known = [e for e in (person.emails if person else ()) if e.contact_id == contact_id[0]]
+    if person is None or any(e.email_hash == ctx.request.email_hash for e in known):
+        return Outcome({"changed": False, "linked": person is not None}, [])
+    ctx.store.link_people([PersonLink(ctx.site.name, ctx.email, ctx.request.email_hash, contact_id=contact_id[0],
+                                      source="activecampaign-update")], ctx.now)
+    detail = {"contact_id": contact_id[0], "previous_email_hashes": [e.email_hash for e in known],
+              "wordpress_account_changed": False}
+    return Outcome({"changed": True, **detail},
+                   [ctx.audit("activecampaign", "email_changed", reason="the contact's email was changed in "
+                              "ActiveCampaign; the link follows it (the WordPress account keeps its own email)",
+                              detail=detail)])
 
 
 # -- local ----------------------------------------------------------------------------------
@@ -243,10 +419,25 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
+    why = f"kept as a keyed hash so no re-import re-subscribes this person ({reason})"
+    result: dict[str, Any] = {}
+    detail: dict[str, Any] = {}
+    person = _person(ctx)
+    if person is not None and (reason == "erasure" or person.wp_user_id is None):
+        # The person's linked records end here (docs/IDENTITY.md): every vouched past email is
+        # suppressed too, and only keyed hashes remain of them (one audit entry per step: the
+        # forgetting is told in this one).
+        past = [e.email_hash for e in person.emails if e.email_hash != ctx.request.email_hash and links.vouched(e)]
+        for digest in past:
+            ctx.store.suppress(ctx.site.name, digest, reason, ctx.now)
+        ctx.store.forget_person(ctx.site.name, person.id, ctx.now)
+        result = {"person_forgotten": True, "past_emails_suppressed": len(past)}
+        detail = {"person_forgotten": True, "emails": len(person.emails), "past_email_hashes": past,
+                  "wp_user_id": person.wp_user_id}
+        why += "; the person's linked records erased, their emails kept as keyed hashes only"
+    audit = [ctx.audit("suppression", "add", reason=why, detail=detail)]
     # the store adds the hash when it records the step (and says in the result if it was new)
-    return Outcome({}, [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
-                                                               f"re-subscribes this person ({reason})")],
-                   suppress=(ctx.site.name, ctx.request.email_hash, reason))
+    return Outcome(result, audit, suppress=(ctx.site.name, ctx.request.email_hash, reason))
 
 
 @handler("suppression", "remove")
@@ -294,7 +485,7 @@ def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
 def wpprivsync_export(ctx: StepContext) -> Outcome:
     from .export import collect, write_archive
 
-    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now,
+    data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now, person=_person(ctx),
                    webinarjam=ctx.webinarjam)
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)

@@ -190,12 +190,71 @@ class Audit(AuditEntry):
 
 
 @dataclass(frozen=True)
+class PersonLink:
+    """A fact linking records of one person (docs/IDENTITY.md, "Linked records"): this email
+    (and, when known, this WordPress user id and this ActiveCampaign contact id) belongs to the
+    same person. ``replaces_hash`` names the person's earlier email (a proven change):
+    the person is found through it. ``current`` marks the email the person has now."""
+
+    site: str
+    email: str | None  # normalised; None when only the keyed hash is known
+    email_hash: str
+    wp_user_id: int | None = None
+    contact_id: int | None = None
+    current: bool = False
+    proof: str = ""  # how the email was proven (registration, core-confirmation, ...), "" if not said
+    source: str = ""  # where the link was learned (subscribe, webhook, reconcile, email-changed, ...)
+    replaces_hash: str | None = None
+    first_name: str | None = None  # the person's names as WordPress has them now (None: unchanged)
+    last_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonEmail:
+    email: str | None  # None once the person is erased
+    email_hash: str
+    contact_id: int | None
+    current: bool
+    proof: str
+    source: str
+    first_seen_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    site: str
+    wp_user_id: int | None
+    created_at: datetime
+    erased_at: datetime | None
+    emails: tuple[PersonEmail, ...] = ()  # current first, then newest first
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def contact_ids(self) -> list[int]:
+        """Every ActiveCampaign contact id linked to the person, current email's first."""
+        out: list[int] = []
+        for e in self.emails:
+            if e.contact_id is not None and e.contact_id not in out:
+                out.append(e.contact_id)
+        return out
+
+    @property
+    def current_email(self) -> PersonEmail | None:
+        return next((e for e in self.emails if e.current), None)
+
+
+@dataclass(frozen=True)
 class PlannedEvent:
-    """One event's share of a batch ingest (``Store.ingest_many``)."""
+    """One event's share of a batch ingest (``Store.ingest_many``); its ``links`` are recorded
+    in the same transaction."""
 
     event_id: int
     requests: Sequence[NewRequest] = ()
     audit: Sequence[AuditEntry] = ()
+    links: Sequence[PersonLink] = ()
 
 
 @dataclass(frozen=True)
@@ -317,6 +376,25 @@ class Store(Protocol):
         nothing else of it is left. False (and nothing written) when already closed."""
         ...
     def overdue_tasks(self, now: datetime, site: str | None = None) -> list[Task]: ...
+
+    # linked records (docs/IDENTITY.md, "Linked records")
+    def link_people(self, links: Sequence[PersonLink], now: datetime) -> list[int]:
+        """Record each link, in order, in one transaction; returns the person id of each. The
+        person is found by WordPress user id, else by ``replaces_hash``, else by contact id,
+        else by email hash (an erased person is never found: a new one is made)."""
+        ...
+
+    def person(self, site: str, *, email_hash: str | None = None, wp_user_id: int | None = None,
+               contact_id: int | None = None) -> Person | None:
+        """The live (not erased) person with that email (current or past), user id or contact
+        id; the newest when several match."""
+        ...
+
+    def unlink_contact(self, site: str, contact_id: int, now: datetime) -> int: ...  # contact gone; rows cleared
+    def forget_person(self, site: str, person_id: int, now: datetime) -> bool:
+        """Erasure: clear every plain email and contact id of the person, keep the keyed hashes,
+        mark the person erased. False when there was nothing left to clear."""
+        ...
 
     # small key/value state (last reconcile, last retention sweep, exports made, ...)
     # -- residue scans (what an erasure left behind, by keyed hash, never values) --

@@ -149,6 +149,41 @@ sa.Table(
 
 V6_PRIORITY_ACTIONS = ("core_export", "erase", "export", "remove_comments")
 
+# -- v7: linked records ---------------------------------------------------------------------------
+
+V7 = sa.MetaData()
+
+sa.Table(
+    "people", V7,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("wp_user_id", sa.BigInteger, nullable=True),
+    # the names WordPress last sent for rectification; cleared with the emails on erasure
+    sa.Column("first_name", sa.String(255), nullable=True),
+    sa.Column("last_name", sa.String(255), nullable=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("erased_at", _TS, nullable=True),
+    sa.Index("ix_people_site_user", "site", "wp_user_id"),
+)
+
+sa.Table(
+    "person_emails", V7,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),  # NULL once the person is erased
+    sa.Column("email_hash", sa.String(128), nullable=False),
+    sa.Column("contact_id", sa.BigInteger, nullable=True),  # ActiveCampaign contact known under it
+    sa.Column("current", sa.Boolean, nullable=False),
+    sa.Column("proof", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("first_seen_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.UniqueConstraint("person_id", "email_hash", name="uq_person_emails_person_hash"),
+    sa.Index("ix_person_emails_site_hash", "site", "email_hash"),
+    sa.Index("ix_person_emails_site_contact", "site", "contact_id"),
+)
+
 # -- v10: residue scans ---------------------------------------------------------------------------
 
 V10 = sa.MetaData()

@@ -22,9 +22,10 @@ from .api import (
 )
 from .audit import AuditRoom
 from .base import _R, _S, _operation
+from .people import PeopleRoom
 
 
-class IngestRoom(AuditRoom):
+class IngestRoom(PeopleRoom, AuditRoom):
     """Outbox events in: each site's cursor, events recorded once, the requests and steps
     they plan added (with their audit entries) in the same transaction."""
 
@@ -59,6 +60,8 @@ class IngestRoom(AuditRoom):
             conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
+        for link in (link for e in fresh for link in e.links):
+            self._link(conn, link, now)
         if fresh:
             last = max(e.event_id for e in fresh)
             cur = schema.cursors

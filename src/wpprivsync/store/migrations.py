@@ -74,6 +74,10 @@ def _v6_step_priority(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_steps_due ON steps (status, priority, next_attempt_at, id)")
 
 
+def _v7_linked_records(conn: sa.Connection) -> None:
+    baseline.V7.create_all(conn)
+
+
 def _v10_residues(conn: sa.Connection) -> None:
     baseline.V10.create_all(conn)
 
@@ -86,6 +90,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "manual tasks for systems without an API", _v5_tasks),
     Migration(6, "step priority: erasures, exports and comment removals before consent changes",
               _v6_step_priority),
+    Migration(7, "linked records: people, their emails old and new, ActiveCampaign contact ids",
+              _v7_linked_records),
     Migration(10, "residue scans: where an erasure left a person behind", _v10_residues),
 ]
 LATEST = MIGRATIONS[-1].version

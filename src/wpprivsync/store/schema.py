@@ -207,3 +207,39 @@ residues = sa.Table(
                         name="uq_residues_place"),
     sa.Index("ix_residues_status", "status", "site"),
 )
+
+# Linked records (migration 7, docs/IDENTITY.md "Linked records"): one row per person known to
+# the tool on a site, with the WordPress user id when there is an account, and every email the
+# person has had with the ActiveCampaign contact id known for it. The plain email is the
+# person's own data, kept while the person exists and cleared by ``forget_person`` (erasure):
+# from then on only the keyed hash remains.
+people = sa.Table(
+    "people", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("wp_user_id", sa.BigInteger, nullable=True),
+    # the names WordPress last sent for rectification; cleared with the emails on erasure
+    sa.Column("first_name", sa.String(255), nullable=True),
+    sa.Column("last_name", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("erased_at", UtcDateTime, nullable=True),
+    sa.Index("ix_people_site_user", "site", "wp_user_id"),
+)
+
+person_emails = sa.Table(
+    "person_emails", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),  # NULL once the person is erased
+    sa.Column("email_hash", sa.String(128), nullable=False),
+    sa.Column("contact_id", sa.BigInteger, nullable=True),  # ActiveCampaign contact known under it
+    sa.Column("current", sa.Boolean, nullable=False),
+    sa.Column("proof", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "email_hash", name="uq_person_emails_person_hash"),
+    sa.Index("ix_person_emails_site_hash", "site", "email_hash"),
+    sa.Index("ix_person_emails_site_contact", "site", "contact_id"),
+)

@@ -6,7 +6,8 @@ from rooms, one module per concern, in the order data travels through the store:
 * ``queue``: due steps claimed with leases, finished, failed, retried (the job queue);
 * ``audit``: the audit log and the suppression list;
 * ``tasks``: manual tasks; ``state``: key-value state; ``reporting``: counts for status
-  and metrics; ``residues``: what residue scans found after erasures;
+  and metrics; ``residues``: what residue scans found after erasures; ``people``: linked
+  records (a person's user id, emails old and new, ActiveCampaign contact ids);
 * ``base``: what every room shares (engine, transactions, the error boundary, migrations),
   ``engines``: URLs and the per-backend engine set-up.
 
@@ -32,6 +33,7 @@ from .audit import AuditRoom
 from .base import SqlBase
 from .engines import PRIVATE_MODE, SIDE_FILES, _engine_for
 from .ingest import IngestRoom
+from .people import PeopleRoom
 from .queue import QueueRoom
 from .reporting import ReportingRoom
 from .requests import RequestsRoom
@@ -42,7 +44,7 @@ from .tasks import TasksRoom
 __all__ = ["PRIVATE_MODE", "SIDE_FILES", "SqlStore", "_engine_for"]
 
 
-class SqlStore(IngestRoom, RequestsRoom, QueueRoom, ReportingRoom, TasksRoom, StateRoom, AuditRoom, ResidueRoom,
+class SqlStore(IngestRoom, RequestsRoom, QueueRoom, ReportingRoom, TasksRoom, StateRoom, PeopleRoom, AuditRoom, ResidueRoom,
                SqlBase):
     """The store on SQLite (default) or PostgreSQL. ``clock`` fills audit times the caller left
     empty and state timestamps."""

@@ -26,6 +26,7 @@ class Wpprivsync_Identity {
 	public static function register() {
 		add_action( 'user_register', array( __CLASS__, 'on_user_register' ), 1, 1 );
 		add_action( 'profile_update', array( __CLASS__, 'on_profile_update' ), 1, 2 );
+		add_action( 'updated_user_meta', array( __CLASS__, 'on_name_changed' ), 10, 4 );
 		add_action( 'rest_api_init', array( __CLASS__, 'register_routes' ) );
 	}
 
@@ -201,9 +202,62 @@ class Wpprivsync_Identity {
 		}
 		if ( '' !== $method ) {
 			self::prove( (int) $user_id, $new, $method );
+			self::record_email_changed( (int) $user_id, $old_user->user_email, $new, $method );
 			return;
 		}
 		self::record_unproven( (int) $user_id, $new, 'email-changed' );
+	}
+
+	/**
+	 * Tells the daemon about a proven email change (docs/IDENTITY.md, "Linked records"): it keeps
+	 * both addresses linked to the person and rectifies the ActiveCampaign contact. Both
+	 * addresses and the names leave the outbox copy when it is acknowledged.
+	 *
+	 * @param int    $user_id User id.
+	 * @param string $old     The email before the change.
+	 * @param string $new     The proven email now.
+	 * @param string $method  How the new email was proven.
+	 */
+	public static function record_email_changed( $user_id, $old, $new, $method ) {
+		Wpprivsync_Outbox::record(
+			'identity.email_changed',
+			array(
+				'user_id'    => (int) $user_id,
+				'email'      => Wpprivsync_Plugin::normalise_email( $new ),
+				'old_email'  => Wpprivsync_Plugin::normalise_email( $old ),
+				'proof'      => (string) $method,
+				'first_name' => (string) get_user_meta( (int) $user_id, 'first_name', true ),
+				'last_name'  => (string) get_user_meta( (int) $user_id, 'last_name', true ),
+			)
+		);
+	}
+
+	/**
+	 * A changed first or last name (the updated_user_meta action, which fires only when the value
+	 * changed) is sent for rectification, when the account's email is proven.
+	 *
+	 * @param int    $meta_id    Meta id.
+	 * @param int    $user_id    User id.
+	 * @param string $meta_key   Meta key.
+	 * @param mixed  $meta_value New value.
+	 */
+	public static function on_name_changed( $meta_id, $user_id, $meta_key, $meta_value ) {
+		if ( 'first_name' !== $meta_key && 'last_name' !== $meta_key ) {
+			return;
+		}
+		$user = get_userdata( (int) $user_id );
+		if ( ! $user || '' === self::proof( (int) $user_id, $user->user_email ) ) {
+			return;
+		}
+		Wpprivsync_Outbox::record(
+			'profile.name_changed',
+			array(
+				'user_id'    => (int) $user_id,
+				'email'      => Wpprivsync_Plugin::normalise_email( $user->user_email ),
+				'first_name' => 'first_name' === $meta_key ? (string) $meta_value : (string) get_user_meta( (int) $user_id, 'first_name', true ),
+				'last_name'  => 'last_name' === $meta_key ? (string) $meta_value : (string) get_user_meta( (int) $user_id, 'last_name', true ),
+			)
+		);
 	}
 
 	/**

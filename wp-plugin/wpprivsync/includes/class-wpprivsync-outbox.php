@@ -26,7 +26,7 @@ class Wpprivsync_Outbox {
 	const PURGE_CHUNK = 2000;
 
 	/** Keys dropped from a payload once acknowledged. */
-	const SCRUBBED_KEYS = array( 'display_name', 'name', 'first_name', 'last_name' );
+	const SCRUBBED_KEYS = array( 'display_name', 'name', 'first_name', 'last_name', 'old_email' );
 
 	/**
 	 * Depth of work done on the daemon's behalf; while above zero nothing is recorded.

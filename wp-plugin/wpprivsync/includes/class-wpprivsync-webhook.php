@@ -45,6 +45,7 @@ class Wpprivsync_Webhook {
 	const TYPES = array(
 		'unsubscribe' => 'newsletter.unsubscribed',
 		'subscribe'   => 'newsletter.subscribed',
+		'update'      => 'contact.updated',
 	);
 
 	/**
@@ -146,6 +147,23 @@ class Wpprivsync_Webhook {
 			return rest_ensure_response( array( 'recorded' => 0 ) );
 		}
 		$recorded = 0;
+		if ( 'update' === $parsed['type'] ) {
+			// A contact's details changed in ActiveCampaign: the daemon follows a changed email
+			// in its links (never a WordPress account's email). Without a contact id it says nothing.
+			if ( $parsed['contact_id'] > 0 ) {
+				$key       = 'ac:' . hash( 'sha256', implode( '|', array( 'update', $parsed['contact_id'], $parsed['email'], $parsed['date_time'] ) ) );
+				$recorded += Wpprivsync_Outbox::record(
+					'contact.updated',
+					array(
+						'email'      => $parsed['email'],
+						'contact_id' => $parsed['contact_id'],
+						'date_time'  => $parsed['date_time'],
+					),
+					$key
+				) > 0 ? 1 : 0;
+			}
+			return rest_ensure_response( array( 'recorded' => $recorded ) );
+		}
 		foreach ( $parsed['lists'] as $list_id ) {
 			$payload = array(
 				'email'       => $parsed['email'],
@@ -194,7 +212,7 @@ class Wpprivsync_Webhook {
 			);
 		}
 		if ( ! isset( self::TYPES[ $type ] ) ) {
-			// "update" (and any other event) carries no list status: nothing to record.
+			// Any other event (sent, open, click, ...) means nothing to the tool.
 			return null;
 		}
 		$contact = isset( $body['contact'] ) && is_array( $body['contact'] ) ? $body['contact'] : array();

@@ -191,6 +191,12 @@ def _get_contact(call: _Call) -> tuple[int, Any]:
                  "geoAddresses": [], "geoIps": [], "contact": contact}
 
 
+@route("PUT", r"contacts/(\d+)")
+def _update_contact(call: _Call) -> tuple[int, Any]:
+    c = call.account.update_contact(call.ids[0], call.obj("contact"), source="api")
+    return 200, _contact_with_values(call, c)
+
+
 @route("DELETE", r"contacts/(\d+)")
 def _delete_contact(call: _Call) -> tuple[int, Any]:
     call.account.delete_contact(call.ids[0])

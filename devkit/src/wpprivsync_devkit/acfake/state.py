@@ -186,6 +186,41 @@ class AccountState:
                 self.emit(self, Event("update", source, c["id"]))
             return c, created
 
+    def update_contact(self, cid: int, values: dict[str, Any], *, source: str | None) -> dict[str, Any]:
+        """Change an existing contact's email and/or details (PUT /contacts/{id}, or an edit in
+        ActiveCampaign's own screens with ``source="admin"``). Emits ``update`` when anything
+        changed. 404 for an unknown contact; 422 when the email is invalid or another contact's."""
+        with self.lock:
+            c = self.contact(cid)
+            changed = False
+            if values.get("email") is not None:
+                email = str(values["email"]).strip()
+                if not _EMAIL.match(email):
+                    raise FakeError(422, {"errors": [{"title": "Email address is invalid", "detail": "",
+                                                      "code": "email_invalid",
+                                                      "source": {"pointer": "/data/attributes/email"}}]})
+                other = self.find_email(email)
+                if other is not None and other["id"] != cid:
+                    raise FakeError(422, {"errors": [{"title": "Email address already exists in the system",
+                                                      "detail": "", "code": "duplicate",
+                                                      "source": {"pointer": "/data/attributes/email"}}]})
+                if email != c["email"]:
+                    self.by_email.pop(c["email"].lower(), None)
+                    c["email"] = email
+                    self.by_email[email.lower()] = cid
+                    changed = True
+            for key in ("firstName", "lastName", "phone"):
+                if key in values and values[key] is not None and str(values[key]) != c[key]:
+                    c[key] = str(values[key])
+                    changed = True
+            for fv in values.get("fieldValues") or []:
+                changed |= self.set_field_value(cid, int(fv["field"]), fv.get("value"))
+            if changed:
+                c["udate"] = now_iso()
+                if source:
+                    self.emit(self, Event("update", source, cid))
+            return c
+
     def delete_contact(self, cid: int) -> None:
         with self.lock:
             c = self.contacts.pop(cid, None)
