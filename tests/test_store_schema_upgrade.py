@@ -113,7 +113,7 @@ def test_fresh_install_has_exactly_the_declared_schema(new_url):
 
 def test_upgrade_from_every_earlier_version_reaches_the_declared_schema(new_url):
     want = declared(new_url())
-    for version in range(1, migrations.LATEST):
+    for version in [m.version for m in migrations.MIGRATIONS][:-1]:
         url = new_url()
         old = SqlStore(url)
         assert old.migrate_to(version) == version
@@ -128,8 +128,9 @@ def test_upgrade_from_every_earlier_version_reaches_the_declared_schema(new_url)
         upgraded.close()
         engine = _engine(url)
         with engine.connect() as conn:
-            # migration 6 backfills the priority of an erasure's steps
-            assert conn.execute(sa.text("SELECT priority FROM steps")).scalar_one() == 0
+            # migration 6 backfills the priority of an erasure's steps (seeded before it ran)
+            if version < 6:
+                assert conn.execute(sa.text("SELECT priority FROM steps")).scalar_one() == 0
         engine.dispose()
 
 
