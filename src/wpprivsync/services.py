@@ -264,6 +264,19 @@ def audit_view(app: App, email: str | None = None, *, site: str | None = None, l
             for a in app.store.audit(email_hash=digest, site=site, limit=limit)]
 
 
+# -- proof of consent (GDPR art. 7(1)) and restriction (art. 18) --------------------------------
+def consent_history(app: App, site_name: str, email: str) -> list[dict[str, Any]]:
+    """Every newsletter consent the person gave or withdrew, oldest first, with the wording shown."""
+    from .engine.export import consent_history as history
+
+    return history(app.store, app.policy, site_name, email_hash(app.secret, _check_email(email)))
+
+
+def restriction(app: App, site_name: str, email: str) -> dict[str, Any]:
+    since = app.store.restricted_since(site_name, email_hash(app.secret, _check_email(email)))
+    return {"restricted": since is not None, "since": since}
+
+
 # -- explain ----------------------------------------------------------------------------------
 def explain(app: App, site_name: str, email: str, *, today: date | None = None) -> dict[str, Any]:
     """What each system holds about a person, what erasure would do, and why anything is kept
@@ -290,6 +303,8 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
     details = c.activecampaign.contact_details(contact.id) if contact else None
     suppressed = app.store.is_suppressed(site_name, email_hash(app.secret, email))
     history = audit_view(app, email, limit=50)
+    consents = consent_history(app, site_name, email)
+    restricted = restriction(app, site_name, email)
 
     systems: list[dict[str, Any]] = []
     systems.append({"system": "wordpress", "holds": groups, "would_touch": wp_dry.get("would_touch", {}),
@@ -329,7 +344,7 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                                   "its keyed hash kept on the suppression list" if details else "nothing: no contact",
                     "rule": policy.rule("newsletter").explain(None)})
     return {"email_hash": email_hash(app.secret, email), "site": site_name, "systems": systems, "kept": kept,
-            "suppressed": suppressed, "history": history,
+            "suppressed": suppressed, "history": history, "consents": consents, "restriction": restricted,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
                           if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
@@ -360,7 +375,8 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     _check_writable(target)  # before asking any system for anything
     c = app.clients(site_name)
     now = app.clock()
-    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam)
+    data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam,
+                   consents=consent_history(app, site_name, email))
     try:
         out = write_archive(data, target)
     except OSError as exc:

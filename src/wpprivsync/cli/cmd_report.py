@@ -74,6 +74,18 @@ def explain_cmd(ctx: click.Context, email: str) -> None:
             click.secho("kept after erasure", bold=True)
             for k in data["kept"]:
                 click.echo(f"  {k['what']} until {k['until']}{' (due now)' if k['due'] else ''}: {k['why']}")
+        if data["consents"]:
+            click.secho("newsletter consents (GDPR art. 7(1))", bold=True)
+            for c in data["consents"]:
+                what = "given" if c["given"] else "withdrawn"
+                if c["erased"]:
+                    click.echo(f"  {c['at']} {what} (details erased with the person's data)")
+                    continue
+                wording = f", wording {c['wording_version']}" if c["wording_version"] else ""
+                click.echo(f"  {c['at']} {what} via {c['source']}{wording}, email proven by {c['proof'] or 'unknown'}")
+        if data["restriction"]["restricted"]:
+            click.echo(f"processing restricted (GDPR art. 18) since {data['restriction']['since']}: "
+                       "no marketing, no re-subscription")
         click.echo(f"suppression list: {'yes' if data['suppressed'] else 'no'}; "
                    f"{len(data['history'])} audit entries")
         for line in data["unmanaged"]:

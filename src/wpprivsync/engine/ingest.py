@@ -54,7 +54,7 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
             if event.id <= cursor:
                 continue  # recorded before a crash, not yet acknowledged
             plan = planner.plan(event, clock())
-            planned.append(PlannedEvent(event.id, plan.requests, plan.audit))
+            planned.append(PlannedEvent(event.id, plan.requests, plan.audit, plan.consents))
             if plan.close_tasks:
                 stats.requests += len(store.ingest_many(site, planned))
                 planned = []

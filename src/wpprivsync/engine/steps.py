@@ -128,6 +128,21 @@ def wordpress_set_consent(ctx: StepContext) -> Outcome:
                                       detail=result)])
 
 
+@handler("wordpress", "restrict")
+def wordpress_restrict(ctx: StepContext) -> Outcome:
+    restricted = bool(ctx.step.params.get("restricted"))
+    try:
+        answer = ctx.wordpress.restrict(ctx.email, restricted)
+    except errors.NotFound:
+        # A newsletter-only person has no account to flag: the daemon's record is the restriction.
+        return Outcome({"user": None, "changed": False},
+                       [ctx.audit("wordpress", "restrict", reason="no WordPress account with this email")])
+    result = {"user": answer.get("user_id"), "changed": bool(answer.get("changed")), "restricted": restricted}
+    reason = ("account flagged: processing restricted (GDPR art. 18)" if restricted
+              else "account flag removed: restriction of processing lifted (GDPR art. 18)")
+    return Outcome(result, [ctx.audit("wordpress", "restrict", reason=reason, detail=result)])
+
+
 # -- ActiveCampaign -------------------------------------------------------------------------
 def _lists(ctx: StepContext) -> list[int]:
     return [int(i) for i in ctx.site.newsletter_list_ids]
@@ -164,12 +179,26 @@ def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
     for list_id in _lists(ctx):
         ctx.activecampaign.set_list_status(contact.id, list_id, 2)
     result = {"found": True, "contact_id": contact.id, "lists": _lists(ctx)}
-    return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=_rule_reason(ctx, "newsletter"),
-                                      detail=result)])
+    reason = ("processing restricted (GDPR art. 18): unsubscribed, contact kept" if ctx.step.params.get("restriction")
+              else _rule_reason(ctx, "newsletter"))
+    return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=reason, detail=result)])
+
+
+def _restricted(ctx: StepContext, system: str, action: str) -> Outcome | None:
+    """While processing is restricted (GDPR art. 18) no consent re-subscribes the person."""
+    since = ctx.store.restricted_since(ctx.site.name, ctx.request.email_hash or "")
+    if since is None:
+        return None
+    return Outcome({"restricted": True, "restricted_since": since.isoformat()},
+                   [ctx.audit(system, action, reason="not subscribed: processing is restricted (GDPR art. 18) "
+                                                     f"since {since:%Y-%m-%d}", detail={"restricted": True})])
 
 
 @handler("activecampaign", "subscribe")
 def activecampaign_subscribe(ctx: StepContext) -> Outcome:
+    blocked = _restricted(ctx, "activecampaign", "subscribe")
+    if blocked is not None:
+        return blocked
     contact = ctx.activecampaign.sync_contact(ctx.email)
     for list_id in _lists(ctx):
         ctx.activecampaign.set_list_status(contact.id, list_id, 1)
@@ -206,6 +235,9 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
+    if reason == "erasure":
+        # the consent history keeps only keyed hashes and times (enough to show a consent existed)
+        ctx.store.erase_consents(ctx.site.name, ctx.request.email_hash, ctx.now)
     # the store adds the hash when it records the step (and says in the result if it was new)
     return Outcome({}, [ctx.audit("suppression", "add", reason=f"kept as a keyed hash so no re-import "
                                                                f"re-subscribes this person ({reason})")],
@@ -216,9 +248,34 @@ def suppression_add(ctx: StepContext) -> Outcome:
 def suppression_remove(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
+    blocked = _restricted(ctx, "suppression", "remove")
+    if blocked is not None:
+        return blocked
     was = ctx.store.unsuppress(ctx.site.name, ctx.request.email_hash)
     audit = [ctx.audit("suppression", "remove", reason="fresh newsletter consent")] if was else []
     return Outcome({"was_suppressed": was}, audit)
+
+
+@handler("wpprivsync", "restrict")
+def wpprivsync_restrict(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    new = ctx.store.restrict(ctx.site.name, ctx.request.email_hash, ctx.request.source, ctx.now)
+    return Outcome({"new": new}, [ctx.audit(
+        "wpprivsync", "restrict", reason="processing restricted (GDPR art. 18): marketing stopped, contact kept, "
+                                         "nothing erased; no consent re-subscribes the person until it is lifted",
+        detail={"new": new, "source": ctx.request.source})])
+
+
+@handler("wpprivsync", "lift_restriction")
+def wpprivsync_lift_restriction(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    was = ctx.store.lift_restriction(ctx.site.name, ctx.request.email_hash)
+    reason = ("restriction of processing lifted (GDPR art. 18(3)); marketing resumes only with a new consent"
+              if was else "no restriction was in place")
+    return Outcome({"was_restricted": was}, [ctx.audit("wpprivsync", "lift_restriction", reason=reason,
+                                                       detail={"was_restricted": was, "source": ctx.request.source})])
 
 
 # -- WebinarJam -----------------------------------------------------------------------------
@@ -255,10 +312,11 @@ def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
 
 @handler("wpprivsync", "export")
 def wpprivsync_export(ctx: StepContext) -> Outcome:
-    from .export import collect, write_archive
+    from .export import collect, consent_history, write_archive
 
     data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now,
-                   webinarjam=ctx.webinarjam)
+                   webinarjam=ctx.webinarjam,
+                   consents=consent_history(ctx.store, ctx.policy, ctx.site.name, ctx.request.email_hash or ""))
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
     counts = data["summary"]

@@ -72,6 +72,11 @@ def _v6_step_priority(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_steps_due ON steps (status, priority, next_attempt_at, id)")
 
 
+def _v8_consents_restrictions(conn: sa.Connection) -> None:
+    schema.consents.create(conn)
+    schema.restrictions.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
@@ -80,6 +85,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "manual tasks for systems without an API", _v5_tasks),
     Migration(6, "step priority: erasures, exports and comment removals before consent changes",
               _v6_step_priority),
+    # 7 is linked records (issue 12.3), merged separately
+    Migration(8, "consent history (proof of consent) and restrictions of processing", _v8_consents_restrictions),
 ]
 LATEST = MIGRATIONS[-1].version
 
