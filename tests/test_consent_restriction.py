@@ -184,3 +184,58 @@ def test_the_restrict_command_runs_and_lifts(system, tmp_path):
     assert "lift_restriction" in result.output and restricted_meta(system, uid) == ""
     bad = runner.invoke(cli, ["--config", str(config), "restrict", "not-an-email"])
     assert bad.exit_code != 0 and "not a valid email address" in bad.output
+
+
+def test_reconcile_neither_deletes_nor_resubscribes_a_restricted_person(system):
+    from wpprivsync.engine.reconcile import reconcile
+
+    kept = "restricted.kept@example.com"      # in ActiveCampaign, unsubscribed by the restriction; WordPress says yes
+    absent = "restricted.absent@example.com"  # WordPress says yes, never in ActiveCampaign
+    system.create_user(kept, consent=True)
+    absent_id = system.create_user(absent)
+    system.sync()
+    for email in (kept, absent):
+        assert services.run_request(system.app, services.queue_request(system.app, "test", "restrict", email))[
+            "status"] == "done"
+    system.php(f"update_user_meta({absent_id}, 'wpprivsync_newsletter', '1');")
+    system.sync()
+    assert system.ac.contact_view(absent) is None
+    app = system.app
+    c = app.clients("test")
+    contacts_before = system.ac.contact_view(kept)
+    report = reconcile(c.site, c.wordpress, c.activecampaign, app.store, app.planner("test"), app.secret, app.clock)
+    system.sync()
+    assert report.unsubscribe_in_wordpress == 0 and report.subscribe_in_activecampaign == 0
+    assert system.ac.contact_view(kept) is not None and contacts_before is not None
+    assert system.ac.contact_view(absent) is None and system.consent(absent) == "1"
+    assert list_status(system, kept) == 2 and system.consent(kept) == "1"
+    assert not system.app.store.is_suppressed("test", digest(kept))
+
+
+def test_an_unsubscribe_by_the_operator_is_a_recorded_withdrawal(system):
+    email = "objects@example.com"
+    system.create_user(email, consent=True)
+    system.sync()
+    request_id = services.queue_request(system.app, "test", "unsubscribe", email)  # an objection (art. 21)
+    assert services.run_request(system.app, request_id)["status"] == "done"
+    history = services.consent_history(system.app, "test", email)
+    assert [(c["given"], c["source"], c["proof"]) for c in history] == [
+        (True, "meta", "registration"), (False, "cli", "operator")]
+
+
+def test_an_administrator_changing_someone_elses_box_records_source_admin(system):
+    email = "edited.by.admin@example.com"
+    uid = system.create_user(email, consent=False)
+    admin = login(system.wp, system.wp.admin_user, system.wp.admin_password)
+    form = admin.get(f"{system.wp.url}/wp-admin/user-edit.php", params={"user_id": uid}, timeout=60).text
+    import re
+
+    nonce = re.search(r'name="wpprivsync_profile_consent" value="([^"]+)"', form).group(1)
+    update_nonce = re.search(r'name="_wpnonce" value="([^"]+)"', form).group(1)
+    resp = admin.post(f"{system.wp.url}/wp-admin/user-edit.php", timeout=60, data={
+        "_wpnonce": update_nonce, "action": "update", "user_id": str(uid), "email": email, "nickname": "edited",
+        "wpprivsync_profile_consent": nonce, "wpprivsync_newsletter": "1", "role": "customer"})
+    assert resp.status_code in (200, 302), resp.text[:300]
+    system.sync()
+    history = services.consent_history(system.app, "test", email)
+    assert [(c["given"], c["source"]) for c in history][-1] == (True, "admin")

@@ -68,7 +68,22 @@ def queue_request(app: App, site_name: str, action: str, email: str, *, source: 
     email = _check_email(email)
     request = app.planner(site_name).request(action, email, source=source, received_at=app.clock())
     _refuse_behind_dead(app, site_name, request.email_hash)
-    return app.store.add_request(request)
+    request_id = app.store.add_request(request)
+    if action in ("subscribe", "unsubscribe") and request.email_hash:
+        # an unsubscribe (or an objection to marketing, GDPR art. 21) asked for by the person
+        # through the operator: a consent withdrawn, recorded like any other (docs/CONSENT.md)
+        from .engine.plan import consent_source
+        from .store.api import AuditEntry, ConsentRecord
+
+        record = ConsentRecord(site=site_name, email_hash=request.email_hash, given=action == "subscribe",
+                               at=request.received_at, source=consent_source(source), proof="operator")
+        app.store.add_consents([record])
+        app.store.add_audit([AuditEntry(site=site_name, email_hash=request.email_hash, system="wpprivsync",
+                                        action="consent_given" if record.given else "consent_withdrawn",
+                                        reason="newsletter consent " + ("given" if record.given else "withdrawn")
+                                               + f" ({source}, GDPR art. 7(1)): recorded in the consent history",
+                                        request_id=request_id, at=record.at)])
+    return request_id
 
 
 def _refuse_behind_dead(app: App, site_name: str, digest: str | None) -> None:

@@ -40,7 +40,7 @@ RESTRICT, LIFT_RESTRICTION = "restrict", "lift_restriction"
 
 # Where a newsletter consent can come from (docs/CONSENT.md); anything else is recorded as "other".
 CONSENT_SOURCES = frozenset({"profile", "checkout", "webhook", "admin", "import", "registration", "daemon",
-                             "meta", "cli"})
+                             "meta", "cli", "reconcile"})
 
 Due = Callable[[datetime], datetime]
 

@@ -294,6 +294,7 @@ class Store(Protocol):
     def restrict(self, site: str, email_hash: str, source: str, now: datetime) -> bool: ...  # True if new
     def lift_restriction(self, site: str, email_hash: str) -> bool: ...  # True if it was restricted
     def restricted_since(self, site: str, email_hash: str) -> datetime | None: ...
+    def restricted(self, site: str) -> set[str]: ...  # every restricted hash of the site
     def suppressed(self, site: str) -> set[str]: ...
 
     # manual tasks (an open task of a request keeps the request open)

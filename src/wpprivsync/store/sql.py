@@ -873,6 +873,12 @@ class SqlStore:
             found = conn.execute(sa.select(t.c.at).where(t.c.site == site, t.c.email_hash == email_hash)).scalar()
         return found if isinstance(found, datetime) else None
 
+    @_operation
+    def restricted(self, site: str) -> set[str]:
+        t = schema.restrictions
+        with self._tx(write=False) as conn:
+            return set(conn.execute(sa.select(t.c.email_hash).where(t.c.site == site)).scalars())
+
     # -- manual tasks ---------------------------------------------------------------------
     @_operation
     def add_task(self, task: NewTask, now: datetime) -> tuple[int, bool]:

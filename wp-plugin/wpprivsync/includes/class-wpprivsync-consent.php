@@ -198,7 +198,8 @@ class Wpprivsync_Consent {
 		if ( '' === $had && ! $wanted ) {
 			return; // Never asked, still not asked: no change.
 		}
-		self::set( (int) $user_id, $wanted, 'profile' );
+		// An administrator ticking or unticking someone else's box records "admin".
+		self::set( (int) $user_id, $wanted, get_current_user_id() === (int) $user_id ? 'profile' : 'admin' );
 	}
 
 	/**
