@@ -239,3 +239,23 @@ def test_an_administrator_changing_someone_elses_box_records_source_admin(system
     system.sync()
     history = services.consent_history(system.app, "test", email)
     assert [(c["given"], c["source"]) for c in history][-1] == (True, "admin")
+
+
+def test_a_subscribe_in_activecampaign_while_restricted_is_put_back_and_recorded(system):
+    email = "form.while.restricted@example.com"
+    uid = system.create_user(email, consent=True)
+    system.sync()
+    assert services.run_request(system.app, services.queue_request(system.app, "test", "restrict", email))[
+        "status"] == "done"
+    system.php(f"update_user_meta({uid}, 'wpprivsync_newsletter', '0');")  # the person had unticked meanwhile
+    system.sync()
+    before = len(system.ac.deliveries())
+    system.ac.subscribe_form(email, system.list_id)        # the person fills in an ActiveCampaign form
+    system.ac.wait_deliveries(before + 1)
+    assert system.wait_outbox(1) >= 1
+    system.sync()
+
+    assert list_status(system, email) == 2                 # put back to unsubscribed
+    assert system.consent(email) == "0"                    # WordPress not switched to "subscribed"
+    history = services.consent_history(system.app, "test", email)
+    assert (history[-1]["given"], history[-1]["source"]) == (True, "webhook")  # the consent itself is on record

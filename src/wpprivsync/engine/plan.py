@@ -9,7 +9,8 @@ Request actions and their steps (position order; equal positions may run togethe
     unsubscribe      activecampaign.unsubscribe → activecampaign.delete_contact → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
-                     suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
+                     suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign;
+                     → activecampaign.unsubscribe, which acts only while processing is restricted)
     export           wpprivsync.export · wpprivsync.manual_tasks
                      (manual_tasks, when the site lists manual_task_systems: a task per policy
                      rule whose system has no API)
@@ -89,7 +90,9 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
         return steps
     if action == SUBSCRIBE:
         if from_activecampaign:
-            return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0)]
+            # while processing is restricted the contact is put back to unsubscribed (docs/CONSENT.md)
+            return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0),
+                    NewStep("activecampaign", "unsubscribe", {"only_if_restricted": True}, 1)]
         return [NewStep("suppression", "remove", {}, 0), NewStep("activecampaign", "subscribe", {}, 1)]
     if action == EXPORT:
         steps = [NewStep("wpprivsync", "export", {}, 0)]

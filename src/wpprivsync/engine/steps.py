@@ -117,6 +117,10 @@ def wordpress_remove_comments(ctx: StepContext) -> Outcome:
 @handler("wordpress", "set_consent")
 def wordpress_set_consent(ctx: StepContext) -> Outcome:
     subscribed = bool(ctx.step.params.get("subscribed"))
+    if subscribed:
+        blocked = _restricted(ctx, "wordpress", "set_consent")
+        if blocked is not None:
+            return blocked
     try:
         answer = ctx.wordpress.set_consent(ctx.email, subscribed)
     except errors.NotFound:
@@ -172,6 +176,8 @@ def activecampaign_delete(ctx: StepContext) -> Outcome:
 
 @handler("activecampaign", "unsubscribe")
 def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
+    if ctx.step.params.get("only_if_restricted") and _restricted(ctx, "activecampaign", "unsubscribe") is None:
+        return Outcome({"restricted": False, "skipped": True}, [])
     contact = ctx.activecampaign.find_contact(ctx.email)
     if contact is None:
         return Outcome({"found": False}, [ctx.audit("activecampaign", "unsubscribe",
@@ -179,7 +185,8 @@ def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
     for list_id in _lists(ctx):
         ctx.activecampaign.set_list_status(contact.id, list_id, 2)
     result = {"found": True, "contact_id": contact.id, "lists": _lists(ctx)}
-    reason = ("processing restricted (GDPR art. 18): unsubscribed, contact kept" if ctx.step.params.get("restriction")
+    restricted = ctx.step.params.get("restriction") or ctx.step.params.get("only_if_restricted")
+    reason = ("processing restricted (GDPR art. 18): unsubscribed, contact kept" if restricted
               else _rule_reason(ctx, "newsletter"))
     return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=reason, detail=result)])
 
