@@ -512,7 +512,11 @@ class WordPressStack:
             "wp_set_current_user(1);"
             f" $id = wpmu_create_blog(DOMAIN_CURRENT_SITE, '/site2/', 'Second site', 1);"
             " if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }"
+            # WordPress before 6.2 drops the port's colon from a new site's domain: put it back
+            " global $wpdb; $wpdb->update($wpdb->blogs, ['domain' => DOMAIN_CURRENT_SITE], ['blog_id' => $id]);"
+            " clean_blog_cache($id);"
             " switch_to_blog($id);"
+            f" update_option('home', {_php_str(self.url + '/site2')}); update_option('siteurl', {_php_str(self.url + '/site2')});"
             f" foreach ([{plugins}] as $slug) {{ $r = wpprivsync_devstack_activate($slug);"
             "   if (is_wp_error($r)) { fwrite(STDERR, $slug . ': ' . $r->get_error_message()); exit(1); } }"
             f" $service = get_user_by('login', {_php_str(self.service_user)});"
