@@ -842,6 +842,8 @@ def test_restriction_is_set_once_and_lifted(store):
     assert store.restrict(SITE, "h1", "cli", T0) is True
     assert store.restrict(SITE, "h1", "cli", T0 + timedelta(days=1)) is False
     assert store.restricted_since(SITE, "h1") == T0 and store.restricted_since("other", "h1") is None
+    assert store.restrict(SITE, "h2", "admin-page", T0) is True
+    assert store.restricted(SITE) == {"h1", "h2"} and store.restricted("other") == set()
     assert store.lift_restriction(SITE, "h1") is True
     assert store.lift_restriction(SITE, "h1") is False
-    assert store.restricted_since(SITE, "h1") is None
+    assert store.restricted_since(SITE, "h1") is None and store.restricted(SITE) == {"h2"}
