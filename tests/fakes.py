@@ -115,6 +115,14 @@ class FakeWordPress(Scripted):
         self.users[email]["subscribed"] = subscribed
         return {"user_id": self.users[email]["id"], "changed": changed}
 
+    def restrict(self, email, restricted):
+        self._call("restrict", email)
+        if email not in self.users:
+            raise errors.NotFound("no user", system="wordpress", status=404, code="wpprivsync_no_user")
+        changed = bool(self.users[email].get("restricted")) != restricted
+        self.users[email]["restricted"] = restricted
+        return {"user_id": self.users[email]["id"], "changed": changed}
+
     def consents(self) -> Iterator[dict]:
         self._call("consents")
         for email, u in self.users.items():

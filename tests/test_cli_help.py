@@ -69,3 +69,12 @@ def test_unknown_command_is_a_usage_error():
     result = CliRunner().invoke(cli, ["no-such-command"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+def test_restrict_help_names_lifting_and_the_objection():
+    from click.testing import CliRunner
+
+    out = " ".join(CliRunner().invoke(cli, ["restrict", "--help"]).output.split())
+    assert "--lift" in out and "GDPR art. 18" in out
+    assert "wpprivsync restrict --lift ann@example.com" in out
+    assert "objection to marketing" in out.lower() and "wpprivsync unsubscribe" in out

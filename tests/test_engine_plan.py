@@ -147,3 +147,48 @@ def test_an_erasure_of_such_an_address_skips_only_the_system_that_cannot_hold_it
     plan = planner().plan(ev("account.deleted", {"email": "o'brien@example.ie"}), NOW)
     (req,) = plan.requests
     assert [s.system for s in req.steps] == ["wordpress", "suppression"]
+
+
+# -- proof of consent and restriction (issue 12.5/12.6) ----------------------------------------------
+def test_a_consent_is_recorded_with_source_wording_and_proof_and_audited_without_detail():
+    p = planner().plan(ev("consent.changed", {"email": "Ann@example.com", "consent": True, "source": "checkout",
+                                              "wording": "2026-12", "proof": "registration"}), NOW)
+    (record,) = p.consents
+    assert (record.email_hash, record.given, record.source, record.wording, record.proof, record.event_id) == (
+        email_hash(SECRET, "ann@example.com"), True, "checkout", "2026-12", "registration", 7)
+    assert record.at == datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
+    audit = [a for a in p.audit if a.action == "consent_given"]
+    assert len(audit) == 1 and audit[0].detail == {} and "ann@" not in audit[0].reason
+
+
+def test_an_unknown_source_and_a_label_carrying_an_email_are_not_recorded_as_given():
+    p = planner().plan(ev("consent.changed", {"email": "ann@example.com", "consent": False, "source": "<script>",
+                                              "wording": "bob@example.com", "proof": "x" * 200}), NOW)
+    (record,) = p.consents
+    assert record.source == "other" and record.wording is None and record.proof == "x" * 64
+    assert record.given is False and p.audit[0].action == "consent_withdrawn"
+
+
+def test_activecampaign_webhooks_record_a_consent_from_the_webhook():
+    for type_, was_given in (("newsletter.subscribed", True), ("newsletter.unsubscribed", False)):
+        (record,) = planner().plan(ev(type_, {"email": "ann@example.com"}), NOW).consents
+        assert (record.given, record.source, record.proof) == (was_given, "webhook", "activecampaign")
+
+
+def test_a_malformed_consent_records_nothing():
+    p = planner().plan(ev("consent.changed", {"email": "ann@example.com", "consent": "yes"}), NOW)
+    assert p.consents == [] and p.requests[0].action == "invalid_event"
+
+
+def test_restriction_stops_marketing_flags_the_account_and_erases_nothing():
+    (req,) = planner().plan(ev("restriction.requested", {"email": "ann@example.com", "source": "admin-page"}), NOW).requests
+    assert req.action == "restrict" and shape(req) == [
+        ("wpprivsync", "restrict", 0), ("wordpress", "restrict", 0), ("activecampaign", "unsubscribe", 1)]
+    assert not {(s.system, s.action) for s in req.steps} & {("activecampaign", "delete_contact"), ("wordpress", "erase"),
+                                                             ("suppression", "add")}
+    (lift,) = planner().plan(ev("restriction.requested", {"email": "ann@example.com", "lift": True}), NOW).requests
+    assert lift.action == "lift_restriction" and shape(lift) == [("wpprivsync", "lift_restriction", 0),
+                                                                 ("wordpress", "restrict", 0)]
+    assert lift.steps[1].params == {"restricted": False}
+    bad = planner().plan(ev("restriction.requested", {"email": "ann@example.com", "lift": "no"}), NOW).requests
+    assert bad[0].action == "invalid_event"

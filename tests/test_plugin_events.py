@@ -97,7 +97,7 @@ def test_consent_meta_changes_record_consent_changed(wp, code, consent):
     rows = outbox(wp)[before:]
     assert [r["type"] for r in rows] == ["consent.changed"]
     assert rows[0]["payload"] == {"user_id": uid, "email": "ann@example.test", "consent": consent, "source": "meta",
-                                  "proof": "registration"}
+                                  "proof": "registration", "wording": "1"}
 
 
 def test_writing_the_same_consent_again_records_nothing(wp):

@@ -47,6 +47,8 @@ def dump(raw: dict) -> str:
             return "true" if v else "false"
         if isinstance(v, list):
             return "[" + ", ".join(value(i) for i in v) + "]"
+        if isinstance(v, dict):  # an inline table ([consent] wording)
+            return "{" + ", ".join(f"{value(kk)} = {value(vv)}" for kk, vv in v.items()) + "}"
         return str(v)
 
     lines = [f"{k} = {value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
@@ -269,3 +271,22 @@ def test_a_site_may_add_its_own_rules():
     assert rule.years == 6
     assert rule.explain() == ('retained until the limitation period for claims ends (6 years): '
                               '"Affiliate payout records are kept until claims expire." (policy: Affiliates)')
+
+
+# -- consent wording versions (issue 12.5) ----------------------------------------------------------
+def test_the_shipped_policy_names_the_consent_wording_it_shows(policy):
+    assert policy.consent_current == "1"
+    assert policy.consent_wording["1"] == "Send me the newsletter"
+
+
+@pytest.mark.parametrize("consent, problem", [
+    ({"current": "2", "wording": {"1": "Send me the newsletter"}}, "current wording version '2' has no text"),
+    ({"current": "1", "wording": {"1": "   "}}, "with a text"),
+    ({"current": "1", "wording": {"1": "x"}, "colour": "red"}, "unknown key"),
+])
+def test_a_bad_consent_section_is_refused_with_its_reason(consent, problem):
+    raw = tomllib.loads(SHIPPED_TEXT)
+    raw["consent"] = consent
+    with pytest.raises(PolicyError) as err:
+        parse_policy(dump(raw))
+    assert problem in str(err.value)

@@ -86,7 +86,7 @@ def callers(wp):
 def test_every_route_refuses_anonymous_and_subscriber(wp, callers):
     eps = endpoints(wp)
     routes = {r for r, _, _ in eps}
-    for expected in ("events", "events/ack", "erase", "export", "comments/remove", "consent", "consents", "heartbeat",
+    for expected in ("events", "events/ack", "erase", "export", "comments/remove", "consent", "consents", "restrict", "heartbeat",
                      "status"):
         assert f"{NS}/{expected}" in routes, expected
     user_id = wp.php("echo get_user_by('login', 'subscriber')->ID;")

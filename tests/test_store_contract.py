@@ -928,3 +928,37 @@ def test_unlink_contact_and_links_recorded_with_their_event(store):
     assert store.person(SITE, email_hash="ha").contact_ids == []
     with pytest.raises(StoreError):
         store.link_people([PersonLink(SITE, "y@example.com", "")], T0)
+
+
+# -- proof of consent and restriction (migration 8, issue 12.5/12.6) ---------------------------------
+def test_consent_history_is_kept_per_person_and_an_erasure_leaves_only_hashes_and_times(store):
+    from wpprivsync.store.api import ConsentRecord, PlannedEvent
+
+    given = ConsentRecord(SITE, "h1", True, T0, source="profile", wording="1", proof="registration", event_id=1)
+    store.ingest_many(SITE, [PlannedEvent(1, consents=[given])])
+    store.ingest_many(SITE, [PlannedEvent(1, consents=[given])])  # the same event again records nothing
+    store.add_consents([ConsentRecord(SITE, "h1", False, T0 + timedelta(days=1), source="webhook", proof="activecampaign"),
+                        ConsentRecord(SITE, "h2", True, T0, source="checkout", wording="1", proof="link")])
+    history = store.consents(SITE, "h1")
+    assert [(c.given, c.source, c.wording, c.proof) for c in history] == [
+        (True, "profile", "1", "registration"), (False, "webhook", None, "activecampaign")]
+    assert store.consents("other", "h1") == []
+    assert store.erase_consents(SITE, "h1", T0 + timedelta(days=2)) == 2
+    assert store.erase_consents(SITE, "h1", T0 + timedelta(days=3)) == 0  # already erased: times unchanged
+    erased = store.consents(SITE, "h1")
+    assert [(c.email_hash, c.given, c.at, c.source, c.wording, c.proof) for c in erased] == [
+        ("h1", True, T0, None, None, None), ("h1", False, T0 + timedelta(days=1), None, None, None)]
+    assert all(c.erased_at == T0 + timedelta(days=2) for c in erased)
+    assert store.consents(SITE, "h2")[0].source == "checkout"  # someone else's history untouched
+
+
+def test_restriction_is_set_once_and_lifted(store):
+    assert store.restricted_since(SITE, "h1") is None
+    assert store.restrict(SITE, "h1", "cli", T0) is True
+    assert store.restrict(SITE, "h1", "cli", T0 + timedelta(days=1)) is False
+    assert store.restricted_since(SITE, "h1") == T0 and store.restricted_since("other", "h1") is None
+    assert store.restrict(SITE, "h2", "admin-page", T0) is True
+    assert store.restricted(SITE) == {"h1", "h2"} and store.restricted("other") == set()
+    assert store.lift_restriction(SITE, "h1") is True
+    assert store.lift_restriction(SITE, "h1") is False
+    assert store.restricted_since(SITE, "h1") is None and store.restricted(SITE) == {"h2"}

@@ -77,7 +77,22 @@ def queue_request(app: App, site_name: str, action: str, email: str, *, source: 
         raise errors.ConfigError(f"{reason}: the request would stop half-way in {preflight.SYSTEM_NAMES[system]}, "
                                  "so nothing was done", field="EMAIL")
     _refuse_behind_dead(app, site_name, request.email_hash)
-    return app.store.add_request(request)
+    request_id = app.store.add_request(request)
+    if action in ("subscribe", "unsubscribe") and request.email_hash:
+        # an unsubscribe (or an objection to marketing, GDPR art. 21) asked for by the person
+        # through the operator: a consent withdrawn, recorded like any other (docs/CONSENT.md)
+        from .engine.plan import consent_source
+        from .store.api import AuditEntry, ConsentRecord
+
+        record = ConsentRecord(site=site_name, email_hash=request.email_hash, given=action == "subscribe",
+                               at=request.received_at, source=consent_source(source), proof="operator")
+        app.store.add_consents([record])
+        app.store.add_audit([AuditEntry(site=site_name, email_hash=request.email_hash, system="wpprivsync",
+                                        action="consent_given" if record.given else "consent_withdrawn",
+                                        reason="newsletter consent " + ("given" if record.given else "withdrawn")
+                                               + f" ({source}, GDPR art. 7(1)): recorded in the consent history",
+                                        request_id=request_id, at=record.at)])
+    return request_id
 
 
 def _refuse_behind_dead(app: App, site_name: str, digest: str | None) -> None:
@@ -274,6 +289,19 @@ def audit_view(app: App, email: str | None = None, *, site: str | None = None, l
             for a in app.store.audit(email_hash=digest, site=site, limit=limit)]
 
 
+# -- proof of consent (GDPR art. 7(1)) and restriction (art. 18) --------------------------------
+def consent_history(app: App, site_name: str, email: str) -> list[dict[str, Any]]:
+    """Every newsletter consent the person gave or withdrew, oldest first, with the wording shown."""
+    from .engine.export import consent_history as history
+
+    return history(app.store, app.policy, site_name, email_hash(app.secret, _check_email(email)))
+
+
+def restriction(app: App, site_name: str, email: str) -> dict[str, Any]:
+    since = app.store.restricted_since(site_name, email_hash(app.secret, _check_email(email)))
+    return {"restricted": since is not None, "since": since}
+
+
 # -- explain ----------------------------------------------------------------------------------
 def explain(app: App, site_name: str, email: str, *, today: date | None = None) -> dict[str, Any]:
     """What each system holds about a person, what erasure would do, and why anything is kept
@@ -304,6 +332,8 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
     details = contacts[0] if contacts else None
     suppressed = app.store.is_suppressed(site_name, email_hash(app.secret, email))
     history = audit_view(app, email, limit=50)
+    consents = consent_history(app, site_name, email)
+    restricted = restriction(app, site_name, email)
 
     systems: list[dict[str, Any]] = []
     systems.append({"system": "wordpress", "holds": groups, "would_touch": wp_dry.get("would_touch", {}),
@@ -363,7 +393,7 @@ def explain(app: App, site_name: str, email: str, *, today: date | None = None) 
                                 "only keyed hashes kept")
     return {"email_hash": digest, "site": site_name, "systems": systems, "kept": kept,
             "suppressed": suppressed, "history": history, "residues": residue, "request_records": request_records,
-            "linked_records": linked,
+            "linked_records": linked, "consents": consents, "restriction": restricted,
             "unmanaged": [policy.rule(r).explain(None) for r in ("webinars", "complaints", "correspondence")
                           if r in policy.rules and not (r == "webinars" and c.webinarjam is not None)]}
 
@@ -396,7 +426,7 @@ def export_now(app: App, site_name: str, email: str, path: Any) -> dict[str, Any
     now = app.clock()
     person = app.store.person(site_name, email_hash=email_hash(app.secret, email))
     data = collect(email, c.wordpress, c.activecampaign, site=c.site, now=now, webinarjam=c.webinarjam,
-                   person=person)
+                   person=person, consents=consent_history(app, site_name, email))
     try:
         out = write_archive(data, target)
     except OSError as exc:

@@ -20,6 +20,10 @@ Fixtures:
     wp         function: the same stack with the database put back to that snapshot, so each
                test starts from the freshly set-up site.
     wp_profile session: the Profile the run uses.
+    wp_multisite_stack / wp_multisite
+               the same for a multisite network (``WordPressStack(multisite=True)``): the
+               profile's plugins and wpprivsync activated on the main site and on a second
+               site at /site2/; started only when a test asks for it.
 
 Markers:
     woocommerce   needs WooCommerce (skipped on a profile without it, saying why)
@@ -181,6 +185,30 @@ def wp(wp_stack: WordPressStack) -> WordPressStack:
         wp_stack.start_db()  # a previous test stopped it
     wp_stack.restore()
     return wp_stack
+
+
+@pytest.fixture(scope="session")
+def wp_multisite_stack(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config,
+                       wp_profile: Profile) -> Iterator[WordPressStack]:
+    stack = WordPressStack(tmp_path_factory.mktemp("wordpress-multisite") / "stack",
+                           plugin_dirs=[*wp_profile.plugin_dirs, PLUGIN_DIR], multisite=True,
+                           **wp_profile.stack_options())
+    with _sigterm_stops_the_session():
+        try:
+            stack.start()
+            stack.snapshot()
+            _report(pytestconfig, f"WordPress multisite stack ({wp_profile.name} profile) up in "
+                                  f"{stack.startup_seconds:.1f} s at {stack.url} (second site {stack.second_site_url})")
+            yield stack
+        finally:
+            stack.stop()
+
+
+@pytest.fixture
+def wp_multisite(wp_multisite_stack: WordPressStack) -> WordPressStack:
+    """The session's multisite stack, database restored to the state right after set-up."""
+    wp_multisite_stack.restore()
+    return wp_multisite_stack
 
 
 @contextlib.contextmanager

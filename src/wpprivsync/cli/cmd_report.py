@@ -87,6 +87,18 @@ def explain_cmd(ctx: click.Context, email: str) -> None:
                        f"{', '.join(map(str, linked['contact_ids'])) or '-'}; "
                        f"{len(linked['emails'])} email(s), {sum(not e['current'] for e in linked['emails'])} past")
             click.echo(f"  on erasure: {linked['on_erasure']}")
+        if data["consents"]:
+            click.secho("newsletter consents (GDPR art. 7(1))", bold=True)
+            for c in data["consents"]:
+                what = "given" if c["given"] else "withdrawn"
+                if c["erased"]:
+                    click.echo(f"  {c['at']} {what} (details erased with the person's data)")
+                    continue
+                wording = f", wording {c['wording_version']}" if c["wording_version"] else ""
+                click.echo(f"  {c['at']} {what} via {c['source']}{wording}, email proven by {c['proof'] or 'unknown'}")
+        if data["restriction"]["restricted"]:
+            click.echo(f"processing restricted (GDPR art. 18) since {data['restriction']['since']}: "
+                       "no marketing, no re-subscription")
         click.echo(f"suppression list: {'yes' if data['suppressed'] else 'no'}; "
                    f"{len(data['history'])} audit entries")
         click.echo(data["request_records"])

@@ -122,6 +122,11 @@ class WordPressClient:
     def set_consent(self, email: str, subscribed: bool) -> dict[str, Any]:
         return self._plugin("POST", "consent", json={"email": normalise_email(email), "subscribed": bool(subscribed)})
 
+    def restrict(self, email: str, restricted: bool) -> dict[str, Any]:
+        """Flag (or unflag) the account with this email as restricted (GDPR art. 18).
+        Raises NotFound when no account has it."""
+        return self._plugin("POST", "restrict", json={"email": normalise_email(email), "restricted": bool(restricted)})
+
     def consents(self) -> Iterator[dict[str, Any]]:
         """Every user ``{"id", "email", "subscribed"}``, paging by id."""
         after = 0

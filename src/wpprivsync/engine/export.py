@@ -59,7 +59,8 @@ def linked_records(person: Person | None) -> dict[str, Any] | None:
 
 
 def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignApi, *, site: Any,
-            now: datetime, webinarjam: Any = None, person: Person | None = None) -> dict[str, Any]:
+            now: datetime, webinarjam: Any = None, person: Person | None = None,
+            consents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     wp = wordpress.export(email)
     groups = wp.get("groups", {}) if isinstance(wp, dict) else {}
     contacts = linked_contacts(email, activecampaign, person)
@@ -76,6 +77,7 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "activecampaign_fields": len(ac.get("fields", [])) if ac else 0,
         "activecampaign_tags": len(ac.get("tags", [])) if ac else 0,
         "webinarjam_registrations": len(webinars),
+        "consent_records": len(consents or []),
     }
     return {
         "format": "wpprivsync-export/1",
@@ -88,6 +90,8 @@ def collect(email: str, wordpress: WordPressApi, activecampaign: ActiveCampaignA
         "activecampaign_other_contacts": contacts[1:],
         "linked_records": linked_records(person),
         "webinarjam": {"registrations": webinars},
+        # proof of consent (GDPR art. 7(1)): every newsletter consent given or withdrawn
+        "consents": consents or [],
         "summary": summary,
     }
 
@@ -209,5 +213,27 @@ def render_html(data: dict[str, Any]) -> str:
         for key, value in reg.items():
             out.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
         out.append("</table>")
+    out.append("<h2>Newsletter consents</h2>")
+    consents = data.get("consents") or []
+    if not consents:
+        out.append("<p>No newsletter consent recorded.</p>")
+    else:
+        out.append("<table><tr><th>when</th><td>consent, where, wording shown, how your email was proven</td></tr>")
+        for c in consents:
+            what = "given" if c.get("given") else "withdrawn"
+            wording = f"“{c['wording']}” (version {c.get('wording_version')})" if c.get("wording") else \
+                (f"version {c['wording_version']}" if c.get("wording_version") else "")
+            out.append(f"<tr><th>{_e(c.get('at'))}</th><td>{_e(what)}; {_e(c.get('source') or '')}; {_e(wording)}; "
+                       f"{_e(c.get('proof') or '')}</td></tr>")
+        out.append("</table>")
     out.append("</html>")
     return "\n".join(out)
+
+
+def consent_history(store: Any, policy: Any, site: str, digest: str) -> list[dict[str, Any]]:
+    """Every newsletter consent the person gave or withdrew (GDPR art. 7(1)), oldest first, with
+    the wording shown quoted from the policy's [consent.wording] when its version is known."""
+    wording = getattr(policy, "consent_wording", {}) or {}
+    return [{"at": c.at.isoformat(), "given": c.given, "source": c.source, "wording_version": c.wording,
+             "wording": wording.get(c.wording) if c.wording else None, "proof": c.proof,
+             "erased": c.erased_at is not None} for c in store.consents(site, digest)]

@@ -54,7 +54,8 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
             if event.id <= cursor:
                 continue  # recorded before a crash, not yet acknowledged
             plan = planner.plan(event, clock())
-            planned.append(PlannedEvent(event.id, plan.requests, plan.audit, plan.links))
+            planned.append(PlannedEvent(event.id, plan.requests, plan.audit, links=plan.links,
+                                        consents=plan.consents))
             if plan.close_tasks:
                 stats.requests += len(store.ingest_many(site, planned))
                 planned = []

@@ -10,7 +10,8 @@ Request actions and their steps (position order; equal positions may run togethe
                      lists the site does not manage) → suppression.add
                      (+ wordpress.set_consent when the unsubscribe came from ActiveCampaign)
     subscribe        suppression.remove → activecampaign.subscribe   (consent given in WordPress)
-                     suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign)
+                     suppression.remove · wordpress.set_consent       (subscribed in ActiveCampaign;
+                     → activecampaign.unsubscribe, which acts only while processing is restricted)
     export           wpprivsync.export · wpprivsync.manual_tasks
                      (manual_tasks, when the site lists manual_task_systems: a task per policy
                      rule whose system has no API)
@@ -18,6 +19,9 @@ Request actions and their steps (position order; equal positions may run togethe
     rectify          activecampaign.rectify (a proven email change or a name change in WordPress)
     relink           wpprivsync.relink (an ActiveCampaign ``update`` webhook: the link follows
                      the contact's new email; never a WordPress account's)
+    restrict         wpprivsync.restrict · wordpress.restrict → activecampaign.unsubscribe
+                     (GDPR art. 18: marketing stops, the contact is kept, nothing is erased)
+    lift_restriction wpprivsync.lift_restriction · wordpress.restrict
     invalid_event    wpprivsync.invalid_event (fails at once: a malformed event is kept visible
                      in the dead-letter list instead of being dropped)
 
@@ -32,13 +36,18 @@ from typing import Any, Callable
 
 from ..clients.protocols import Event
 from ..identity import email_hash, is_email, normalise_email
-from ..store.api import AuditEntry, NewRequest, NewStep, PersonLink
+from ..store.api import AuditEntry, ConsentRecord, NewRequest, NewStep, PersonLink
 from . import preflight
 
 ERASE, REMOVE_COMMENTS, UNSUBSCRIBE, SUBSCRIBE, EXPORT, INVALID = (
     "erase", "remove_comments", "unsubscribe", "subscribe", "export", "invalid_event")
 CORE_EXPORT = "core_export"
 RECTIFY, RELINK = "rectify", "relink"
+RESTRICT, LIFT_RESTRICTION = "restrict", "lift_restriction"
+
+# Where a newsletter consent can come from (docs/CONSENT.md); anything else is recorded as "other".
+CONSENT_SOURCES = frozenset({"profile", "checkout", "webhook", "admin", "import", "registration", "daemon",
+                             "meta", "cli", "reconcile"})
 
 Due = Callable[[datetime], datetime]
 
@@ -54,6 +63,7 @@ class Plan:
     retry_all: bool = False
     close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
     links: list[PersonLink] = field(default_factory=list)  # recorded with the event (linked records)
+    consents: list[ConsentRecord] = field(default_factory=list)  # proof of consent (GDPR art. 7(1))
 
 
 VERIFY_SETTLE_S = 300  # how long core's own erasure flow may still be running its erasers
@@ -93,7 +103,9 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
         return steps
     if action == SUBSCRIBE:
         if from_activecampaign:
-            return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0)]
+            # while processing is restricted the contact is put back to unsubscribed (docs/CONSENT.md)
+            return [NewStep("suppression", "remove", {}, 0), NewStep("wordpress", "set_consent", {"subscribed": True}, 0),
+                    NewStep("activecampaign", "unsubscribe", {"only_if_restricted": True}, 1)]
         return [NewStep("suppression", "remove", {}, 0), NewStep("activecampaign", "subscribe", {}, 1)]
     if action == EXPORT:
         steps = [NewStep("wpprivsync", "export", {}, 0)]
@@ -102,6 +114,12 @@ def steps_for(action: str, *, comment_data: bool = False, from_activecampaign: b
         return steps
     if action == CORE_EXPORT:
         return [NewStep("wpprivsync", "core_export", {}, 0)]
+    if action == RESTRICT:
+        return [NewStep("wpprivsync", "restrict", {}, 0), NewStep("wordpress", "restrict", {"restricted": True}, 0),
+                NewStep("activecampaign", "unsubscribe", {"restriction": True}, 1)]
+    if action == LIFT_RESTRICTION:
+        return [NewStep("wpprivsync", "lift_restriction", {}, 0),
+                NewStep("wordpress", "restrict", {"restricted": False}, 0)]
     raise ValueError(f"unknown request action {action!r}")
 
 
@@ -151,7 +169,7 @@ class Planner:
             return self._invalid(event, received, f"unknown event type {event.type!r}")
         payload = event.payload if isinstance(event.payload, dict) else {}
         try:
-            return handler(event, payload, received)
+            planned: Plan = handler(event, payload, received)
         except _Malformed as exc:
             return self._invalid(event, received, str(exc))
         except _Refused as exc:
@@ -160,6 +178,9 @@ class Planner:
                                           retained_until=None, reason=f"{exc.reason}: the consent change was "
                                           "not carried out anywhere", request_id=None, step_id=None,
                                           detail={"event_id": event.id, "type": event.type}, at=received)])
+        if planned.consents:
+            planned = replace(planned, audit=[*planned.audit, *map(self._consent_audit, planned.consents)])
+        return planned
 
     # -- one method per event type ---------------------------------------------------------
     def _on_account_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
@@ -211,9 +232,12 @@ class Planner:
         if not isinstance(consent, bool):
             raise _Malformed("consent must be true or false")
         action = SUBSCRIBE if consent else UNSUBSCRIBE
+        source = consent_source(p.get("source"))
         return Plan([self.request(action, email, source=f"wordpress-{p.get('source') or 'consent'}",
                                   received_at=received, event_id=event.id)],
-                    links=self._user_link(email, p, "consent"))
+                    links=self._user_link(email, p, "consent"),
+                    consents=[self._consent(email, consent, received, event, source=source,
+                                            wording=_label(p.get("wording")), proof=_label(p.get("proof")))])
 
     def _on_newsletter_unsubscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
@@ -225,13 +249,25 @@ class Planner:
             req = replace(req, steps=[replace(s, params={**s.params, "contact_id": contact_id})
                                       if (s.system, s.action) == ("activecampaign", "delete_contact") else s
                                       for s in req.steps])
-        return Plan([req], links=self._contact_link(email, contact_id, "webhook"))
+        return Plan([req], links=self._contact_link(email, contact_id, "webhook"),
+                    consents=[self._consent(email, False, received, event, source="webhook", wording=None,
+                                            proof="activecampaign")])
 
     def _on_newsletter_subscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         email = _email(p)
         return Plan([self.request(SUBSCRIBE, email, source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)],
-                    links=self._contact_link(email, _int(p.get("contact_id"), "contact_id", default=0), "webhook"))
+                    links=self._contact_link(email, _int(p.get("contact_id"), "contact_id", default=0), "webhook"),
+                    consents=[self._consent(email, True, received, event, source="webhook", wording=None,
+                                            proof="activecampaign")])
+
+    def _on_restriction_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
+        lift = p.get("lift", False)
+        if not isinstance(lift, bool):
+            raise _Malformed("lift must be true or false")
+        return Plan([self.request(LIFT_RESTRICTION if lift else RESTRICT, _email(p),
+                                  source=str(p.get("source") or "admin-page")[:64], received_at=received,
+                                  event_id=event.id)])
 
     def _on_identity_email_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         # A proven email change of a WordPress user (docs/IDENTITY.md, "Linked records"): both
@@ -326,6 +362,19 @@ class Planner:
             return []
         return [PersonLink(self.site, email, email_hash(self.secret, email), contact_id=contact_id, source=source)]
 
+    def _consent(self, email: str, given: bool, at: datetime, event: Event, *, source: str,
+                 wording: str | None, proof: str | None) -> ConsentRecord:
+        return ConsentRecord(site=self.site, email_hash=email_hash(self.secret, email), given=given, at=at,
+                             source=source, wording=wording, proof=proof, event_id=event.id)
+
+    def _consent_audit(self, record: ConsentRecord) -> AuditEntry:
+        # Only the fact and its time: the details live in the consent history, which an erasure
+        # empties (the audit log keeps hashes and times).
+        return AuditEntry(site=self.site, email_hash=record.email_hash, system="wpprivsync",
+                          action="consent_given" if record.given else "consent_withdrawn",
+                          reason="newsletter consent " + ("given" if record.given else "withdrawn")
+                                 + " (GDPR art. 7(1)): recorded in the consent history", at=record.at)
+
     def _audit(self, email: str, system: str, action: str, at: datetime, *, removed: int = 0,
                reason: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
         return AuditEntry(site=self.site, email_hash=email_hash(self.secret, email), system=system, action=action,
@@ -357,6 +406,23 @@ def _email(payload: dict[str, Any]) -> str:
     if not isinstance(value, str) or not is_email(value):
         raise _Malformed("payload has no valid email")
     return normalise_email(value)
+
+
+def consent_source(value: Any) -> str:
+    """The recorded source of a consent: one of CONSENT_SOURCES, else "other"."""
+    text = str(value or "").strip().lower()
+    return text if text in CONSENT_SOURCES else "other"
+
+
+def _label(value: Any) -> str | None:
+    """A short label from an event (wording version, proof method): printable, at most 64
+    characters; None when absent. Never an email (a label with an @ is refused)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()[:64]
+    if not text or "@" in text or not text.isprintable():
+        return None
+    return text
 
 
 def _int(value: Any, name: str, default: int | None = None) -> int:

@@ -11,7 +11,9 @@ the differences fixed, in bulk where ActiveCampaign allows it (250 contacts per 
     WordPress says yes, absent from the list         → subscribe in bulk (unless suppressed)
 
 WordPress users who never answered (consent unknown) are left alone: they may have subscribed
-through an ActiveCampaign form, which is consent WordPress does not see.
+through an ActiveCampaign form, which is consent WordPress does not see. So are people whose
+processing is restricted (GDPR art. 18, docs/CONSENT.md): their contact is kept unsubscribed and
+nothing is deleted or subscribed until the restriction is lifted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Callable
 
 from ..clients.protocols import ActiveCampaignApi, BulkContact, WordPressApi
 from ..identity import email_hash, normalise_email
-from ..store.api import PersonLink, Store
+from ..store.api import ConsentRecord, PersonLink, Store
 from .plan import UNSUBSCRIBE, Planner
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
             tick("activecampaign", 1)
 
     suppressed = store.suppressed(site.name)
+    restricted = store.restricted(site.name)
 
     to_unsubscribe: list[str] = []   # subscribed in ActiveCampaign, must not be
     to_subscribe: list[str] = []     # consent in WordPress, missing from ActiveCampaign
@@ -80,12 +83,15 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
     for email, per_list in status.items():
         subscribed_somewhere = any(s == 1 for s in per_list.values())
         hashed = email_hash(secret, email)
+        if hashed in restricted:
+            continue
         if subscribed_somewhere and (consent.get(email) is False or hashed in suppressed):
             to_unsubscribe.append(email)
         elif not subscribed_somewhere and any(s == 2 for s in per_list.values()) and consent.get(email) is True:
             to_clear_wp.append(email)
     for email, given in consent.items():
-        if given is True and email not in status and email_hash(secret, email) not in suppressed:
+        hashed = email_hash(secret, email)
+        if given is True and email not in status and hashed not in suppressed and hashed not in restricted:
             to_subscribe.append(email)
 
     report.unsubscribe_in_activecampaign = len(to_unsubscribe)
@@ -108,6 +114,9 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
     for email in to_clear_wp:
         store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
                                           from_activecampaign=True))
+        # the person unsubscribed in ActiveCampaign and the webhook was lost: a consent withdrawn
+        store.add_consents([ConsentRecord(site=site.name, email_hash=email_hash(secret, email), given=False,
+                                          at=now, source="reconcile", proof="activecampaign")])
         report.requests_queued += 1
     store.set_state(f"reconcile:{site.name}", now.isoformat())
     log.info("reconcile done", extra={"site": site.name, **{k: v for k, v in report.as_dict().items()

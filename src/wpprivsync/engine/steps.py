@@ -121,6 +121,10 @@ def wordpress_remove_comments(ctx: StepContext) -> Outcome:
 @handler("wordpress", "set_consent")
 def wordpress_set_consent(ctx: StepContext) -> Outcome:
     subscribed = bool(ctx.step.params.get("subscribed"))
+    if subscribed:
+        blocked = _restricted(ctx, "wordpress", "set_consent")
+        if blocked is not None:
+            return blocked
     try:
         answer = ctx.wordpress.set_consent(ctx.email, subscribed)
     except errors.NotFound:
@@ -163,6 +167,21 @@ def wordpress_verify(ctx: StepContext) -> Outcome:
               "retained_places": [residues.describe(f) for f in kept][:50]}
     return Outcome(result, [ctx.audit("wordpress", "residue_scan", retained=len(kept), until=until,
                                       reason=reason[:1000], detail=detail)])
+
+
+@handler("wordpress", "restrict")
+def wordpress_restrict(ctx: StepContext) -> Outcome:
+    restricted = bool(ctx.step.params.get("restricted"))
+    try:
+        answer = ctx.wordpress.restrict(ctx.email, restricted)
+    except errors.NotFound:
+        # A newsletter-only person has no account to flag: the daemon's record is the restriction.
+        return Outcome({"user": None, "changed": False},
+                       [ctx.audit("wordpress", "restrict", reason="no WordPress account with this email")])
+    result = {"user": answer.get("user_id"), "changed": bool(answer.get("changed")), "restricted": restricted}
+    reason = ("account flagged: processing restricted (GDPR art. 18)" if restricted
+              else "account flag removed: restriction of processing lifted (GDPR art. 18)")
+    return Outcome(result, [ctx.audit("wordpress", "restrict", reason=reason, detail=result)])
 
 
 # -- ActiveCampaign -------------------------------------------------------------------------
@@ -282,8 +301,8 @@ def _unsubscribe_and_delete(ctx: StepContext) -> Outcome:
 
 @handler("activecampaign", "unsubscribe")
 def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
-    # Planned by earlier versions before delete_contact(keep_if_other_lists), which now
-    # unsubscribes itself when it keeps the contact.
+    if ctx.step.params.get("only_if_restricted") and _restricted(ctx, "activecampaign", "unsubscribe") is None:
+        return Outcome({"restricted": False, "skipped": True}, [])
     person = _person(ctx)
     linked = links.contacts_for_email(person, ctx.request.email_hash)
     contact_id = linked[0] if linked else next((c for c, _ in _look_up(ctx, person, [ctx.email])), None)
@@ -293,12 +312,27 @@ def activecampaign_unsubscribe(ctx: StepContext) -> Outcome:
     for list_id in _lists(ctx):
         ctx.activecampaign.set_list_status(contact_id, list_id, 2)
     result = {"found": True, "contact_id": contact_id, "lists": _lists(ctx)}
-    return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=_rule_reason(ctx, "newsletter"),
-                                      detail=result)])
+    restricted = ctx.step.params.get("restriction") or ctx.step.params.get("only_if_restricted")
+    reason = ("processing restricted (GDPR art. 18): unsubscribed, contact kept" if restricted
+              else _rule_reason(ctx, "newsletter"))
+    return Outcome(result, [ctx.audit("activecampaign", "unsubscribe", reason=reason, detail=result)])
+
+
+def _restricted(ctx: StepContext, system: str, action: str) -> Outcome | None:
+    """While processing is restricted (GDPR art. 18) no consent re-subscribes the person."""
+    since = ctx.store.restricted_since(ctx.site.name, ctx.request.email_hash or "")
+    if since is None:
+        return None
+    return Outcome({"restricted": True, "restricted_since": since.isoformat()},
+                   [ctx.audit(system, action, reason="not subscribed: processing is restricted (GDPR art. 18) "
+                                                     f"since {since:%Y-%m-%d}", detail={"restricted": True})])
 
 
 @handler("activecampaign", "subscribe")
 def activecampaign_subscribe(ctx: StepContext) -> Outcome:
+    blocked = _restricted(ctx, "activecampaign", "subscribe")
+    if blocked is not None:
+        return blocked
     contact = ctx.activecampaign.sync_contact(ctx.email)
     if ctx.request.email_hash:
         links.learn(ctx.store, ctx.site.name, ctx.email, ctx.request.email_hash, contact.id, "subscribe", ctx.now)
@@ -419,6 +453,9 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
+    if reason == "erasure":
+        # the consent history keeps only keyed hashes and times (enough to show a consent existed)
+        ctx.store.erase_consents(ctx.site.name, ctx.request.email_hash, ctx.now)
     why = f"kept as a keyed hash so no re-import re-subscribes this person ({reason})"
     result: dict[str, Any] = {}
     detail: dict[str, Any] = {}
@@ -444,9 +481,34 @@ def suppression_add(ctx: StepContext) -> Outcome:
 def suppression_remove(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
+    blocked = _restricted(ctx, "suppression", "remove")
+    if blocked is not None:
+        return blocked
     was = ctx.store.unsuppress(ctx.site.name, ctx.request.email_hash)
     audit = [ctx.audit("suppression", "remove", reason="fresh newsletter consent")] if was else []
     return Outcome({"was_suppressed": was}, audit)
+
+
+@handler("wpprivsync", "restrict")
+def wpprivsync_restrict(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    new = ctx.store.restrict(ctx.site.name, ctx.request.email_hash, ctx.request.source, ctx.now)
+    return Outcome({"new": new}, [ctx.audit(
+        "wpprivsync", "restrict", reason="processing restricted (GDPR art. 18): marketing stopped, contact kept, "
+                                         "nothing erased; no consent re-subscribes the person until it is lifted",
+        detail={"new": new, "source": ctx.request.source})])
+
+
+@handler("wpprivsync", "lift_restriction")
+def wpprivsync_lift_restriction(ctx: StepContext) -> Outcome:
+    if not ctx.request.email_hash:
+        raise errors.StepFailed("the request has no email hash", retryable=False)
+    was = ctx.store.lift_restriction(ctx.site.name, ctx.request.email_hash)
+    reason = ("restriction of processing lifted (GDPR art. 18(3)); marketing resumes only with a new consent"
+              if was else "no restriction was in place")
+    return Outcome({"was_restricted": was}, [ctx.audit("wpprivsync", "lift_restriction", reason=reason,
+                                                       detail={"was_restricted": was, "source": ctx.request.source})])
 
 
 # -- WebinarJam -----------------------------------------------------------------------------
@@ -483,10 +545,11 @@ def webinarjam_unsubscribe(ctx: StepContext) -> Outcome:
 
 @handler("wpprivsync", "export")
 def wpprivsync_export(ctx: StepContext) -> Outcome:
-    from .export import collect, write_archive
+    from .export import collect, consent_history, write_archive
 
     data = collect(ctx.email, ctx.wordpress, ctx.activecampaign, site=ctx.site, now=ctx.now, person=_person(ctx),
-                   webinarjam=ctx.webinarjam)
+                   webinarjam=ctx.webinarjam,
+                   consents=consent_history(ctx.store, ctx.policy, ctx.site.name, ctx.request.email_hash or ""))
     name = f"export-{ctx.site.name}-{ctx.request.id}-{(ctx.request.email_hash or '')[:12]}.zip"
     path = write_archive(data, ctx.export_dir / name)
     counts = data["summary"]

@@ -70,12 +70,32 @@ class _RequestsModel(BaseModel):
     evidence_days: int = Field(default=30, ge=0, le=3650)
 
 
+class _ConsentModel(BaseModel):
+    """[consent]: the versions of the newsletter consent wording (GDPR art. 7(1)). The plugin
+    sends the version it showed with each consent; the export and ``explain`` quote the text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    current: str = Field(default="1", min_length=1, max_length=64)
+    wording: dict[str, str] = Field(default_factory=lambda: {"1": "Send me the newsletter"})
+
+    @model_validator(mode="after")
+    def _current_has_a_wording(self) -> "_ConsentModel":
+        if self.current not in self.wording:
+            raise ValueError(f"current wording version {self.current!r} has no text in [consent.wording]")
+        for version, text in self.wording.items():
+            if not version or len(version) > 64 or "@" in version or not text.strip():
+                raise ValueError(f"wording {version!r}: a version of 1-64 characters (no @) with a text")
+        return self
+
+
 class _PolicyModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     version: Literal[1] = 1
     name: str | None = None
     requests: _RequestsModel = Field(default_factory=_RequestsModel)
+    consent: _ConsentModel = Field(default_factory=_ConsentModel)
     rules: dict[str, dict[str, Any]]
 
 
@@ -137,7 +157,8 @@ def parse_policy(text: str, *, source: Path | str | None = None) -> Policy:
             activecampaign_tags=tuple(model.activecampaign_tags),
             activecampaign_field_ids=tuple(model.activecampaign_field_ids))
     return Policy(rules=rules, response_months=top.requests.response_months,
-                  response_clause=top.requests.clause, evidence_days=top.requests.evidence_days, source=Path(source) if source else None)
+                  response_clause=top.requests.clause, evidence_days=top.requests.evidence_days, source=Path(source) if source else None,
+                  consent_current=top.consent.current, consent_wording=dict(top.consent.wording))
 
 
 _TYPE_HINTS = {

@@ -104,6 +104,8 @@ class Policy:
     response_clause: str = ""
     evidence_days: int = 30  # a completed request's WordPress record keeps the email this long
     source: Path | None = None
+    consent_current: str = "1"  # the newsletter consent wording's current version ([consent])
+    consent_wording: dict[str, str] = field(default_factory=lambda: {"1": "Send me the newsletter"})
 
     def rule(self, rule_id: str) -> Rule:
         try:

@@ -109,7 +109,7 @@ class Residue(Finding):
 # Requests whose steps are claimed before any other due step (priority 0): the ones with a
 # legal deadline. Consent changes (subscribe, unsubscribe) come after them (priority 1), so a
 # flood of webhooks cannot starve an erasure.
-PRIORITY_ACTIONS = frozenset({"erase", "export", "remove_comments", "core_export"})
+PRIORITY_ACTIONS = frozenset({"erase", "export", "remove_comments", "core_export", "restrict", "lift_restriction"})
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,23 @@ class Person:
 
 
 @dataclass(frozen=True)
+class ConsentRecord:
+    """One newsletter consent given or withdrawn (GDPR art. 7(1)): keyed hash, time, where it
+    came from, the version of the wording shown, how the email was proven. After an erasure
+    ``source``, ``wording`` and ``proof`` are None and ``erased_at`` is set."""
+
+    site: str
+    email_hash: str
+    given: bool
+    at: datetime
+    source: str | None = None
+    wording: str | None = None
+    proof: str | None = None
+    event_id: int | None = None
+    erased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class PlannedEvent:
     """One event's share of a batch ingest (``Store.ingest_many``); its ``links`` are recorded
     in the same transaction."""
@@ -255,6 +272,7 @@ class PlannedEvent:
     requests: Sequence[NewRequest] = ()
     audit: Sequence[AuditEntry] = ()
     links: Sequence[PersonLink] = ()
+    consents: Sequence[ConsentRecord] = ()
 
 
 @dataclass(frozen=True)
@@ -364,6 +382,14 @@ class Store(Protocol):
     def suppress(self, site: str, email_hash: str, reason: str, now: datetime) -> bool: ...  # True if new
     def unsuppress(self, site: str, email_hash: str) -> bool: ...  # True if it was there (fresh consent)
     def is_suppressed(self, site: str, email_hash: str) -> bool: ...
+    # -- proof of consent and restriction (migration 8) -----------------------------------
+    def add_consents(self, records: Sequence[ConsentRecord]) -> None: ...
+    def consents(self, site: str, email_hash: str) -> list[ConsentRecord]: ...  # oldest first
+    def erase_consents(self, site: str, email_hash: str, now: datetime) -> int: ...  # keeps hash and times
+    def restrict(self, site: str, email_hash: str, source: str, now: datetime) -> bool: ...  # True if new
+    def lift_restriction(self, site: str, email_hash: str) -> bool: ...  # True if it was restricted
+    def restricted_since(self, site: str, email_hash: str) -> datetime | None: ...
+    def restricted(self, site: str) -> set[str]: ...  # every restricted hash of the site
     def suppressed(self, site: str) -> set[str]: ...
 
     # manual tasks (an open task of a request keeps the request open)

@@ -184,6 +184,33 @@ sa.Table(
     sa.Index("ix_person_emails_site_contact", "site", "contact_id"),
 )
 
+# -- v8: consent history and restrictions --------------------------------------------------------
+
+V8 = sa.MetaData()
+
+sa.Table(
+    "consents", V8,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email_hash", sa.String(128), nullable=False),
+    sa.Column("given", sa.Boolean, nullable=False),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("wording", sa.String(64), nullable=True),
+    sa.Column("proof", sa.String(64), nullable=True),
+    sa.Column("event_id", sa.Integer, nullable=True),
+    sa.Column("erased_at", _TS, nullable=True),
+    sa.Index("ix_consents_site_hash", "site", "email_hash", "at"),
+)
+
+sa.Table(
+    "restrictions", V8,
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("email_hash", sa.String(128), primary_key=True),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+)
+
 # -- v10: residue scans ---------------------------------------------------------------------------
 
 V10 = sa.MetaData()

@@ -22,10 +22,11 @@ from .api import (
 )
 from .audit import AuditRoom
 from .base import _R, _S, _operation
+from .consents import ConsentRoom
 from .people import PeopleRoom
 
 
-class IngestRoom(PeopleRoom, AuditRoom):
+class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
     """Outbox events in: each site's cursor, events recorded once, the requests and steps
     they plan added (with their audit entries) in the same transaction."""
 
@@ -62,6 +63,7 @@ class IngestRoom(PeopleRoom, AuditRoom):
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
         for link in (link for e in fresh for link in e.links):
             self._link(conn, link, now)
+        self._insert_consents(conn, [c for e in fresh for c in e.consents])
         if fresh:
             last = max(e.event_id for e in fresh)
             cur = schema.cursors

@@ -78,6 +78,10 @@ def _v7_linked_records(conn: sa.Connection) -> None:
     baseline.V7.create_all(conn)
 
 
+def _v8_consents_restrictions(conn: sa.Connection) -> None:
+    baseline.V8.create_all(conn)
+
+
 def _v10_residues(conn: sa.Connection) -> None:
     baseline.V10.create_all(conn)
 
@@ -92,6 +96,7 @@ MIGRATIONS: list[Migration] = [
               _v6_step_priority),
     Migration(7, "linked records: people, their emails old and new, ActiveCampaign contact ids",
               _v7_linked_records),
+    Migration(8, "consent history (proof of consent) and restrictions of processing", _v8_consents_restrictions),
     Migration(10, "residue scans: where an erasure left a person behind", _v10_residues),
 ]
 LATEST = MIGRATIONS[-1].version

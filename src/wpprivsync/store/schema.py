@@ -243,3 +243,32 @@ person_emails = sa.Table(
     sa.Index("ix_person_emails_site_hash", "site", "email_hash"),
     sa.Index("ix_person_emails_site_contact", "site", "contact_id"),
 )
+
+# Proof of consent (migration 8, GDPR art. 7(1)): every newsletter consent given or withdrawn,
+# with where it came from, the version of the wording shown and how the email was proven. No
+# plain email: the person is the keyed hash. An erasure empties source, wording and proof
+# (``erased_at``), leaving the hash and the times, enough to show that a consent existed.
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(200), nullable=False),
+    sa.Column("email_hash", sa.String(128), nullable=False),
+    sa.Column("given", sa.Boolean, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("wording", sa.String(64), nullable=True),
+    sa.Column("proof", sa.String(64), nullable=True),
+    sa.Column("event_id", sa.Integer, nullable=True),
+    sa.Column("erased_at", UtcDateTime, nullable=True),
+    sa.Index("ix_consents_site_hash", "site", "email_hash", "at"),
+)
+
+# Restriction of processing (migration 8, GDPR art. 18): while a hash is listed, marketing
+# stays stopped and no consent re-subscribes the person.
+restrictions = sa.Table(
+    "restrictions", metadata,
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("email_hash", sa.String(128), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+)

@@ -7,7 +7,8 @@ from rooms, one module per concern, in the order data travels through the store:
 * ``audit``: the audit log and the suppression list;
 * ``tasks``: manual tasks; ``state``: key-value state; ``reporting``: counts for status
   and metrics; ``residues``: what residue scans found after erasures; ``people``: linked
-  records (a person's user id, emails old and new, ActiveCampaign contact ids);
+  records (a person's user id, emails old and new, ActiveCampaign contact ids); ``consents``:
+  proof of consent and restrictions;
 * ``base``: what every room shares (engine, transactions, the error boundary, migrations),
   ``engines``: URLs and the per-backend engine set-up.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from .audit import AuditRoom
 from .base import SqlBase
+from .consents import ConsentRoom
 from .engines import PRIVATE_MODE, SIDE_FILES, _engine_for
 from .ingest import IngestRoom
 from .people import PeopleRoom
@@ -44,7 +46,7 @@ from .tasks import TasksRoom
 __all__ = ["PRIVATE_MODE", "SIDE_FILES", "SqlStore", "_engine_for"]
 
 
-class SqlStore(IngestRoom, RequestsRoom, QueueRoom, ReportingRoom, TasksRoom, StateRoom, PeopleRoom, AuditRoom, ResidueRoom,
-               SqlBase):
+class SqlStore(IngestRoom, RequestsRoom, QueueRoom, ReportingRoom, TasksRoom, StateRoom, PeopleRoom, ConsentRoom,
+               AuditRoom, ResidueRoom, SqlBase):
     """The store on SQLite (default) or PostgreSQL. ``clock`` fills audit times the caller left
     empty and state timestamps."""

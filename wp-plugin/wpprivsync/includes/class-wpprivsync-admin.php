@@ -413,6 +413,7 @@ class Wpprivsync_Admin {
 			<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
 			<h3><?php esc_html_e( 'Remove comments', 'wpprivsync' ); ?></h3>
 			<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+			<?php Wpprivsync_Restriction::render_form(); ?>
 		</div>
 		<?php
 	}

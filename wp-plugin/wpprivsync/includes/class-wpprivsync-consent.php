@@ -8,6 +8,7 @@
 defined( 'ABSPATH' ) || exit;
 
 require_once __DIR__ . '/class-wpprivsync-identity.php';
+require_once __DIR__ . '/class-wpprivsync-restriction.php';
 
 /**
  * Consent capture.
@@ -15,6 +16,8 @@ require_once __DIR__ . '/class-wpprivsync-identity.php';
 class Wpprivsync_Consent {
 
 	const NONCE = 'wpprivsync_profile_consent';
+	/** Option: the version of the consent wording the site shows (the policy's [consent.wording] names its text). */
+	const OPTION_WORDING = 'wpprivsync_consent_wording';
 
 	/**
 	 * Where the change being saved comes from ('meta' unless a form of ours is saving).
@@ -28,6 +31,7 @@ class Wpprivsync_Consent {
 	 */
 	public static function register() {
 		Wpprivsync_Identity::register();
+		Wpprivsync_Restriction::register();
 		add_action( 'added_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'updated_user_meta', array( __CLASS__, 'on_meta_written' ), 10, 4 );
 		add_action( 'deleted_user_meta', array( __CLASS__, 'on_meta_deleted' ), 10, 4 );
@@ -39,6 +43,16 @@ class Wpprivsync_Consent {
 
 		add_action( 'woocommerce_review_order_before_submit', array( __CLASS__, 'render_checkout_field' ) );
 		add_action( 'woocommerce_checkout_order_processed', array( __CLASS__, 'save_checkout_field' ), 10, 3 );
+	}
+
+	/**
+	 * The version of the consent wording shown (GDPR art. 7(1)): the option, "1" unless set.
+	 *
+	 * @return string
+	 */
+	public static function wording_version() {
+		$version = trim( (string) get_option( self::OPTION_WORDING, '1' ) );
+		return ( '' === $version || strlen( $version ) > 64 ) ? '1' : $version;
 	}
 
 	/**
@@ -139,6 +153,7 @@ class Wpprivsync_Consent {
 				'consent' => (bool) $consent,
 				'source'  => self::$source,
 				'proof'   => $proof,
+				'wording' => self::wording_version(),
 			)
 		);
 	}
@@ -183,7 +198,8 @@ class Wpprivsync_Consent {
 		if ( '' === $had && ! $wanted ) {
 			return; // Never asked, still not asked: no change.
 		}
-		self::set( (int) $user_id, $wanted, 'profile' );
+		// An administrator ticking or unticking someone else's box records "admin".
+		self::set( (int) $user_id, $wanted, get_current_user_id() === (int) $user_id ? 'profile' : 'admin' );
 	}
 
 	/**

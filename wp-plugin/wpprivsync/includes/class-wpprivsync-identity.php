@@ -152,6 +152,7 @@ class Wpprivsync_Identity {
 				'consent' => true,
 				'source'  => $t['source'],
 				'proof'   => 'link',
+				'wording' => Wpprivsync_Consent::wording_version(),
 			)
 		);
 		return rest_ensure_response( array( 'confirmed' => true ) );

@@ -370,6 +370,9 @@ class Wpprivsync_Privacy {
 			);
 		}
 		require_once ABSPATH . 'wp-admin/includes/user.php';
+		if ( is_multisite() ) {
+			require_once ABSPATH . 'wp-admin/includes/ms.php'; // wpmu_delete_user() lives there, outside wp-admin.
+		}
 		$deleted = is_multisite() ? wpmu_delete_user( $user->ID ) : wp_delete_user( $user->ID );
 		return array(
 			'user_id' => (int) $user->ID,

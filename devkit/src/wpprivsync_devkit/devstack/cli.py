@@ -55,13 +55,17 @@ def main() -> None:
               default=lambda: os.environ.get("WPPRIVSYNC_WOOCOMMERCE_DIR") or None,
               help="WooCommerce plugin directory instead of the profile's [default: $WPPRIVSYNC_WOOCOMMERCE_DIR].")
 @click.option("--workers", default=4, show_default=True, help="PHP server workers.")
+@click.option("--multisite", is_flag=True,
+              help="A multisite network (sub-directories) with a second site at /site2/, the plugins on both.")
 def up(stack_dir: Path, plugins: tuple[Path, ...], test_plugins: bool, profile_name: str, wordpress: Path | None,
-       woocommerce: Path | None, workers: int) -> None:
+       woocommerce: Path | None, workers: int, multisite: bool) -> None:
     """Start the stack (or show the one already running).
 
-    Example: scripts/wp-stack up --profile current"""
+    Example: scripts/wp-stack up --profile current
+             scripts/wp-stack up --multisite"""
     existing = _attach(stack_dir)
-    if existing is not None and existing.running and existing.profile in ("", profile_name):
+    if (existing is not None and existing.running and existing.profile in ("", profile_name)
+            and existing.multisite == multisite):
         _describe(existing, started=False)
         return
     if existing is not None and existing.running:
@@ -83,7 +87,7 @@ def up(stack_dir: Path, plugins: tuple[Path, ...], test_plugins: bool, profile_n
     if woocommerce:
         options["woocommerce_dir"] = woocommerce
     options["hpos"] = options["hpos"] and options["woocommerce_dir"] is not None
-    stack = WordPressStack(stack_dir, plugin_dirs=plugin_dirs, workers=workers, **options)
+    stack = WordPressStack(stack_dir, plugin_dirs=plugin_dirs, workers=workers, multisite=multisite, **options)
     try:
         stack.start()
         stack.snapshot()
@@ -177,6 +181,7 @@ def _describe(stack: WordPressStack, *, started: bool) -> None:
         f"  service user: {stack.service_user} (role {stack.service_role})  application password {stack.service_app_password}",
         f"  subscriber:   {stack.subscriber_user}  application password {stack.subscriber_app_password}",
         f"  plugins:      {', '.join(stack.plugins)}",
+        *([f"  multisite:    second site {stack.second_site_url} (id {stack.second_site_id})"] if stack.multisite else []),
         f"  files:        {stack.root}",
         '  environment:  eval "$(scripts/wp-stack env)"',
     ]

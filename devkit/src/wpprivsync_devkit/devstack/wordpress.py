@@ -60,12 +60,18 @@ class WordPressStack:
 
     ``plugin_dirs`` are linked into ``wp-content/plugins`` under their directory names and
     activated in order, after WooCommerce when ``woocommerce_dir`` is given.
+
+    ``multisite=True`` makes the site a network (sub-directories, ``SUBDOMAIN_INSTALL`` false)
+    whose super admin is the administrator, with a second site at ``/site2/``
+    (``second_site_id``, ``second_site_url``); the plugins are activated on both sites (site by
+    site, not network-wide) and the service user holds its role on both.
     """
 
     def __init__(self, root: Path, *, plugin_dirs: list[Path] | tuple[Path, ...] = (),
                  woocommerce_dir: Path | None = None, workers: int = 4,
                  wordpress_dir: Path | None = None, pick_port: Callable[[], int] = ports.free_port,
-                 template_cache: Path | None = None, hpos: bool = False, profile: str = ""):
+                 template_cache: Path | None = None, hpos: bool = False, profile: str = "",
+                 multisite: bool = False):
         self.root = Path(root).absolute()
         self.site = self.root / "site"
         self.logs = self.root / "logs"
@@ -75,6 +81,10 @@ class WordPressStack:
         # WooCommerce's High-Performance Order Storage: on (sync off) when True, else posts storage
         self.hpos = hpos
         self.profile = profile  # the name of the profile it was built from, for reports
+        self.multisite = multisite
+        self._network_ready = False  # wp-config.php says MULTISITE only once the network exists
+        self.second_site_id = 0
+        self.second_site_url = ""
         self.wp_version = ""
         self.wc_version = ""
         self.order_storage = ""  # "hpos" or "posts" as WooCommerce reports it; "" without it
@@ -132,6 +142,8 @@ class WordPressStack:
                 db_ready.result()
             self._timed("install", self._install)
             self._timed("plugins_and_users", self._setup)
+            if self.multisite:
+                self._timed("second_site", self._add_second_site)
             self._timed("settle", self._settle)
         except BaseException:
             self.stop()
@@ -301,6 +313,8 @@ class WordPressStack:
             "plugin_dirs": [str(p) for p in self.plugin_dirs],
             "woocommerce_dir": str(self.woocommerce_dir) if self.woocommerce_dir else None,
             "wordpress_dir": str(self.wordpress_dir), "hpos": self.hpos, "profile": self.profile,
+            "multisite": self.multisite, "second_site_id": self.second_site_id,
+            "second_site_url": self.second_site_url,
             "wp_version": self.wp_version, "wc_version": self.wc_version, "order_storage": self.order_storage,
             "plugins": self.plugins, "user_ids": self.user_ids, "warnings": self.warnings,
             "service_role": self.service_role,
@@ -333,7 +347,11 @@ class WordPressStack:
         stack = cls(root, plugin_dirs=[Path(p) for p in state["plugin_dirs"]],
                     woocommerce_dir=Path(state["woocommerce_dir"]) if state["woocommerce_dir"] else None,
                     workers=state["workers"], wordpress_dir=Path(state.get("wordpress_dir") or SYSTEM_WORDPRESS),
-                    hpos=bool(state.get("hpos")), profile=state.get("profile", ""))
+                    hpos=bool(state.get("hpos")), profile=state.get("profile", ""),
+                    multisite=bool(state.get("multisite")))
+        stack._network_ready = stack.multisite
+        stack.second_site_id = int(state.get("second_site_id") or 0)
+        stack.second_site_url = str(state.get("second_site_url") or "")
         for key in ("wp_version", "wc_version", "order_storage"):
             setattr(stack, key, state.get(key, ""))
         stack.url, stack.http_port = state["url"], state["http_port"]
@@ -421,10 +439,22 @@ class WordPressStack:
             text = text.replace(f"@@{key}@@", _php_str(value))
         if "@@" in text:
             raise StackError("wp-config.php.in has a placeholder without a value")
+        if self.multisite:
+            text = text.replace("if ( ! defined( 'ABSPATH' ) ) {", self._multisite_config() + "\nif ( ! defined( 'ABSPATH' ) ) {", 1)
         path = self.site / "wp-config.php"
         path.unlink(missing_ok=True)  # never write into a file that may be a hard link
         path.write_text(text)
         path.chmod(0o600)
+
+    def _multisite_config(self) -> str:
+        lines = ["// A network of sites in sub-directories (devstack multisite).",
+                 "define( 'WP_ALLOW_MULTISITE', true );"]
+        if self._network_ready:
+            lines += ["define( 'MULTISITE', true );", "define( 'SUBDOMAIN_INSTALL', false );",
+                      f"define( 'DOMAIN_CURRENT_SITE', {_php_str(self.url.split('://', 1)[1])} );",
+                      "define( 'PATH_CURRENT_SITE', '/' );", "define( 'SITE_ID_CURRENT_SITE', 1 );",
+                      "define( 'BLOG_ID_CURRENT_SITE', 1 );"]
+        return "\n".join(lines) + "\n"
 
     def _start_server(self) -> None:
         """Start ``php -S`` and wait until it listens; on a port taken meanwhile, move to
@@ -468,6 +498,35 @@ class WordPressStack:
             "admin_email": self.admin_email, "admin_password": self.admin_password,
         })
         self.user_ids[self.admin_user] = 1
+        if self.multisite:
+            self._run_php_json("network.php", {"domain": self.url.split("://", 1)[1], "email": self.admin_email,
+                                               "title": "wpprivsync test network"})
+            self._network_ready = True
+            self._write_config()
+
+    def _add_second_site(self) -> None:
+        """The network's second site at /site2/, with the same plugins activated on it and the
+        service user in its role there."""
+        plugins = ", ".join(_php_str(slug) for slug in self.plugins)
+        answer = self.php_json(
+            "wp_set_current_user(1);"
+            f" $id = wpmu_create_blog(DOMAIN_CURRENT_SITE, '/site2/', 'Second site', 1);"
+            " if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }"
+            # WordPress before 6.2 drops the port's colon from a new site's domain: put it back
+            " global $wpdb; $wpdb->update($wpdb->blogs, ['domain' => DOMAIN_CURRENT_SITE], ['blog_id' => $id]);"
+            " clean_blog_cache($id);"
+            " switch_to_blog($id);"
+            f" update_option('home', {_php_str(self.url + '/site2')}); update_option('siteurl', {_php_str(self.url + '/site2')});"
+            f" foreach ([{plugins}] as $slug) {{ $r = wpprivsync_devstack_activate($slug);"
+            "   if (is_wp_error($r)) { fwrite(STDERR, $slug . ': ' . $r->get_error_message()); exit(1); } }"
+            f" $service = get_user_by('login', {_php_str(self.service_user)});"
+            f" add_user_to_blog($id, $service->ID, get_role({_php_str(self.service_role)}) ? "
+            f"{_php_str(self.service_role)} : 'subscriber');"
+            " $url = untrailingslashit(home_url());"
+            " restore_current_blog();"
+            " echo json_encode(['id' => (int) $id, 'url' => $url]);")
+        self.second_site_id = int(answer["id"])
+        self.second_site_url = str(answer["url"])
 
     def _setup(self) -> None:
         users = [
