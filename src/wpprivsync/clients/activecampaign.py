@@ -104,6 +104,9 @@ class ClientStats:
 
 class _NullBudget:
     def acquire(self) -> None:
+        return None
+
+    def release(self, slot: Any) -> None:
         pass
 
 
@@ -121,6 +124,7 @@ class ActiveCampaignClient:
         self._token = token
         self._session = keep_credentials_home(settle_environment(session, self.base_url))
         self._budget = budget if budget is not None else _NullBudget()
+        self._release: Callable[[Any], None] = getattr(self._budget, "release", lambda _slot: None)
         self._sleep = sleep
         self._clock = clock
         self._now = now
@@ -156,16 +160,20 @@ class ActiveCampaignClient:
         failures = 0   # 5xx and transport errors
         throttled = 0  # 429s
         while True:
-            self._budget.acquire()
+            slot = self._budget.acquire()
             self.stats.count(endpoint)
             try:
                 resp = self._session.request(method, url, params=params, json=json, headers=headers,
                                              timeout=self._timeout)
+                self._release(slot)  # answered: the server had the request by now
             except CrossHostRedirect as exc:
+                self._release(slot)
                 raise errors.RedirectRefused(f"{endpoint}: {exc}; the API token was not sent there",
                                              system=SYSTEM) from None
             except requests.exceptions.RequestException as exc:
                 kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "not reachable"
+                if kind != "timed out":
+                    self._release(slot)  # the error is back: if the request arrived, it was before
                 if failures >= self._max_retries:
                     raise errors.Unreachable(f"{endpoint}: {kind} after {failures + 1} tries",
                                              system=SYSTEM) from None
