@@ -411,6 +411,22 @@ class ActiveCampaignClient:
                 if len(items) < PAGE_LIMIT:
                     break
 
+    def list_ids(self) -> list[int]:
+        """Every list of the account (one call per 100 lists)."""
+        return sorted(int(item["id"]) for item in self._collect("lists", "lists"))
+
+    def subscribed_among(self, list_id: int, contact_ids: Iterable[int]) -> set[int]:
+        """Which of ``contact_ids`` are subscribed to the list: one call per 100 ids
+        (``GET /contacts?listid=&status=1&ids=``), whatever the size of the list."""
+        wanted = sorted({int(i) for i in contact_ids})
+        found: set[int] = set()
+        for start in range(0, len(wanted), PAGE_LIMIT):
+            chunk = wanted[start:start + PAGE_LIMIT]
+            body = self._request("GET", "contacts", params={
+                "listid": int(list_id), "status": 1, "ids": ",".join(map(str, chunk)), "limit": PAGE_LIMIT})
+            found |= {int(c["id"]) for c in _items(body, "contacts", "contacts")} & set(chunk)
+        return found
+
     # -- webhooks ----------------------------------------------------------------------
     def create_webhook(self, name: str, url: str, events: Sequence[str], sources: Sequence[str],
                        list_id: int | None = None) -> dict[str, Any]:

@@ -12,18 +12,26 @@ the differences fixed, in bulk where ActiveCampaign allows it (250 contacts per 
 
 WordPress users who never answered (consent unknown) are left alone: they may have subscribed
 through an ActiveCampaign form, which is consent WordPress does not see.
+
+A repair's ActiveCampaign step deletes the contact unless it is still subscribed to a list the
+site does not manage. The list pages already name each member's contact id, and which of the
+repaired contacts are on the other lists takes one call per other list and 100 contacts
+(``subscribed_among``), so each repair's step is handed its contact id and its other lists
+(``contact_id``, ``other_lists``, ``lists_read_at``) and makes one call, the delete, instead of
+a look-up and a read of the contact first. The step trusts what it was handed for
+``steps.RECONCILED_LISTS_FRESH_S`` only, and looks up by email when the id is gone.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
 from ..clients.protocols import ActiveCampaignApi, BulkContact, WordPressApi
 from ..identity import email_hash, normalise_email
-from ..store.api import Store
+from ..store.api import NewRequest, Store
 from .plan import UNSUBSCRIBE, Planner
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,7 @@ class ReconcileReport:
     unsubscribe_in_wordpress: int = 0
     requests_queued: int = 0
     import_calls: int = 0
+    other_list_calls: int = 0  # reading which repaired contacts are on lists the site does not manage
     batch_ids: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -61,9 +70,11 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
 
     lists = [int(i) for i in site.newsletter_list_ids]
     status: dict[str, dict[int, int]] = {}
+    contact_ids: dict[str, int] = {}
     for list_id in lists:
         for member in activecampaign.list_members(list_id):
             status.setdefault(normalise_email(member.email), {})[list_id] = int(member.status)
+            contact_ids[normalise_email(member.email)] = int(member.contact_id)
             report.list_members += 1
             tick("activecampaign", 1)
 
@@ -95,15 +106,48 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
         report.batch_ids = list(activecampaign.bulk_import(bulk))
         report.import_calls = len(report.batch_ids)
     now = clock()
+    repaired = [contact_ids[e] for e in to_unsubscribe + to_clear_wp if e in contact_ids]
+    others, report.other_list_calls = _on_other_lists(activecampaign, lists, repaired)
+    read_at = clock().isoformat()
     for email in to_unsubscribe:
-        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
-                                          unsubscribed_in_bulk=True))
+        store.add_request(_known(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                                 unsubscribed_in_bulk=True), contact_ids, others, email, read_at))
         report.requests_queued += 1
     for email in to_clear_wp:
-        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
-                                          from_activecampaign=True))
+        store.add_request(_known(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                                 from_activecampaign=True), contact_ids, others, email, read_at))
         report.requests_queued += 1
     store.set_state(f"reconcile:{site.name}", now.isoformat())
     log.info("reconcile done", extra={"site": site.name, **{k: v for k, v in report.as_dict().items()
                                                            if isinstance(v, int)}})
     return report
+
+
+def _on_other_lists(activecampaign: ActiveCampaignApi, managed: list[int], contact_ids: list[int]
+                    ) -> tuple[dict[int, list[int]], int]:
+    """contact id → the lists it is subscribed to that the site does not manage, for the given
+    contacts; and the calls it took (the account's lists, then 100 contacts a call per list)."""
+    if not contact_ids:
+        return {}, 0
+    calls = 1
+    others: dict[int, list[int]] = {}
+    for list_id in activecampaign.list_ids():
+        if list_id in managed:
+            continue
+        calls += -(-len(set(contact_ids)) // 100)
+        for contact_id in activecampaign.subscribed_among(list_id, contact_ids):
+            others.setdefault(contact_id, []).append(list_id)
+    return others, calls
+
+
+def _known(request: NewRequest, contact_ids: dict[str, int], others: dict[int, list[int]], email: str,
+           read_at: str) -> NewRequest:
+    """The request with its ActiveCampaign step handed the contact id and other lists the
+    reconcile read (see the module's note)."""
+    contact_id = contact_ids.get(normalise_email(email))
+    if contact_id is None:
+        return request
+    known = {"contact_id": contact_id, "other_lists": sorted(others.get(contact_id, [])), "lists_read_at": read_at}
+    return replace(request, steps=[replace(s, params={**s.params, **known})
+                                   if (s.system, s.action) == ("activecampaign", "delete_contact") else s
+                                   for s in request.steps])
