@@ -315,7 +315,7 @@ def test_client_implements_the_protocol_signatures():
     from wpprivsync.clients.protocols import ActiveCampaignApi
 
     wanted = [n for n, v in vars(ActiveCampaignApi).items() if callable(v) and not n.startswith("_")]
-    assert "bulk_import" in wanted and len(wanted) == 14
+    assert "bulk_import" in wanted and len(wanted) == 16
     for name in wanted:
         proto = inspect.signature(getattr(ActiveCampaignApi, name))
         real = inspect.signature(getattr(ActiveCampaignClient, name))

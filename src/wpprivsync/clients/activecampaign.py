@@ -163,8 +163,7 @@ class ActiveCampaignClient:
             slot = self._budget.acquire()
             self.stats.count(endpoint)
             try:
-                resp = self._session.request(method, url, params=params, json=json, headers=headers,
-                                             timeout=self._timeout)
+                resp = self._send(method, url, params, json, headers)
                 self._release(slot)  # answered: the server had the request by now
             except CrossHostRedirect as exc:
                 self._release(slot)
@@ -213,6 +212,25 @@ class ActiveCampaignClient:
             if status == 404 and missing_ok:
                 return None
             return self._decode(resp, endpoint)
+
+    def _send(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]) -> requests.Response:
+        """One request, straight to the session's adapter: the session's per-request work (its
+        cookie jar, hooks, environment and settings merge) is what a daemon making hundreds of
+        thousands of calls to one API pays most for, and none of it applies here (no cookies,
+        the environment settled once). A redirect is replayed through the session itself, so
+        its same-host guard (``keep_credentials_home``) decides, as before; so is every request
+        of a session with response hooks or cookies."""
+        session = self._session
+        if session.hooks.get("response") or len(session.cookies):  # someone set them: honour them
+            return session.request(method, url, params=params, json=json, headers=headers, timeout=self._timeout)
+        prepared = requests.Request(method, url, params=params, json=json,
+                                    headers={**session.headers, **headers}).prepare()
+        resp = session.get_adapter(url).send(prepared, timeout=self._timeout, verify=session.verify,
+                                             proxies=session.proxies, cert=session.cert)
+        if resp.is_redirect:
+            resp.close()
+            return session.request(method, url, params=params, json=json, headers=headers, timeout=self._timeout)
+        return resp
 
     def _decode(self, resp: requests.Response, endpoint: str) -> Any:
         status = resp.status_code
