@@ -12,8 +12,9 @@ acknowledge, issue 17.6) and exporting a person with many items (issue 17.7).
    UPDATE per id), run in PHP over a copy of the same page. Target: >= 10,000 events/s; one
    statement per page.
 2. **Export**: a person with N comments (core's comment exporter, 500 a page) for each N of
-   ``--items``; the daemon's ``WordPressClient.export`` walks every page. Figures: wall time and
-   exporter pages run. Target: N = 30,000 costs at most 10 x N = 3,000.
+   ``--items`` (all seeded first); the daemon's ``WordPressClient.export`` walks every page, each
+   size twice, alternating, the faster run counting. Target: N = 30,000 costs at most 10 x
+   N = 3,000.
 """
 
 from __future__ import annotations
@@ -142,18 +143,22 @@ def main(argv: list[str] | None = None) -> int:
             pending = wordpress.status()["outbox"]["pending"]
 
             # -- 2. export ------------------------------------------------------------------
-            exports = []
+            # every person is seeded first, so each export runs on the same tables; each size is
+            # exported twice, alternating, and the faster run counts (a loaded machine's noise)
             for n in sizes:
-                email = f"exporter{n}@example.org"
-                stack.php(SEED_COMMENTS % {"n": n, "email": email}, timeout=600)
-                t = time.monotonic()
-                data = wordpress.export(email)
-                wall = time.monotonic() - t
-                got = len(data["groups"].get("comments", {}).get("items", []))
-                if got != n:
-                    print(f"ERROR: export of {n} comments returned {got}", file=sys.stderr)
-                    return 1
-                exports.append((n, wall))
+                stack.php(SEED_COMMENTS % {"n": n, "email": f"exporter{n}@example.org"}, timeout=600)
+            best: dict[int, float] = {}
+            for _ in range(2):
+                for n in sizes:
+                    t = time.monotonic()
+                    data = wordpress.export(f"exporter{n}@example.org")
+                    wall = time.monotonic() - t
+                    got = len(data["groups"].get("comments", {}).get("items", []))
+                    if got != n:
+                        print(f"ERROR: export of {n} comments returned {got}", file=sys.stderr)
+                        return 1
+                    best[n] = min(best.get(n, wall), wall)
+            exports = [(n, best[n]) for n in sizes]
         finally:
             stack.stop()
 
