@@ -1,6 +1,7 @@
 """The daemon's memory and CPU over a large backlog, against zero-latency stand-ins.
 
-    .venv/bin/python bench/daemon_footprint.py [--events 100000] [--modes http,fake] [--sample-every 10000]
+    .venv/bin/python bench/daemon_footprint.py [--events 100000] [--modes http-contacts,http,fake]
+                                               [--sample-every 10000]
 
 The daemon under test runs in a child process of its own (so the stand-ins' memory and CPU are
 not counted): an ``App`` with default settings and a SQLite store, and ``Daemon.poll`` (the
@@ -12,13 +13,16 @@ logs as the daemon does (its default level, plain lines) to a file in the run's 
 
 Two modes:
 
-* ``http``: the stand-ins are real HTTP servers in the parent process: a minimal server for the
-  plugin's routes (``events``, ``events/ack``, ``erase``, ``retention``, ``heartbeat``,
-  ``status``) that makes the outbox up from memory, and the local ActiveCampaign server
-  (``wpprivsync_devkit.acfake``) with its rate limit lifted (``rate=0``). The client's shared rate
-  budget is the real one (a SQLite file beside the store) with its rate raised to 1,000,000
-  per second so it never waits. One event in 1,000 has an ActiveCampaign contact (the fake
-  searches contacts linearly), so most erasures make one ActiveCampaign call (find).
+* ``http-contacts`` (the realistic case, issue 17.5): the stand-ins are real HTTP servers in
+  the parent process: a minimal server for the plugin's routes (``events``, ``events/ack``,
+  ``erase``, ``retention``, ``heartbeat``, ``status``) that makes the outbox up from memory,
+  and the local ActiveCampaign server (``wpprivsync_devkit.acfake``) with its rate limit lifted
+  (``rate=0``). Every erased person has an ActiveCampaign contact, so every erasure makes its
+  ActiveCampaign calls (look-up and delete). The client's shared rate budget is the real one
+  (a SQLite file beside the store) with its rate raised to 1,000,000 per second so it never
+  waits.
+* ``http``: the same, the way it was measured before issue 17.5: one event in 1,000 has a
+  contact, so most erasures make one ActiveCampaign call (a look-up that finds nothing).
 * ``fake``: the same work with in-process Protocol fakes instead of HTTP (no budget); every
   person has a contact, so each erasure makes two calls (find + delete).
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -47,7 +52,7 @@ from _common import AC_TOKEN, last_line, print_machine, print_table, rss_mb, set
 TARGET_RSS_MB = 100.0
 TARGET_CPU_MS = 1.0
 CREATED = "2026-11-25T10:00:00Z"
-CONTACT_EVERY = 1000  # http mode: one person in this many has an ActiveCampaign contact
+CONTACT_EVERY = {"http": 1000, "http-contacts": 1}  # one person in this many has an ActiveCampaign contact
 
 
 def event(i: int) -> dict[str, Any]:
@@ -277,12 +282,12 @@ def run_mode(mode: str, events: int, sample_every: int) -> dict[str, Any]:
         servers: list[Any] = []
         ac = None
         outbox = Outbox(events)
-        if mode == "http":
+        if mode in CONTACT_EVERY:
             wp = plugin_server(outbox)
             servers.append(wp)
             ac = ActiveCampaignServer(port=0, token=AC_TOKEN, rate=0).start()
             list_id = ac.add_list("Newsletter")
-            for i in range(1, events + 1, CONTACT_EVERY):
+            for i in range(1, events + 1, CONTACT_EVERY[mode]):
                 ac.add_contact(f"person{i}@example.test", lists={list_id: 1})
             cmd += ["--wp-url", f"http://127.0.0.1:{wp.server_address[1]}", "--ac-url", ac.url]
         try:
@@ -315,13 +320,14 @@ def run_mode(mode: str, events: int, sample_every: int) -> dict[str, Any]:
             "rss_start_mb": samples[0]["rss_mb"], "rss_loaded_mb": first_loaded, "rss_end_mb": end["rss_mb"],
             "rss_peak_mb": peak, "rss_growth": growth, "cpu_ms_per_event": 1000 * end["cpu_s"] / events,
             "wall_s": end["wall_s"], "events_per_s": events / end["wall_s"],
-            "ac_calls": ac_calls if mode == "http" else None, "acked": outbox.acked if mode == "http" else None}
+            "ac_calls": ac_calls if mode in CONTACT_EVERY else None,
+            "acked": outbox.acked if mode in CONTACT_EVERY else None}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--modes", default="http,fake", help="comma-separated: http, fake")
+    parser.add_argument("--modes", default="http-contacts,http,fake", help="comma-separated: http-contacts, http, fake")
     parser.add_argument("--sample-every", type=int, default=10_000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -330,7 +336,13 @@ def main() -> None:
     parser.add_argument("--ac-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args)
+        profile = os.environ.get("WPPRIVSYNC_BENCH_PROFILE")  # a file: the child runs under cProfile
+        if profile:
+            import cProfile
+
+            cProfile.runctx("child(args)", globals(), {"args": args}, f"{profile}.{args.mode}")
+        else:
+            child(args)
         return
     print_machine()
     results = []
@@ -348,11 +360,12 @@ def main() -> None:
         ["CPU per event (ms)"] + [r["cpu_ms_per_event"] for r in results] + [f"<= {TARGET_CPU_MS:g}"],
         ["wall (s)"] + [r["wall_s"] for r in results] + [""],
         ["events per second"] + [r["events_per_s"] for r in results] + [""],
+        ["ActiveCampaign calls"] + [r["ac_calls"] if r["ac_calls"] is not None else "-" for r in results] + [""],
         ["dead steps"] + [r["dead"] for r in results] + ["0"],
     ])
     figures: dict[str, Any] = {"events": args.events}
     for r in results:
-        m = r["mode"]
+        m = r["mode"].replace("-", "_")
         figures.update({f"{m}_rss_peak_mb": r["rss_peak_mb"], f"{m}_rss_loaded_mb": r["rss_loaded_mb"],
                         f"{m}_rss_end_mb": r["rss_end_mb"], f"{m}_rss_growth": r["rss_growth"],
                         f"{m}_cpu_ms_per_event": r["cpu_ms_per_event"], f"{m}_wall_s": r["wall_s"],

@@ -256,6 +256,14 @@ class FakeActiveCampaign(Scripted):
             ids.append(f"batch-{len(self.imports)}")
         return ids
 
+    def list_ids(self):
+        self._call("list_ids", None)
+        return sorted({l for c in self.contacts.values() for l in c["lists"]})
+
+    def subscribed_among(self, list_id, contact_ids):
+        self._call("subscribed_among", list_id)
+        return {i for i in contact_ids if self.contacts.get(i, {}).get("lists", {}).get(list_id) == 1}
+
     def list_members(self, list_id):
         self._call("list_members", list_id)
         for cid, c in sorted(self.contacts.items()):

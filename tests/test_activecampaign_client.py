@@ -315,7 +315,7 @@ def test_client_implements_the_protocol_signatures():
     from wpprivsync.clients.protocols import ActiveCampaignApi
 
     wanted = [n for n, v in vars(ActiveCampaignApi).items() if callable(v) and not n.startswith("_")]
-    assert "bulk_import" in wanted and len(wanted) == 14
+    assert "bulk_import" in wanted and len(wanted) == 16
     for name in wanted:
         proto = inspect.signature(getattr(ActiveCampaignApi, name))
         real = inspect.signature(getattr(ActiveCampaignClient, name))
@@ -336,7 +336,8 @@ def test_rate_budget_is_one_object_per_account_and_store(tmp_path):
     assert rate_budget("https://a.api-us1.com/api/3", store_url=store) is on_disk
     assert (tmp_path / "store.sqlite3.ratebudget.sqlite").exists()
     assert rate_budget("https://c.api-us1.com/api/3", store_url="sqlite://").backend == "memory"
-    assert a.rate == 5 and a.window_ms > 1000  # a margin over the server's one-second window
+    # the server's one-second window, each slot bounded by its grant + the margin until answered
+    assert a.rate == 5 and a.window_ms == 1000 and a.margin_ms == 100
 
 
 def test_rate_budget_registry_is_thread_safe():
@@ -381,6 +382,101 @@ def test_rate_budget_stamps_a_slot_when_it_is_granted_not_when_it_queued(backend
     assert all(bucket.put(RateItem("ac", queued_long_ago)) for _ in range(5))
     assert bucket.put(RateItem("ac", _now_ms())) is False  # the five are in this window
     assert bucket.count() == 5
+
+
+def _bounds(bucket):
+    if hasattr(bucket, "conn"):
+        return sorted(r[0] for r in bucket.conn.execute(f"SELECT item_timestamp FROM '{bucket.table}'"))
+    return sorted(i.timestamp for i in bucket.items)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_a_slot_is_bounded_by_grant_plus_margin_until_its_answer_pulls_it_in(backend, tmp_path, request):
+    # the window frees one second after the latest moment the request can have reached the
+    # server: grant + margin while unanswered, the answer's time once answered; never later
+    from pyrate_limiter import Rate, RateItem
+
+    from wpprivsync.clients.ratebudget import (_LockedPostgresBucket, _SharedSQLiteBucket, _StampedInMemoryBucket,
+                                               _now_ms)
+
+    rates = [Rate(5, 1000)]
+    if backend == "memory":
+        bucket = _StampedInMemoryBucket(rates, 100)
+    elif backend == "sqlite":
+        bucket = _SharedSQLiteBucket.open(rates, "bound", str(tmp_path / "b.sqlite"), 100)
+    else:
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(request.getfixturevalue("pg_fresh_url").replace("+psycopg", ""), min_size=1, max_size=2, open=True)
+        bucket = _LockedPostgresBucket(pool, "bound", rates, 100)
+    before = _now_ms()
+    assert bucket.put(RateItem("ac", 0))
+    first = bucket.granted()
+    assert bucket.granted() is None  # handed out once
+    assert bucket.put(RateItem("ac", 0))
+    second = bucket.granted()
+    after = _now_ms()
+    if backend == "postgres":
+        stamps = lambda: sorted(float(r[0]) for r in pool.connection().__enter__().execute(  # noqa: E731
+            f"SELECT extract(EPOCH FROM item_timestamp) * 1000 FROM {bucket._full_tbl}").fetchall())
+    else:
+        stamps = lambda: _bounds(bucket)  # noqa: E731
+    assert all(before + 100 <= round(t) <= after + 100 for t in stamps())
+    bucket.answered(first, before + 3)  # answered 3 ms after the grant: pulled in
+    bucket.answered(second, after + 500)  # answered after its provisional bound: pushed out
+    assert [round(t) for t in stamps()] == [before + 3, after + 500]
+    bucket.answered(first, before + 1)  # twice: the row no longer holds the bound it was granted
+    assert [round(t) for t in stamps()] == [before + 3, after + 500]
+    # a slot answered after it left the window (leaked) is put back at its answer
+    assert bucket.put(RateItem("ac", 0))
+    third = bucket.granted()
+    bucket.leak(_now_ms() + 5000)
+    assert stamps() == []
+    bucket.answered(third, after + 4000)
+    assert [round(t) for t in stamps()] == [after + 4000]
+
+
+def test_sqlite_budget_does_not_move_a_slot_that_reused_a_rowid(tmp_path):
+    from pyrate_limiter import Rate, RateItem
+
+    from wpprivsync.clients.ratebudget import _SharedSQLiteBucket
+
+    bucket = _SharedSQLiteBucket.open([Rate(5, 1000)], "reuse", str(tmp_path / "b.sqlite"), 100)
+    assert bucket.put(RateItem("ac", 0))
+    rowid, bound = bucket.granted()
+    bucket.conn.execute("DELETE FROM 'reuse'")  # left the window, then another slot got its rowid
+    later = bound + 1500
+    bucket.conn.execute("INSERT INTO 'reuse' (rowid, name, item_timestamp) VALUES (?, 'ac', ?)", (rowid, later))
+    bucket.answered((rowid, bound), bound - 50)
+    assert _bounds(bucket) == [later]
+
+
+def test_the_client_releases_each_answered_slot_and_keeps_an_unanswered_one(mock):
+    slots = []
+
+    class Budget:
+        n = 0
+
+        def acquire(self):
+            self.n += 1
+            return self.n
+
+        def release(self, slot):
+            slots.append(slot)
+
+    mock.get(f"{BASE}/lists/1", body=requests.exceptions.ConnectionError("refused"))
+    mock.get(f"{BASE}/lists/1", status=429, headers={"Retry-After": "0"}, json={"message": "slow"})
+    mock.get(f"{BASE}/lists/1", json={"list": {"id": "1"}})
+    client = ActiveCampaignClient(BASE, TOKEN, session=requests.Session(), budget=Budget(), sleep=lambda s: None,
+                                  rng=random.Random(1))
+    client.get_list(1)
+    assert slots == [1, 2, 3]  # refused, 429 and the answer: each is back, so each request arrived before
+
+    slots.clear()
+    mock.get(f"{BASE}/lists/2", body=requests.exceptions.ReadTimeout("slow"))
+    mock.get(f"{BASE}/lists/2", json={"list": {"id": "2"}})
+    client.get_list(2)
+    assert slots == [5]  # a timed-out request may still arrive: its slot keeps the provisional bound
 
 
 def test_sqlite_budget_leaks_only_slots_that_left_the_window(tmp_path):

@@ -4,6 +4,7 @@ pulling and acknowledging events through the REST API scrubs their personal data
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 
 import pytest
@@ -199,6 +200,51 @@ def test_pull_and_ack_scrubs_personal_data(wp, daemon):
     key = wp.php("echo get_option('wpprivsync_hash_key');")
     assert c["payload"]["email_hash"] == hmac.new(key.encode(), b"zed@example.test", hashlib.sha256).hexdigest()
     assert "email" not in c["payload"]
+
+
+def test_ack_of_a_page_is_one_statement_and_scrubs_each_kind_of_payload(wp):
+    """The daemon's page (a hash for every email): one UPDATE, whatever its size. The second
+    pass (PHP hashing) only runs for an email without a hash, a payload that is not JSON, or an
+    id that is not waiting; each kind comes out scrubbed and acknowledged."""
+    rows = wp.php_json("""global $wpdb; $t = Wpprivsync_Outbox::table(); $ids = [];
+        foreach (range(1, 300) as $i) {
+            $wpdb->insert($t, ['type' => 'account.deleted', 'dedupe_key' => "ack-page-$i", 'created_at' => gmdate('Y-m-d H:i:s'),
+                'payload' => wp_json_encode(['email' => "p$i@example.test", 'display_name' => "P \\u{00e9} $i", 'first_name' => 'P', 'user_id' => $i])]);
+            $ids[] = $wpdb->insert_id; }
+        $wpdb->insert($t, ['type' => 'comment.deleted', 'dedupe_key' => 'ack-nomail', 'created_at' => gmdate('Y-m-d H:i:s'),
+            'payload' => wp_json_encode(['comment_id' => 7, 'name' => 'Zed'])]);
+        $nomail = $wpdb->insert_id;
+        $wpdb->insert($t, ['type' => 'account.deleted', 'dedupe_key' => 'ack-nohash', 'created_at' => gmdate('Y-m-d H:i:s'),
+            'payload' => wp_json_encode(['email' => 'Odd@Example.test', 'last_name' => 'O'])]);
+        $nohash = $wpdb->insert_id;
+        $wpdb->insert($t, ['type' => 'account.deleted', 'dedupe_key' => 'ack-broken', 'created_at' => gmdate('Y-m-d H:i:s'),
+            'payload' => '{not json']);
+        $broken = $wpdb->insert_id;
+        echo json_encode(['page' => $ids, 'nomail' => $nomail, 'nohash' => $nohash, 'broken' => $broken]);""")
+    page, nomail, nohash, broken = rows["page"], rows["nomail"], rows["nohash"], rows["broken"]
+    hashes = {str(i): f"{i:064x}" for i in page}
+    counted = wp.php_json(f"""global $wpdb;
+        $before = $wpdb->num_queries;
+        $first = Wpprivsync_Outbox::ack({page + [nomail]!r}, json_decode('{json.dumps(hashes)}', true));
+        $one = $wpdb->num_queries - $before;
+        $before = $wpdb->num_queries;
+        $second = Wpprivsync_Outbox::ack([{nohash}, {broken}, 99999999]);
+        $more = $wpdb->num_queries - $before;
+        echo json_encode(['first' => $first, 'one' => $one, 'second' => $second, 'more' => $more]);""")
+    assert counted["first"] == 301 and counted["one"] == 1
+    assert counted["second"] == 2 and counted["more"] >= 2  # the UPDATE, the SELECT, an UPDATE each
+    stored = {int(r["id"]): r for r in outbox(wp)}
+    for i, event_id in enumerate(page, start=1):
+        assert stored[event_id]["acked_at"]
+        assert stored[event_id]["payload"] == {"email_hash": f"{event_id:064x}", "user_id": i}
+    assert stored[nomail]["payload"] == {"comment_id": 7} and stored[nomail]["acked_at"]
+    key = wp.php("echo get_option('wpprivsync_hash_key');")
+    assert stored[nohash]["payload"] == {"email_hash": hmac.new(key.encode(), b"odd@example.test", hashlib.sha256).hexdigest()}
+    assert stored[broken]["payload"] in ([], {}) and stored[broken]["acked_at"]
+    # acknowledging again changes nothing and costs one statement
+    again = wp.php_json(f"""global $wpdb; $b = $wpdb->num_queries; $n = Wpprivsync_Outbox::ack({page[:5]!r});
+        echo json_encode([$n, $wpdb->num_queries - $b]);""")
+    assert again == [0, 2]  # the UPDATE matches nothing, so the SELECT confirms there is nothing left
 
 
 def test_schema_upgrade_runs_on_plugins_loaded(wp):

@@ -141,16 +141,59 @@ def test_export_pages_are_about_500_items(wp, daemon):
         $log = $tvedb->insert_event(['event_type' => TVE_LEADS_CONVERSION, 'main_group_id' => 0, 'form_type_id' => 0,
                                      'variation_key' => 0, 'user' => '{EMAIL}'], 0, false);
         $tvedb->tve_leads_register_contact($log, 'Dana', '{EMAIL}', []); }}""")
-    pages = []
-    while not pages or not pages[-1]["done"]:
-        assert len(pages) < 10, "export never said done"
-        pages.append(api(wp, daemon, "export", {"email": EMAIL, "page": len(pages) + 1}))
+    pages = walk_export(wp, daemon, EMAIL)
     sizes = [sum(len(g["items"]) for g in p["groups"].values()) for p in pages]
     # 620 Leads contacts (Thrive's exporter) and 620 sign-up events (the plugin's Thrive completion)
     assert sum(sizes) == 1240 and all(n <= 500 for n in sizes[:-1]) and len(pages) >= 3
     for group in ("tve-leads-user-privacy", "wpprivsync-thrive-leads_event"):
         ids = [i["item_id"] for p in pages for i in p["groups"].get(group, {}).get("items", [])]
         assert len(ids) == len(set(ids)) == 620, group
+
+
+def walk_export(stack, session, email, limit=100):
+    pages = []
+    while not pages or not pages[-1]["done"]:
+        assert len(pages) < limit, "export never said done"
+        body = {"email": email, "page": len(pages) + 1}
+        if pages:
+            body["cursor"] = pages[-1]["next"]
+        pages.append(api(stack, session, "export", body))
+    return pages
+
+
+def test_export_pages_walk_every_item_once_in_linear_time(wp, daemon):
+    """1,234 comments: core's exporter answers 500 a page, so export pages end in the middle
+    of exporter pages; every comment is on exactly one page, and each page runs only the
+    exporter pages after its cursor (counted by wrapping core's comment exporter)."""
+    email = "paging@example.test"
+    ids = wp.php_json(f"""$ids = []; foreach (range(1, 1234) as $i) {{
+        $ids[] = wp_insert_comment(['comment_post_ID' => 1, 'comment_author_email' => '{email}', 'comment_content' => "c $i", 'comment_approved' => 1]); }}
+        echo json_encode($ids);""")
+    try:
+        pages = walk_export(wp, daemon, email)
+        sizes = [sum(len(g["items"]) for g in p["groups"].values()) for p in pages]
+        assert all(n == 500 for n in sizes[:-1]) and 0 < sizes[-1] <= 500
+        got = [int(i["item_id"].removeprefix("comment-")) for p in pages for i in p["groups"].get("comments", {}).get("items", [])]
+        assert sorted(got) == sorted(ids) and len(got) == len(set(got))
+        assert [p["page"] for p in pages] == list(range(1, len(pages) + 1))
+        assert pages[-1]["next"] is None and all(p["next"] for p in pages[:-1])
+        # one page per 500 items, each exporter page run at most twice (once more when a page ends inside it)
+        runs = wp.php_json(f"""$runs = 0; add_filter('wp_privacy_personal_data_exporters', function ($e) use (&$runs) {{
+            $inner = $e['wordpress-comments']['callback'];
+            $e['wordpress-comments']['callback'] = function ($m, $p) use ($inner, &$runs) {{ $runs++; return $inner($m, $p); }};
+            return $e; }}, 99);
+            $cursor = null; $n = 0;
+            do {{ $r = Wpprivsync_Privacy::export('{email}', ++$n, $cursor); $cursor = $r['next']; }} while (!$r['done'] && $n < 50);
+            echo json_encode(['runs' => $runs, 'pages' => $n]);""")
+        assert runs["pages"] == len(pages) == 3 and runs["runs"] <= 3 + 2  # 3 exporter pages, 2 page ends inside one
+    finally:
+        wp.php(f"foreach ({ids!r} as $id) {{ wp_delete_comment($id, true); }}")
+
+
+def test_export_refuses_a_cursor_that_names_no_exporter(wp, daemon):
+    for cursor in ("1.0.no-such-exporter", "0.0.wordpress-comments", "garbage", "1.-1.wordpress-comments"):
+        resp = daemon.post(f"{wp.url}/?rest_route=/{NS}/export", json={"email": EMAIL, "page": 2, "cursor": cursor}, timeout=60)
+        assert resp.status_code == 400 and resp.json()["code"] == "wpprivsync_bad_cursor", (cursor, resp.text)
 
 
 def test_export_of_an_unknown_email_is_empty(wp, daemon):

@@ -160,17 +160,30 @@ def test_erase_normalises_the_email(client, rsps):
 def test_export_merges_every_page(client, rsps):
     add(rsps, "POST", "export", json_body={"groups": {
         "user": {"label": "User", "items": [{"item_id": "user-1", "data": [{"name": "Email", "value": "a@x.test"}]}]},
-        "comments": {"label": "Comments", "items": [{"item_id": "comment-1", "data": []}]}},
-        "page": 1, "done": False})
+        "comments": {"label": "Comments", "items": [{"item_id": "comment-1", "data": [{"name": "A", "value": "1"}]}]}},
+        "page": 1, "next": "1.2.wordpress-comments", "done": False})
     add(rsps, "POST", "export", json_body={"groups": {
-        "comments": {"label": "Comments", "items": [{"item_id": "comment-2", "data": []}]}},
-        "page": 2, "done": False})
-    add(rsps, "POST", "export", json_body={"groups": [], "page": 3, "done": True})
+        "comments": {"label": "Comments", "items": [{"item_id": "comment-1", "data": [{"name": "B", "value": "2"}]},
+                                                    {"item_id": "comment-2", "data": []}]}},
+        "page": 2, "next": "2.0.wordpress-comments", "done": False})
+    add(rsps, "POST", "export", json_body={"groups": [], "page": 3, "next": None, "done": True})
     merged = client.export("a@x.test")
     assert set(merged["groups"]) == {"user", "comments"}
-    assert [i["item_id"] for i in merged["groups"]["comments"]["items"]] == ["comment-1", "comment-2"]
+    comments = merged["groups"]["comments"]["items"]
+    assert [i["item_id"] for i in comments] == ["comment-1", "comment-2"]
+    # an item a page boundary split is one item again, its data in order
+    assert comments[0]["data"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
     assert merged["groups"]["comments"]["label"] == "Comments"
-    assert [json.loads(c.request.body)["page"] for c in rsps.calls] == [1, 2, 3]
+    bodies = [json.loads(c.request.body) for c in rsps.calls]
+    assert [b["page"] for b in bodies] == [1, 2, 3]
+    assert [b.get("cursor") for b in bodies] == [None, "1.2.wordpress-comments", "2.0.wordpress-comments"]
+
+
+def test_export_page_without_a_next_cursor_is_refused(client, rsps):
+    add(rsps, "POST", "export", json_body={"groups": [], "page": 1, "done": False})
+    with pytest.raises(errors.BadResponse, match="next cursor"):
+        client.export("a@x.test")
+    assert len(rsps.calls) == 1
 
 
 def test_consents_page_by_id(client, rsps):

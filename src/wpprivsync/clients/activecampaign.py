@@ -105,6 +105,9 @@ class ClientStats:
 
 class _NullBudget:
     def acquire(self) -> None:
+        return None
+
+    def release(self, slot: Any) -> None:
         pass
 
 
@@ -122,6 +125,7 @@ class ActiveCampaignClient:
         self._token = token
         self._session = keep_credentials_home(settle_environment(session, self.base_url))
         self._budget = budget if budget is not None else _NullBudget()
+        self._release: Callable[[Any], None] = getattr(self._budget, "release", lambda _slot: None)
         self._sleep = sleep
         self._clock = clock
         self._now = now
@@ -157,16 +161,19 @@ class ActiveCampaignClient:
         throttled = 0  # 429s
         wait: float | None
         while True:
-            self._budget.acquire()
+            slot = self._budget.acquire()
             self.stats.count(endpoint)
             try:
-                resp = self._session.request(method, url, params=params, json=json, headers=headers,
-                                             timeout=self._timeout)
+                resp = self._send(method, url, params, json, headers)
+                self._release(slot)  # answered: the server had the request by now
             except CrossHostRedirect as exc:
+                self._release(slot)
                 raise errors.RedirectRefused(f"{endpoint}: {exc}; the API token was not sent there",
                                              system=SYSTEM) from None
             except requests.exceptions.RequestException as exc:
                 kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "not reachable"
+                if kind != "timed out":
+                    self._release(slot)  # the error is back: if the request arrived, it was before
                 if failures >= self._max_retries:
                     raise errors.Unreachable(f"{endpoint}: {kind} after {failures + 1} tries",
                                              system=SYSTEM) from None
@@ -206,6 +213,25 @@ class ActiveCampaignClient:
             if status == 404 and missing_ok:
                 return None
             return self._decode(resp, endpoint)
+
+    def _send(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]) -> requests.Response:
+        """One request, straight to the session's adapter: the session's per-request work (its
+        cookie jar, hooks, environment and settings merge) is what a daemon making hundreds of
+        thousands of calls to one API pays most for, and none of it applies here (no cookies,
+        the environment settled once). A redirect is replayed through the session itself, so
+        its same-host guard (``keep_credentials_home``) decides, as before; so is every request
+        of a session with response hooks or cookies."""
+        session = self._session
+        if session.hooks.get("response") or len(session.cookies):  # someone set them: honour them
+            return session.request(method, url, params=params, json=json, headers=headers, timeout=self._timeout)
+        prepared = requests.Request(method, url, params=params, json=json,
+                                    headers={**session.headers, **headers}).prepare()
+        resp = session.get_adapter(url).send(prepared, timeout=self._timeout, verify=True if session.verify is None else session.verify,
+                                             proxies=session.proxies, cert=session.cert)
+        if resp.is_redirect:
+            resp.close()
+            return session.request(method, url, params=params, json=json, headers=headers, timeout=self._timeout)
+        return resp
 
     def _decode(self, resp: requests.Response, endpoint: str) -> Any:
         status = resp.status_code
@@ -458,6 +484,22 @@ class ActiveCampaignClient:
                     yield ListMember(contact_id=int(c["id"]), email=str(c.get("email", "")), status=status)
                 if len(items) < PAGE_LIMIT:
                     break
+
+    def list_ids(self) -> list[int]:
+        """Every list of the account (one call per 100 lists)."""
+        return sorted(int(item["id"]) for item in self._collect("lists", "lists"))
+
+    def subscribed_among(self, list_id: int, contact_ids: Iterable[int]) -> set[int]:
+        """Which of ``contact_ids`` are subscribed to the list: one call per 100 ids
+        (``GET /contacts?listid=&status=1&ids=``), whatever the size of the list."""
+        wanted = sorted({int(i) for i in contact_ids})
+        found: set[int] = set()
+        for start in range(0, len(wanted), PAGE_LIMIT):
+            chunk = wanted[start:start + PAGE_LIMIT]
+            body = self._request("GET", "contacts", params={
+                "listid": int(list_id), "status": 1, "ids": ",".join(map(str, chunk)), "limit": PAGE_LIMIT})
+            found |= {int(c["id"]) for c in _items(body, "contacts", "contacts")} & set(chunk)
+        return found
 
     # -- webhooks ----------------------------------------------------------------------
     def create_webhook(self, name: str, url: str, events: Sequence[str], sources: Sequence[str],

@@ -15,11 +15,11 @@ credential headers (ActiveCampaign's ``Api-Token``) and a 307/308's body (Webina
 from __future__ import annotations
 
 import os
-
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 
@@ -69,10 +69,36 @@ def keep_credentials_home(session: requests.Session) -> requests.Session:
     return session
 
 
+class _SettledAdapter(HTTPAdapter):
+    """An adapter that works out a server's connection-pool settings once: requests parses the
+    URL again and checks whether the CA bundle is a directory (a ``stat``) on every request,
+    for the same answer each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pool_keys: dict[tuple[str, str, str], Any] = {}
+
+    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any,
+                                             cert: Any = None) -> Any:
+        origin = "/".join(str(request.url).split("/", 3)[:3]).lower()  # scheme://host:port
+        key = (origin, repr(verify), repr(cert))
+        hit = self._pool_keys.get(key)
+        if hit is None:
+            hit = super().build_connection_pool_key_attributes(request, verify, cert)
+            if len(self._pool_keys) < 64:
+                self._pool_keys[key] = hit
+        return dict(hit[0]), dict(hit[1])  # copies: urllib3 may change what it is given
+
+
 def settle_environment(session: requests.Session, url: str) -> requests.Session:
     """Pin the environment's proxies (unless ``NO_PROXY`` names the host of ``url``) and CA
     bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) on ``session``, then stop requests from
-    looking them up again. A session whose ``trust_env`` is already off is left as it is."""
+    looking them up again. A session whose ``trust_env`` is already off is left as it is. The
+    server's own adapter, when it is requests' default one, becomes one that works out the
+    connection settings once (``_SettledAdapter``)."""
+    origin = "/".join(url.split("/", 3)[:3]) + "/"
+    if type(session.get_adapter(url)) is HTTPAdapter and "://" in origin:
+        session.mount(origin, _SettledAdapter())
     if not session.trust_env:
         return session
     for scheme, proxy in get_environ_proxies(url).items():

@@ -102,18 +102,39 @@ class WordPressClient:
         return results
 
     def export(self, email: str) -> dict[str, Any]:
-        """Every page of the export, merged: ``{"groups": {id: {"label", "items": [...]}}}``."""
+        """Every page of the export, merged: ``{"groups": {id: {"label", "items": [...]}}}``.
+
+        Each page names the cursor of the next (``next``), so the plugin walks its exporters once;
+        an item that a page boundary split (same group and item id on two pages) is merged back
+        into one, its data in order."""
         groups: dict[str, Any] = {}
+        where: dict[tuple[str, str], dict[str, Any]] = {}
+        cursor: str | None = None
         for page in range(1, MAX_EXPORT_PAGES + 1):
-            body = self._plugin("POST", "export", json={"email": normalise_email(email), "page": page})
+            request: dict[str, Any] = {"email": normalise_email(email), "page": page}
+            if cursor is not None:
+                request["cursor"] = cursor
+            body = self._plugin("POST", "export", json=request)
             page_groups = _field(body, "groups")
             if not isinstance(page_groups, dict):  # PHP encodes an empty map as []
                 page_groups = {}
             for group_id, group in page_groups.items():
                 merged = groups.setdefault(group_id, {k: v for k, v in group.items() if k != "items"} | {"items": []})
-                merged["items"].extend(group.get("items", []))
+                for item in group.get("items", []):
+                    key = (str(group_id), str(item.get("item_id", "")))
+                    seen = where.get(key)
+                    if seen is None:
+                        item = {**item, "data": list(item.get("data") or [])}
+                        where[key] = item
+                        merged["items"].append(item)
+                    else:
+                        seen["data"].extend(item.get("data") or [])
             if body.get("done", True):
                 return {"groups": groups}
+            nxt = body.get("next")
+            if not isinstance(nxt, str) or not nxt:
+                raise errors.BadResponse("export: a page that is not done names no next cursor", system=SYSTEM)
+            cursor = nxt
         raise errors.BadResponse(f"export did not finish within {MAX_EXPORT_PAGES} pages", system=SYSTEM)
 
     def remove_comments(self, email: str, *, dry_run: bool = False) -> dict[str, Any]:

@@ -14,18 +14,26 @@ WordPress users who never answered (consent unknown) are left alone: they may ha
 through an ActiveCampaign form, which is consent WordPress does not see. So are people whose
 processing is restricted (GDPR art. 18, docs/CONSENT.md): their contact is kept unsubscribed and
 nothing is deleted or subscribed until the restriction is lifted.
+
+A repair's ActiveCampaign step deletes the contact unless it is still subscribed to a list the
+site does not manage. The list pages already name each member's contact id, and which of the
+repaired contacts are on the other lists takes one call per other list and 100 contacts
+(``subscribed_among``), so each repair's step is handed its contact id and its other lists
+(``contact_id``, ``other_lists``, ``lists_read_at``) and makes one call, the delete, instead of
+a look-up and a read of the contact first. The step trusts what it was handed for
+``steps.RECONCILED_LISTS_FRESH_S`` only, and looks up by email when the id is gone.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
 from ..clients.protocols import ActiveCampaignApi, BulkContact, WordPressApi
 from ..identity import email_hash, normalise_email
-from ..store.api import ConsentRecord, PersonLink, Store
+from ..store.api import ConsentRecord, NewRequest, PersonLink, Store
 from .plan import UNSUBSCRIBE, Planner
 
 log = logging.getLogger(__name__)
@@ -40,6 +48,7 @@ class ReconcileReport:
     unsubscribe_in_wordpress: int = 0
     requests_queued: int = 0
     import_calls: int = 0
+    other_list_calls: int = 0  # reading which repaired contacts are on lists the site does not manage
     batch_ids: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -107,13 +116,16 @@ def reconcile(site: Any, wordpress: WordPressApi, activecampaign: ActiveCampaign
         report.import_calls = len(report.batch_ids)
     now = clock()
     _link_contacts(store, site.name, secret, contact_ids, user_ids, set(to_unsubscribe) | set(to_clear_wp), now)
+    repaired = [contact_ids[e] for e in to_unsubscribe + to_clear_wp if e in contact_ids]
+    others, report.other_list_calls = _on_other_lists(activecampaign, lists, repaired)
+    read_at = clock().isoformat()
     for email in to_unsubscribe:
-        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
-                                          unsubscribed_in_bulk=True))
+        store.add_request(_known(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                                 unsubscribed_in_bulk=True), contact_ids, others, email, read_at))
         report.requests_queued += 1
     for email in to_clear_wp:
-        store.add_request(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
-                                          from_activecampaign=True))
+        store.add_request(_known(planner.request(UNSUBSCRIBE, email, source="reconcile", received_at=now,
+                                                 from_activecampaign=True), contact_ids, others, email, read_at))
         # the person unsubscribed in ActiveCampaign and the webhook was lost: a consent withdrawn
         store.add_consents([ConsentRecord(site=site.name, email_hash=email_hash(secret, email), given=False,
                                           at=now, source="reconcile", proof="activecampaign")])
@@ -137,3 +149,33 @@ def _link_contacts(store: Store, site: str, secret: str, contact_ids: dict[str, 
                         source="reconcile") for e in wanted]
     for start in range(0, len(links), LINK_CHUNK):
         store.link_people(links[start:start + LINK_CHUNK], now)
+
+
+def _on_other_lists(activecampaign: ActiveCampaignApi, managed: list[int], contact_ids: list[int]
+                    ) -> tuple[dict[int, list[int]], int]:
+    """contact id → the lists it is subscribed to that the site does not manage, for the given
+    contacts; and the calls it took (the account's lists, then 100 contacts a call per list)."""
+    if not contact_ids:
+        return {}, 0
+    calls = 1
+    others: dict[int, list[int]] = {}
+    for list_id in activecampaign.list_ids():
+        if list_id in managed:
+            continue
+        calls += -(-len(set(contact_ids)) // 100)
+        for contact_id in activecampaign.subscribed_among(list_id, contact_ids):
+            others.setdefault(contact_id, []).append(list_id)
+    return others, calls
+
+
+def _known(request: NewRequest, contact_ids: dict[str, int], others: dict[int, list[int]], email: str,
+           read_at: str) -> NewRequest:
+    """The request with its ActiveCampaign step handed the contact id and other lists the
+    reconcile read (see the module's note)."""
+    contact_id = contact_ids.get(normalise_email(email))
+    if contact_id is None:
+        return request
+    known = {"contact_id": contact_id, "other_lists": sorted(others.get(contact_id, [])), "lists_read_at": read_at}
+    return replace(request, steps=[replace(s, params={**s.params, **known})
+                                   if (s.system, s.action) == ("activecampaign", "delete_contact") else s
+                                   for s in request.steps])

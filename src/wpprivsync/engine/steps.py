@@ -219,6 +219,26 @@ def _look_up(ctx: StepContext, person: Person | None, emails: list[str]) -> Iter
         yield contact.id, email
 
 
+RECONCILED_LISTS_FRESH_S = 3600  # how long a step trusts the lists the reconcile read for it
+
+
+def _reconciled(ctx: StepContext) -> tuple[int, list[int]] | None:
+    """(contact id, subscribed lists the site does not manage) as the nightly reconcile read
+    them from its list pages for this step (``engine.reconcile``), while fresh; else None."""
+    params = ctx.step.params
+    contact_id, others, read_at = params.get("contact_id"), params.get("other_lists"), params.get("lists_read_at")
+    if not (isinstance(contact_id, int) and not isinstance(contact_id, bool) and contact_id > 0
+            and isinstance(others, list) and isinstance(read_at, str)):
+        return None
+    try:
+        age = (ctx.now - datetime.fromisoformat(read_at)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= age <= RECONCILED_LISTS_FRESH_S:
+        return None
+    return contact_id, [int(l) for l in others]
+
+
 @handler("activecampaign", "delete_contact")
 def activecampaign_delete(ctx: StepContext) -> Outcome:
     if ctx.step.params.get("keep_if_other_lists"):
@@ -275,7 +295,21 @@ def _contact_with_lists(ctx: StepContext, person: Person | None) -> tuple[int, l
 
 def _unsubscribe_and_delete(ctx: StepContext) -> Outcome:
     """Unsubscribe: the contact is deleted unless it is on lists the site does not manage; then
-    it is kept, unsubscribed from the managed ones. Two calls with a linked id."""
+    it is kept, unsubscribed from the managed ones. Two calls with a linked id; one when the
+    nightly reconcile handed the step the contact and its other lists (``_reconciled``)."""
+    known = _reconciled(ctx)
+    if known is not None:
+        contact_id, others = known
+        if others:
+            reason = "unsubscribed from the newsletter; contact kept: still subscribed to other lists"
+            return Outcome({"found": True, "deleted": False, "other_lists": sorted(others)},
+                           [ctx.audit("activecampaign", "keep_contact", reason=reason,
+                                      detail={"other_lists": sorted(others)})])
+        if ctx.activecampaign.delete_contact(contact_id):  # one call; a gone id falls back to the look-up
+            return Outcome({"found": True, "deleted": True, "contact_id": contact_id},
+                           [ctx.audit("activecampaign", "delete_contact", removed=1,
+                                      reason=_rule_reason(ctx, "newsletter"),
+                                      detail={"contact_id": contact_id, "restorable_days": 30})])
     person = _person(ctx)
     found = _contact_with_lists(ctx, person)
     if found is None:

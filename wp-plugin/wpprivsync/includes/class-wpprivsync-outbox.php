@@ -215,6 +215,13 @@ class Wpprivsync_Outbox {
 	/**
 	 * Acknowledges events and scrubs their personal data.
 	 *
+	 * One UPDATE for the whole page: MariaDB's JSON functions swap each email for the daemon's
+	 * hash and drop the names inside the statement, so nothing is read first. An event whose
+	 * payload holds an email the daemon sent no hash for (or is not JSON) is left to a second
+	 * pass that hashes in PHP. That pass runs only when the UPDATE acknowledged fewer events
+	 * than asked (one unknown or already acknowledged id costs one SELECT); the daemon sends a
+	 * hash for every valid email, so a page it acknowledges is one statement.
+	 *
 	 * @param int[]    $ids    Event ids.
 	 * @param string[] $hashes Event id => the daemon's keyed email hash.
 	 * @return int How many events were newly acknowledged.
@@ -222,15 +229,44 @@ class Wpprivsync_Outbox {
 	public static function ack( array $ids, array $hashes = array() ) {
 		global $wpdb;
 		$table = self::table();
-		$acked = 0;
-		$now   = gmdate( 'Y-m-d H:i:s' );
-		foreach ( array_unique( array_map( 'intval', $ids ) ) as $id ) {
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, payload FROM {$table} WHERE id = %d AND acked_at IS NULL", $id ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-			if ( ! $row ) {
-				continue;
+		$ids   = array_values( array_unique( array_filter( array_map( 'intval', $ids ) ) ) );
+		if ( ! $ids ) {
+			return 0;
+		}
+		$now    = gmdate( 'Y-m-d H:i:s' );
+		$hashed = array();
+		foreach ( $ids as $id ) {
+			$hash = $hashes[ (string) $id ] ?? null;
+			if ( is_string( $hash ) && 1 === preg_match( '/^[0-9a-fA-F]{16,128}$/', $hash ) ) {
+				$hashed[ $id ] = strtolower( $hash );
 			}
+		}
+		$scrubbed = "'$." . implode( "', '$.", self::SCRUBBED_KEYS ) . "'"; // Constant keys.
+		$in       = implode( ',', $ids ); // Integers only.
+		$has_mail = "JSON_CONTAINS_PATH(payload, 'one', '$.email')";
+		if ( $hashed ) {
+			$case   = 'CASE id';
+			$values = array();
+			foreach ( $hashed as $id => $hash ) {
+				$case    .= ' WHEN %d THEN %s';
+				$values[] = $id;
+				$values[] = $hash;
+			}
+			$case  .= ' END';
+			$email  = "IF({$has_mail}, JSON_SET(payload, '$.email_hash', {$case}), payload)";
+			$which  = "(id IN (" . implode( ',', array_keys( $hashed ) ) . ") OR {$has_mail} = 0)";
+			$sql    = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE({$email}, '$.email', {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$which}", array_merge( $values, array( $now ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- integers and constant paths only; values are placeholders.
+		} else {
+			$sql = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE(payload, {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$has_mail} = 0", $now ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers and constant paths only.
+		}
+		$acked = (int) $wpdb->query( $sql ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- prepared above.
+		if ( $acked >= count( $ids ) ) {
+			return $acked;
+		}
+		$rows = $wpdb->get_results( "SELECT id, payload FROM {$table} WHERE id IN ({$in}) AND acked_at IS NULL", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers only.
+		foreach ( (array) $rows as $row ) {
 			$payload = json_decode( $row['payload'], true );
-			$payload = self::scrub( is_array( $payload ) ? $payload : array(), $hashes[ (string) $id ] ?? null );
+			$payload = self::scrub( is_array( $payload ) ? $payload : array(), $hashed[ (int) $row['id'] ] ?? null );
 			$acked  += (int) $wpdb->update(
 				$table,
 				array(
@@ -238,7 +274,7 @@ class Wpprivsync_Outbox {
 					'acked_at' => $now,
 				),
 				array(
-					'id'       => $id,
+					'id'       => (int) $row['id'],
 					'acked_at' => null,
 				)
 			);

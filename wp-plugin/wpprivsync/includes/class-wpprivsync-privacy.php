@@ -638,64 +638,71 @@ class Wpprivsync_Privacy {
 	}
 
 	/**
-	 * Every exporter's data for an email, merged by group and item, cut into pages.
+	 * Every exporter's data for an email, merged by group and item, a page of about
+	 * EXPORT_PAGE_SIZE items at a time.
 	 *
-	 * @param string $email Email.
-	 * @param int    $page  1-based page of about EXPORT_PAGE_SIZE items.
-	 * @return array
+	 * The export walks the exporters once: a page runs the exporter pages that follow the
+	 * previous page's cursor until it holds EXPORT_PAGE_SIZE items, and answers the cursor to
+	 * go on from (`next`: exporter page, items of it already sent, exporter id). So each
+	 * exporter page runs once, plus at most one re-run per export page when a page ends in the
+	 * middle of one, and the export costs time linear in its items. Items that share a group
+	 * and an item id are merged within a page; the daemon merges them across pages.
+	 *
+	 * @param string      $email  Email.
+	 * @param int         $page   1-based page number (echoed back).
+	 * @param string|null $cursor The previous page's `next`; null for the first page.
+	 * @return array|WP_Error
 	 */
-	public static function export( $email, $page ) {
-		$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() ); // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's filter, read as core reads it.
-		$groups    = array();
-		$items     = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
-		foreach ( (array) $exporters as $exporter ) {
-			if ( ! is_array( $exporter ) || empty( $exporter['callback'] ) || ! is_callable( $exporter['callback'] ) ) {
-				continue;
-			}
-			for ( $p = 1; $p <= self::MAX_PAGES; $p++ ) {
-				$response = call_user_func( $exporter['callback'], $email, $p );
-				if ( ! is_array( $response ) ) {
-					break;
-				}
-				foreach ( (array) ( $response['data'] ?? array() ) as $item ) {
-					if ( ! is_array( $item ) || ! isset( $item['group_id'] ) ) {
-						continue;
-					}
-					$group_id = (string) $item['group_id'];
-					if ( ! isset( $groups[ $group_id ] ) ) {
-						$groups[ $group_id ] = array(
-							'label'       => (string) ( $item['group_label'] ?? $group_id ),
-							'description' => (string) ( $item['group_description'] ?? '' ),
-						);
-					}
-					$item_id = (string) ( $item['item_id'] ?? '' );
-					$key     = $group_id . "\0" . $item_id;
-					if ( ! isset( $items[ $key ] ) ) {
-						$items[ $key ] = array(
-							'group_id' => $group_id,
-							'item_id'  => $item_id,
-							'data'     => array(),
-						);
-					}
-					foreach ( (array) ( $item['data'] ?? array() ) as $pair ) {
-						if ( is_array( $pair ) && isset( $pair['name'] ) ) {
-							$items[ $key ]['data'][] = array(
-								'name'  => (string) $pair['name'],
-								'value' => is_scalar( $pair['value'] ?? '' ) ? (string) ( $pair['value'] ?? '' ) : wp_json_encode( $pair['value'] ),
-							);
-						}
-					}
-				}
-				if ( ! empty( $response['done'] ) ) {
-					break;
-				}
+	public static function export( $email, $page, $cursor = null ) {
+		$keys      = array(); // Exporter ids as strings (a plugin that appends one has a number).
+		$callbacks = array();
+		foreach ( (array) apply_filters( 'wp_privacy_personal_data_exporters', array() ) as $key => $exporter ) {
+			if ( is_array( $exporter ) && ! empty( $exporter['callback'] ) && is_callable( $exporter['callback'] ) ) {
+				$keys[]      = (string) $key;
+				$callbacks[] = $exporter['callback'];
 			}
 		}
-		$all   = array_values( $items );
-		$total = count( $all );
-		$slice = array_slice( $all, ( $page - 1 ) * self::EXPORT_PAGE_SIZE, self::EXPORT_PAGE_SIZE );
-		$out   = array();
-		foreach ( $slice as $item ) {
+		$index = 0;
+		$p     = 1;
+		$skip  = 0;
+		if ( null !== $cursor && '' !== $cursor ) {
+			if ( 1 !== preg_match( '/^([1-9][0-9]{0,5})\.([0-9]{1,6})\.(.+)$/s', (string) $cursor, $m ) || ! in_array( $m[3], $keys, true ) ) {
+				return new WP_Error( 'wpprivsync_bad_cursor', __( 'The export cursor names no registered exporter; start the export again.', 'wpprivsync' ), array( 'status' => 400 ) );
+			}
+			$index = (int) array_search( $m[3], $keys, true );
+			$p     = (int) $m[1];
+			$skip  = (int) $m[2];
+		}
+		$groups = array();
+		$items  = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
+		$taken  = 0;
+		$next   = null;
+		while ( $index < count( $keys ) ) {
+			$response = call_user_func( $callbacks[ $index ], $email, $p );
+			$data     = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
+			$room     = self::EXPORT_PAGE_SIZE - $taken;
+			$rest     = array_slice( $data, $skip );
+			if ( count( $rest ) > $room ) {
+				self::merge_export_items( array_slice( $rest, 0, $room ), $groups, $items );
+				$next = $p . '.' . ( $skip + $room ) . '.' . $keys[ $index ];
+				break;
+			}
+			self::merge_export_items( $rest, $groups, $items );
+			$taken += count( $rest );
+			$skip   = 0;
+			if ( ! is_array( $response ) || ! empty( $response['done'] ) || $p >= self::MAX_PAGES ) {
+				++$index;
+				$p = 1;
+			} else {
+				++$p;
+			}
+			if ( $taken >= self::EXPORT_PAGE_SIZE ) {
+				$next = $index < count( $keys ) ? $p . '.0.' . $keys[ $index ] : null;
+				break;
+			}
+		}
+		$out = array();
+		foreach ( $items as $item ) {
 			$group_id = $item['group_id'];
 			if ( ! isset( $out[ $group_id ] ) ) {
 				$out[ $group_id ] = array(
@@ -712,9 +719,48 @@ class Wpprivsync_Privacy {
 		return array(
 			'groups' => (object) $out,
 			'page'   => (int) $page,
-			'total'  => $total,
-			'done'   => $page * self::EXPORT_PAGE_SIZE >= $total,
+			'next'   => $next,
+			'done'   => null === $next,
 		);
+	}
+
+	/**
+	 * Adds an exporter page's items to a page of the export, merging by group and item id.
+	 *
+	 * @param array $data   Items as an exporter answers them.
+	 * @param array $groups Group id => label and description (added to).
+	 * @param array $items  "group\0item" => item (added to).
+	 */
+	private static function merge_export_items( array $data, array &$groups, array &$items ) {
+		foreach ( $data as $item ) {
+			if ( ! is_array( $item ) || ! isset( $item['group_id'] ) ) {
+				continue;
+			}
+			$group_id = (string) $item['group_id'];
+			if ( ! isset( $groups[ $group_id ] ) ) {
+				$groups[ $group_id ] = array(
+					'label'       => (string) ( $item['group_label'] ?? $group_id ),
+					'description' => (string) ( $item['group_description'] ?? '' ),
+				);
+			}
+			$item_id = (string) ( $item['item_id'] ?? '' );
+			$key     = $group_id . "\0" . $item_id;
+			if ( ! isset( $items[ $key ] ) ) {
+				$items[ $key ] = array(
+					'group_id' => $group_id,
+					'item_id'  => $item_id,
+					'data'     => array(),
+				);
+			}
+			foreach ( (array) ( $item['data'] ?? array() ) as $pair ) {
+				if ( is_array( $pair ) && isset( $pair['name'] ) ) {
+					$items[ $key ]['data'][] = array(
+						'name'  => (string) $pair['name'],
+						'value' => is_scalar( $pair['value'] ?? '' ) ? (string) ( $pair['value'] ?? '' ) : wp_json_encode( $pair['value'] ),
+					);
+				}
+			}
+		}
 	}
 
 	/**

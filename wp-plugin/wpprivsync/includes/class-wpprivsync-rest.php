@@ -112,12 +112,17 @@ class Wpprivsync_Rest {
 				'callback'            => array( __CLASS__, 'export' ),
 				'permission_callback' => $pc,
 				'args'                => array(
-					'email' => self::email_arg(),
-					'page'  => array(
+					'email'  => self::email_arg(),
+					'page'   => array(
 						'type'    => 'integer',
 						'minimum' => 1,
 						'maximum' => 100000,
 						'default' => 1,
+					),
+					'cursor' => array(
+						'description' => __( 'The previous page\'s "next"; absent for the first page.', 'wpprivsync' ),
+						'type'        => 'string',
+						'maxLength'   => 300,
 					),
 				),
 			)
@@ -587,13 +592,14 @@ class Wpprivsync_Rest {
 	}
 
 	/**
-	 * POST /export.
+	 * POST /export: one page; the next page is asked for with this one's `next` as `cursor`.
 	 *
 	 * @param WP_REST_Request $request Request.
-	 * @return WP_REST_Response
+	 * @return WP_REST_Response|WP_Error
 	 */
 	public static function export( WP_REST_Request $request ) {
-		return rest_ensure_response( Wpprivsync_Privacy::export( $request['email'], (int) $request['page'] ) );
+		$result = Wpprivsync_Privacy::export( $request['email'], (int) $request['page'], isset( $request['cursor'] ) ? (string) $request['cursor'] : null );
+		return is_wp_error( $result ) ? $result : rest_ensure_response( $result );
 	}
 
 	/**

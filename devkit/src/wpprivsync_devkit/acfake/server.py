@@ -106,10 +106,12 @@ def _page(call: _Call, items: list[Any]) -> tuple[list[Any], int, int]:
 def _list_contacts(call: _Call) -> tuple[int, Any]:
     a = call.account
     with a.lock:
-        items = list(a.contacts.values())
         email = call.q("email")
-        if email:
-            items = [c for c in items if c["email"].lower() == email.strip().lower()]
+        if email:  # through the email index: a look-up costs the same with 100,000 contacts
+            found = a.find_email(email)
+            items = [found] if found is not None else []
+        else:
+            items = list(a.contacts.values())
         like = call.q("email_like")
         if like:
             items = [c for c in items if like.lower() in c["email"].lower()]
