@@ -236,7 +236,21 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
             "failed": st["failed"], "requests": recent_requests(app, site),
             "near_deadline": st["near_deadline"], "tasks": st["tasks"],
             # what the plugin applies itself, also to erasures started in WordPress's own tools
-            "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure}}
+            "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure,
+                       # the site's privacy policy section the plugin offers (issue 16)
+                       **policy_summary(app)}}
+
+
+def policy_summary(app: App) -> dict[str, Any]:
+    """config/policy.toml in the words the plugin's privacy policy section shows: which
+    systems, what is kept how long, and why (the clause and the GDPR article)."""
+    policy = app.policy
+    rules = []
+    for rule_id, rule in policy.rules.items():
+        rules.append({"id": rule_id, "section": rule.section, "data": rule.data, "system": rule.system,
+                      "on_erasure": rule.on_erasure, "keep": rule.describe_keep(), "why": rule.summary or "",
+                      "clause": rule.clause, "gdpr": rule.gdpr or ""})
+    return {"response_months": policy.response_months, "rules": rules}
 
 
 def _plain(value: Any) -> Any:

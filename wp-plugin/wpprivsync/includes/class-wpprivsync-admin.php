@@ -56,10 +56,14 @@ class Wpprivsync_Admin {
 	 * Tools → Privacy Sync.
 	 */
 	public static function add_page() {
+		// Core's privacy capabilities, not the daemon's: the service account has no page.
+		if ( ! Wpprivsync_Admin_Caps::can_open() ) {
+			return;
+		}
 		add_management_page(
 			__( 'Privacy Sync', 'wpprivsync' ),
 			__( 'Privacy Sync', 'wpprivsync' ),
-			Wpprivsync_Plugin::CAPABILITY,
+			'read',
 			self::PAGE,
 			array( __CLASS__, 'render' )
 		);
@@ -94,7 +98,7 @@ class Wpprivsync_Admin {
 	 * @param string $action Nonce action.
 	 */
 	private static function guard( $action ) {
-		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+		if ( ! Wpprivsync_Admin_Caps::can( $action ) ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'wpprivsync' ), 403 );
 		}
 		check_admin_referer( $action );
@@ -229,7 +233,7 @@ class Wpprivsync_Admin {
 	 * Renders the page.
 	 */
 	public static function render() {
-		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+		if ( ! Wpprivsync_Admin_Caps::can_open() ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to access this page.', 'wpprivsync' ), 403 );
 		}
 		$beat    = Wpprivsync_Rest::last_heartbeat();
@@ -390,10 +394,12 @@ class Wpprivsync_Admin {
 				<?php endif; ?>
 			</div>
 
+			<?php if ( Wpprivsync_Admin_Caps::can_manage() ) : ?>
 			<h2><?php esc_html_e( 'ActiveCampaign webhook', 'wpprivsync' ); ?></h2>
 			<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings > Developer > Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
 			<p><input type="text" readonly class="large-text code" id="wpprivsync-webhook-url" value="<?php echo esc_attr( Wpprivsync_Webhook::url() ); ?>" onfocus="this.select()" /></p>
 			<?php self::form( 'wpprivsync_rotate', 'wpprivsync-rotate-form', __( 'Rotate webhook URL', 'wpprivsync' ), '', 'button' ); ?>
+			<?php endif; ?>
 
 			<h2><?php esc_html_e( 'Act for a person', 'wpprivsync' ); ?></h2>
 			<?php
@@ -402,12 +408,18 @@ class Wpprivsync_Admin {
 					. '<input type="email" required name="email" id="' . esc_attr( $id ) . '" class="regular-text" placeholder="' . esc_attr__( 'person@example.com', 'wpprivsync' ) . '" /> ';
 			};
 			?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_erase' ) ) : ?>
 			<h3><?php esc_html_e( 'Erase everywhere', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_erase', 'wpprivsync-erase-form', __( 'Erase everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-erase-email' ) ); ?>
+				<?php self::form( 'wpprivsync_erase', 'wpprivsync-erase-form', __( 'Erase everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-erase-email' ) ); ?>
+			<?php endif; ?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_export' ) ) : ?>
 			<h3><?php esc_html_e( 'Export everywhere', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
+				<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
+			<?php endif; ?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_remove_comments' ) ) : ?>
 			<h3><?php esc_html_e( 'Remove comments', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+				<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+			<?php endif; ?>
 		</div>
 		<?php
 	}
