@@ -34,6 +34,7 @@ class FakeWordPress(Scripted):
         self.order_rows: list[dict[str, Any]] = []
         self.anonymized: list[int] = []
         self.heartbeats: list[dict] = []
+        self.mirrored: list[dict] = []
         self.retention: tuple[int, int] | None = None
         self.erased: list[str] = []
         self.exports: list[bytes] = []
@@ -134,6 +135,11 @@ class FakeWordPress(Scripted):
     def heartbeat(self, body):
         self._call("heartbeat")
         self.heartbeats.append(body)
+
+    def mirror_requests(self, rows):
+        self._call("mirror_requests")
+        self.mirrored.extend(rows)
+        return len(rows)
 
 
 class FakeActiveCampaign(Scripted):

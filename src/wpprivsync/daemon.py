@@ -95,6 +95,7 @@ class Daemon:
         for site in self.app.sites:
             try:
                 services.send_heartbeat(self.app, site.name, last_error=self.last_error.get(site.name))
+                services.push_requests_mirror(self.app, site.name)
             except errors.WpprivsyncError as exc:
                 log.warning("heartbeat failed", extra={"site": site.name, "error": str(exc)})
         if self.app.metrics is not None:

@@ -253,6 +253,70 @@ def policy_summary(app: App) -> dict[str, Any]:
     return {"response_months": policy.response_months, "rules": rules}
 
 
+# -- the admin page's requests mirror (issue 16.2) -------------------------------------------
+MIRROR_PAGE = 500  # requests per POST /requests/mirror (the route's cap)
+MIRROR_PAGES_PER_BEAT = 20  # a heartbeat pushes at most this many pages; a backlog takes several
+
+
+def mirror_rows(app: App, site: str, requests: list[Any]) -> list[dict[str, Any]]:
+    """The admin page's row for each request: dates, status, each system's state, retained-until,
+    export link and open manual tasks (keyed hash only, never an email)."""
+    now = app.clock()
+    steps = app.store.steps_of_many(r.id for r in requests)
+    wanted = {r.id for r in requests}
+    tasks: dict[int, list[dict[str, Any]]] = {}
+    for t in app.store.tasks(site=site, status="open", limit=5000):
+        if t.request_id in wanted:
+            tasks.setdefault(int(t.request_id), []).append(
+                {"id": t.id, "system": t.system, "what": t.what, "due_at": t.due_at, "overdue": t.due_at < now})
+    rows = []
+    for r in requests:
+        retained_until = None
+        export_url = None
+        for s in steps.get(r.id, []):
+            until = (s.result or {}).get("retained_until")
+            if until and (retained_until is None or until > retained_until):
+                retained_until = until
+            export_url = (s.result or {}).get("export_url") or export_url
+        rows.append({"id": r.id, "action": r.action, "status": r.status, "source": r.source,
+                     "email_hash": r.email_hash, "received_at": r.received_at, "due_at": r.due_at,
+                     "completed_at": r.completed_at, "systems": _systems(steps.get(r.id, [])),
+                     "retained_until": retained_until, "export_url": export_url, "tasks": tasks.get(r.id, [])})
+    return rows
+
+
+def push_requests_mirror(app: App, site: str, *, page: int = MIRROR_PAGE,
+                         max_pages: int = MIRROR_PAGES_PER_BEAT) -> int:
+    """Send the plugin the requests that changed since the last push, in pages of ``page`` by
+    id (keyset paging over the store, resumed at the next heartbeat when more than
+    ``max_pages`` wait). A pass that reaches the end starts the next one at the time it began,
+    so a change made during a pass is sent again by the next. Returns the rows sent."""
+    import json
+
+    key = f"mirror:{site}"
+    try:
+        state = json.loads(app.store.get_state(key) or "{}")
+    except ValueError:
+        state = {}
+    since = datetime.fromisoformat(state["since"]) if state.get("since") else None
+    after = int(state.get("after", 0))
+    started = state.get("started") or app.clock().isoformat()
+    wp = app.clients(site).wordpress
+    sent = 0
+    for _ in range(max_pages):
+        batch = app.store.requests_changed(site, since, after, limit=page)
+        if batch:
+            wp.mirror_requests(_plain(mirror_rows(app, site, batch)))
+            sent += len(batch)
+            after = batch[-1].id
+        if len(batch) < page:
+            state = {"since": started, "after": 0, "started": None}
+            break
+        state = {"since": state.get("since"), "after": after, "started": started}
+    app.store.set_state(key, json.dumps(state))
+    return sent
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: times as ISO 8601 to the second (what the admin page shows)."""
     if isinstance(value, datetime):

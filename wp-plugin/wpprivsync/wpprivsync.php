@@ -36,8 +36,10 @@ require_once __DIR__ . '/includes/class-wpprivsync-webhook.php';
 require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 require_once __DIR__ . '/includes/class-wpprivsync-core-exporter.php';
 require_once __DIR__ . '/includes/class-wpprivsync-rest.php';
+require_once __DIR__ . '/includes/class-wpprivsync-requests-mirror.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin-caps.php';
 require_once __DIR__ . '/includes/class-wpprivsync-policy-text.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-tabs.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
 
 register_activation_hook( __FILE__, array( 'Wpprivsync_Installer', 'activate' ) );

@@ -175,6 +175,11 @@ class WordPressClient:
     def heartbeat(self, body: dict[str, Any]) -> None:
         _field(self._plugin("POST", "heartbeat", json=body), "ok")
 
+    def mirror_requests(self, rows: list[dict[str, Any]]) -> int:
+        """Upsert up to 500 requests into the plugin's table for the admin page's list (keyed
+        hashes only); returns how many the plugin stored."""
+        return int(_field(self._plugin("POST", "requests/mirror", json={"requests": rows}), "stored"))
+
     def core_export(self, email: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Deliver the other systems' data to wpprivsync's exporter in core's Tools → Export
         Personal Data (items in core's exporter format); NotFound when no export waits."""

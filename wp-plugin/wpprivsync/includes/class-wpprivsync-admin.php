@@ -38,6 +38,7 @@ class Wpprivsync_Admin {
 		add_action( 'admin_post_wpprivsync_task_done', array( __CLASS__, 'handle_task_done' ) );
 		Wpprivsync_Exports::register();
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
+		Wpprivsync_Admin_Tabs::register();
 	}
 
 	/**
@@ -236,6 +237,11 @@ class Wpprivsync_Admin {
 		if ( ! Wpprivsync_Admin_Caps::can_open() ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to access this page.', 'wpprivsync' ), 403 );
 		}
+		$tab = Wpprivsync_Admin_Tabs::current();
+		if ( 'overview' !== $tab ) {
+			Wpprivsync_Admin_Tabs::render( $tab );
+			return;
+		}
 		$beat    = Wpprivsync_Rest::last_heartbeat();
 		$pending = Wpprivsync_Outbox::pending_count();
 		$notice  = isset( $_GET['wpprivsync_notice'] ) ? sanitize_key( wp_unslash( $_GET['wpprivsync_notice'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- display only.
@@ -244,6 +250,7 @@ class Wpprivsync_Admin {
 		?>
 		<div class="wrap" id="wpprivsync-admin">
 			<h1><?php esc_html_e( 'Privacy Sync', 'wpprivsync' ); ?></h1>
+			<?php Wpprivsync_Admin_Tabs::nav( 'overview' ); ?>
 			<?php if ( isset( $notices[ $notice ] ) ) : ?>
 				<div id="wpprivsync-notice" class="notice notice-<?php echo esc_attr( $notices[ $notice ][0] ); ?> is-dismissible" data-notice="<?php echo esc_attr( $notice ); ?>"><p><?php echo esc_html( $notices[ $notice ][1] ); ?></p></div>
 			<?php endif; ?>
