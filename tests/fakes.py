@@ -35,6 +35,7 @@ class FakeWordPress(Scripted):
         self.anonymized: list[int] = []
         self.heartbeats: list[dict] = []
         self.mirrored: list[dict] = []
+        self.lookup_answers: dict[str, dict] = {}
         self.retention: tuple[int, int] | None = None
         self.erased: list[str] = []
         self.exports: list[bytes] = []
@@ -135,6 +136,10 @@ class FakeWordPress(Scripted):
     def heartbeat(self, body):
         self._call("heartbeat")
         self.heartbeats.append(body)
+
+    def lookup_answer(self, lookup_id, body):
+        self._call("lookup_answer")
+        self.lookup_answers[lookup_id] = body
 
     def mirror_requests(self, rows):
         self._call("mirror_requests")

@@ -38,7 +38,49 @@ def push_retention(app: App, site_name: str) -> None:
 def pull(app: App, site_name: str) -> dict[str, int]:
     wp = app.clients(site_name).wordpress
     stats = pull_events(site_name, wp, app.store, app.planner(site_name), app.secret, app.clock)
-    return {"events": stats.events, "requests": stats.requests, "acked": stats.acked}
+    for lookup_id, email in stats.lookups:
+        answer_lookup(app, site_name, lookup_id, email)
+    return {"events": stats.events, "requests": stats.requests, "acked": stats.acked,
+            "lookups": len(stats.lookups)}
+
+
+# -- the admin page's "Find a person" (issue 16.1) ------------------------------------------
+def person_view(app: App, site_name: str, email: str) -> dict[str, Any]:
+    """Everything the admin page's person view shows, by keyed hash (no email in it): what each
+    system holds and what erasure would do and keep (``explain``, which changes nothing), the
+    person's requests with their systems and open tasks, and the audit trail. A system that
+    cannot be reached is reported in ``explain_error``; the rest still comes back."""
+    email = _check_email(email)
+    digest = email_hash(app.secret, email)
+    out: dict[str, Any] = {"email_hash": digest, "site": site_name, "looked_up_at": app.clock()}
+    try:
+        found = explain(app, site_name, email)
+        found.pop("history", None)  # the audit trail comes below, also when explain fails
+        out["explain"] = found
+    except errors.WpprivsyncError as exc:
+        out["explain_error"] = str(exc)
+    reqs = app.store.requests_for_hash(digest, site_name)
+    out["requests"] = mirror_rows(app, site_name, reqs[-50:])
+    out["audit"] = [{"at": a.at, "system": a.system, "action": a.action, "removed": a.items_removed,
+                     "retained": a.items_retained, "retained_until": a.retained_until, "reason": a.reason,
+                     "request_id": a.request_id}
+                    for a in app.store.audit(email_hash=digest, site=site_name, limit=50)]
+    return out
+
+
+def answer_lookup(app: App, site_name: str, lookup_id: str, email: str) -> bool:
+    """Send the person view to the plugin for the page that asked; False when the plugin no
+    longer waits for it (expired) or it could not be sent (logged, the page times out)."""
+    try:
+        body = person_view(app, site_name, email)
+    except errors.WpprivsyncError as exc:
+        body = {"explain_error": str(exc)}
+    try:
+        app.clients(site_name).wordpress.lookup_answer(lookup_id, _plain(body))
+        return True
+    except errors.WpprivsyncError as exc:
+        log.warning("lookup answer not delivered", extra={"site": site_name, "error": str(exc)})
+        return False
 
 
 def sync_once(app: App, *, worker: Any = None, on_step: Callable | None = None,

@@ -60,6 +60,7 @@ class WordPressApi(Protocol):
     def set_retention(self, order_years: int, tax_year_start_month: int) -> dict[str, Any]: ...
     def heartbeat(self, body: dict[str, Any]) -> None: ...
     def mirror_requests(self, rows: list[dict[str, Any]]) -> int: ...  # admin page's list; up to 500 a call
+    def lookup_answer(self, lookup_id: str, body: dict[str, Any]) -> None: ...  # admin page's person view
     def store_export(self, archive: bytes) -> dict[str, Any]: ...  # {"url", "expires_at"} for the admin page
 
 

@@ -40,6 +40,7 @@ class Wpprivsync_Admin_Tabs {
 	 * Adds the hooks.
 	 */
 	public static function register() {
+		Wpprivsync_Admin_Person::register();
 		add_action( 'load-tools_page_' . Wpprivsync_Admin::PAGE, array( __CLASS__, 'on_load' ) );
 		add_filter( 'set_screen_option_' . self::PER_PAGE_OPTION, array( __CLASS__, 'save_screen_option' ), 10, 3 );
 		add_filter( 'set-screen-option', array( __CLASS__, 'save_screen_option' ), 10, 3 );
@@ -98,6 +99,21 @@ class Wpprivsync_Admin_Tabs {
 			self::load_table();
 			Wpprivsync_Admin_Requests_Table::add_screen_options();
 		}
+	}
+
+	/**
+	 * A time the daemon sent (ISO 8601) or the plugin stored (UTC MySQL datetime) in the site's
+	 * format and time zone; the text as it is when it is not a time.
+	 *
+	 * @param mixed $value Time.
+	 * @return string
+	 */
+	public static function when( $value ) {
+		if ( ! is_string( $value ) || '' === $value ) {
+			return '—';
+		}
+		$ts = strtotime( preg_match( '/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/', $value ) ? $value . ' UTC' : $value );
+		return false === $ts ? $value : wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), $ts );
 	}
 
 	/**
