@@ -277,10 +277,81 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
     return {"version": __version__, "queue": st["queue"], "last_error": last_error,
             "failed": st["failed"], "requests": recent_requests(app, site),
             "near_deadline": st["near_deadline"], "tasks": st["tasks"],
+            # the admin page's dashboard and schedule (issue 16.3, 16.4)
+            "counts": st["counts"], "activecampaign": activecampaign_use(app, site),
+            "schedule": schedule_view(app, site),
             # what the plugin applies itself, also to erasures started in WordPress's own tools
             "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure,
                        # the site's privacy policy section the plugin offers (issue 16)
                        **policy_summary(app)}}
+
+
+def activecampaign_use(app: App, site: str) -> dict[str, Any]:
+    """ActiveCampaign calls this process sent since the last heartbeat against what the rate
+    budget allowed in that time (``use`` 0..1; None on the first heartbeat or after a restart),
+    and 429s seen."""
+    import json
+
+    ac = app.clients(site).activecampaign
+    stats = getattr(ac, "stats", None)
+    budget = getattr(ac, "budget", None)
+    calls = int(getattr(stats, "calls", 0))
+    limited = int(getattr(stats, "http429", 0))
+    rate = getattr(budget, "rate", None)
+    window_ms = getattr(budget, "window_ms", None)
+    now = app.clock()
+    key = f"acbudget:{site}"
+    try:
+        prev = json.loads(app.store.get_state(key) or "{}")
+    except ValueError:
+        prev = {}
+    use = None
+    if prev.get("at") and rate and window_ms and calls >= int(prev.get("calls", 0)):
+        elapsed = (now - datetime.fromisoformat(prev["at"])).total_seconds()
+        allowed = rate * elapsed / (window_ms / 1000.0)
+        if allowed > 0:
+            use = round(min(1.0, (calls - int(prev["calls"])) / allowed), 4)
+    app.store.set_state(key, json.dumps({"at": now.isoformat(), "calls": calls}))
+    return {"calls": calls, "http429": limited, "use": use,
+            "rate_per_s": round(rate / (window_ms / 1000.0), 3) if rate and window_ms else None}
+
+
+SCHEDULE_KEY = "schedule:{site}"
+
+
+def order_schedule(app: App, site: str, today: date | None = None) -> dict[str, int]:
+    """Orders whose retention ends in each coming month (YYYY-MM => count), from every order
+    WordPress lists; run by the daily retention job, kept in the store for the heartbeat."""
+    import json
+
+    today = today or app.clock().date()
+    months: dict[str, int] = {}
+    try:
+        for o in app.clients(site).wordpress.orders():
+            created = date.fromisoformat(str(o["created"])[:10])
+            until = app.policy.order_retained_until(created)
+            if until >= today:
+                months[until.isoformat()[:7]] = months.get(until.isoformat()[:7], 0) + 1
+    except errors.WooCommerceMissing:
+        months = {}
+    out = dict(sorted(months.items())[:60])
+    app.store.set_state(SCHEDULE_KEY.format(site=site), json.dumps({"at": app.clock().isoformat(), "orders": out}))
+    return out
+
+
+def schedule_view(app: App, site: str) -> dict[str, Any]:
+    """What the admin page's Schedule shows: orders due for anonymisation by month (as of the
+    last retention run) and the WebinarJam deletions due (open manual tasks), soonest first."""
+    import json
+
+    try:
+        saved = json.loads(app.store.get_state(SCHEDULE_KEY.format(site=site)) or "{}")
+    except ValueError:
+        saved = {}
+    now = app.clock()
+    webinars = [{"id": t.id, "what": t.what, "due_at": t.due_at, "overdue": t.due_at < now}
+                for t in app.store.tasks(site=site, status="open", limit=500) if t.system == "webinarjam"]
+    return {"orders_at": saved.get("at"), "orders_by_month": saved.get("orders", {}), "webinarjam": webinars[:200]}
 
 
 def policy_summary(app: App) -> dict[str, Any]:

@@ -42,6 +42,9 @@ require_once __DIR__ . '/includes/class-wpprivsync-policy-text.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin-tabs.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin-person.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin-person-view.php';
+require_once __DIR__ . '/includes/class-wpprivsync-charts.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-dashboard.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-schedule.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
 
 register_activation_hook( __FILE__, array( 'Wpprivsync_Installer', 'activate' ) );

@@ -135,6 +135,11 @@ class ActiveCampaignClient:
         self._cache_lock = threading.Lock()
         self.stats = ClientStats()
 
+    @property
+    def budget(self) -> Any:
+        """The account's rate budget (``rate`` per ``window_ms``; both absent without one)."""
+        return self._budget
+
     # -- transport ---------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least 10 ms."""
