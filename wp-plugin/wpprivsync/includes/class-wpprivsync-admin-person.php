@@ -209,7 +209,7 @@ class Wpprivsync_Admin_Person {
 			if ( $waited < self::ANSWER_WAIT ) {
 				// The page reloads itself until the daemon has answered (no script needed).
 				echo '<meta http-equiv="refresh" content="3" />';
-				echo '<p class="wpprivsync-looking-up" role="status"><span class="spinner is-active" style="float:none"></span> ' . esc_html__( 'Looking up… the daemon answers within its poll interval; this page reloads by itself.', 'wpprivsync' ) . '</p>';
+				echo '<p class="wpprivsync-looking-up" role="status"><span class="spinner is-active" style="float:none"></span> ' . esc_html__( 'Looking up... the daemon answers within its poll interval; this page reloads by itself.', 'wpprivsync' ) . '</p>';
 			} else {
 				$beat = Wpprivsync_Rest::last_heartbeat();
 				/* translators: %d: seconds. */

@@ -170,7 +170,7 @@ class Wpprivsync_Admin_Tabs {
 		$table = new Wpprivsync_Admin_Requests_Table();
 		$table->prepare_items();
 		echo '<h2 class="screen-reader-text">' . esc_html__( 'Requests', 'wpprivsync' ) . '</h2>';
-		echo '<p class="description">' . esc_html__( 'Every request the daemon reported, newest first. Overdue rows are marked ✗ and rows due within 7 days ⚠, besides their colour.', 'wpprivsync' ) . '</p>';
+		echo '<p class="description">' . esc_html__( 'Every request the daemon reported, newest first. Overdue rows say "overdue by" and rows due within 7 days say how long is left, besides their colour.', 'wpprivsync' ) . '</p>';
 		echo '<form method="get" id="wpprivsync-requests-form">';
 		echo '<input type="hidden" name="page" value="' . esc_attr( Wpprivsync_Admin::PAGE ) . '" />';
 		echo '<input type="hidden" name="tab" value="requests" />';
