@@ -65,7 +65,9 @@ class Wpprivsync_Admin_Person_View {
 		foreach ( $rows as $row ) {
 			echo '<tr>';
 			foreach ( array_keys( $columns ) as $key ) {
-				echo '<td data-col="' . esc_attr( $key ) . '">' . esc_html( self::words( is_array( $row ) ? ( $row[ $key ] ?? null ) : null ) ) . '</td>';
+				$value = is_array( $row ) ? ( $row[ $key ] ?? null ) : null;
+				$text  = ( 'at' === $key || '_at' === substr( $key, -3 ) ) && is_string( $value ) ? Wpprivsync_Admin_Tabs::when( $value ) : self::words( $value );
+				echo '<td data-col="' . esc_attr( $key ) . '">' . esc_html( $text ) . '</td>';
 			}
 			echo '</tr>';
 		}
