@@ -275,7 +275,9 @@ class Wpprivsync_Requests_Mirror {
 		$dir     = 'asc' === strtolower( (string) $order ) ? 'ASC' : 'DESC';
 		$limit   = max( 1, min( 500, (int) $per_page ) );
 		$offset  = ( max( 1, (int) $page ) - 1 ) * $limit;
-		$rows    = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$table} WHERE {$where} ORDER BY {$column} {$dir}, id {$dir} LIMIT %d OFFSET %d", $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- table, where and order from fixed lists / prepared.
+		// A deferred join: the offset is walked in the (column, id) index alone, and only the
+		// page's rows are read whole (a plain OFFSET would read every skipped row).
+		$rows    = $wpdb->get_results( $wpdb->prepare( "SELECT t.* FROM {$table} t INNER JOIN ( SELECT id FROM {$table} WHERE {$where} ORDER BY {$column} {$dir}, id {$dir} LIMIT %d OFFSET %d ) k ON k.id = t.id ORDER BY t.{$column} {$dir}, t.id {$dir}", $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- table, where and order from fixed lists / prepared.
 		$total   = (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$table} WHERE {$where}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
 		return array(
 			'rows'  => (array) $rows,
