@@ -92,6 +92,20 @@ def main() -> None:
                     assert params is None or 'id="wpprivsync-admin"' in resp.text
                 get()  # warm
                 figures[f"{name}_s"] = statistics.median(timed(get) for _ in range(args.rounds))
+            # The SQL alone, inside PHP (less disturbed by the machine's load than a page view).
+            sql = stack.php_json("""
+                $views = ['first_page' => [[], 'received_at', 'desc', 1], 'deep_page' => [[], 'received_at', 'desc', %(deep)d],
+                          'filtered' => [['status' => 'failed', 'system' => 'webinarjam'], 'received_at', 'desc', 1],
+                          'sorted_due' => [[], 'due_at', 'asc', 1]];
+                $out = [];
+                foreach ($views as $name => $v) { $t = [];
+                  for ($i = 0; $i < %(rounds)d; $i++) { $s = microtime(true); Wpprivsync_Requests_Mirror::page($v[0], $v[1], $v[2], 20, $v[3]); $t[] = microtime(true) - $s; }
+                  sort($t); $out[$name . '_sql_s'] = $t[intdiv(count($t), 2)]; }
+                $t = [];
+                for ($i = 0; $i < %(rounds)d; $i++) { delete_transient('wpprivsync_dashboard'); $s = microtime(true); Wpprivsync_Admin_Dashboard::stats(); $t[] = microtime(true) - $s; }
+                sort($t); $out['dashboard_stats_sql_s'] = $t[intdiv(count($t), 2)];
+                echo json_encode($out);""" % {"deep": args.requests // 20 - 1, "rounds": args.rounds})
+            figures.update({k: float(v) for k, v in sql.items()})
             daemon = requests.Session()
             daemon.auth = (stack.service_user, stack.service_app_password)
             now = datetime.now(timezone.utc).isoformat()
