@@ -2,7 +2,7 @@
 /**
  * Tools → Privacy Sync → Dashboard (issue 16.3): requests per month by action, median and 95th
  * percentile time to done, the share answered within the deadline (from the plugin's requests
- * mirror, SQL aggregates cached for a minute), open residues, open and overdue tasks, dead
+ * mirror, SQL aggregates cached for five minutes), open residues, open and overdue tasks, dead
  * steps, the heartbeat and ActiveCampaign budget use (from the daemon's heartbeat).
  *
  * @package wpprivsync
@@ -17,8 +17,8 @@ class Wpprivsync_Admin_Dashboard {
 
 	/** Months shown. */
 	const MONTHS = 12;
-	/** Seconds the aggregates are cached. */
-	const CACHE_S = 60;
+	/** Seconds the aggregates are cached (they read every request of 12 months). */
+	const CACHE_S = 300;
 
 	/**
 	 * The n-th smallest time to done (seconds) among done requests since a time.
@@ -72,6 +72,7 @@ class Wpprivsync_Admin_Dashboard {
 			'within'         => $n ? (int) $done['in_time'] / $n : null,
 			'open'           => (int) ( $open['n'] ?? 0 ),
 			'overdue'        => (int) ( $open['overdue'] ?? 0 ),
+			'at'             => gmdate( 'Y-m-d H:i:s' ),
 		);
 		sort( $stats['actions'] );
 		set_transient( 'wpprivsync_dashboard', $stats, self::CACHE_S );
@@ -115,6 +116,8 @@ class Wpprivsync_Admin_Dashboard {
 		$dead  = $beat ? (int) ( $beat['counts']['steps_dead'] ?? count( (array) $beat['failed'] ) ) : 0;
 		$ac    = $beat && isset( $beat['activecampaign'] ) && is_array( $beat['activecampaign'] ) ? $beat['activecampaign'] : array();
 		echo '<h2>' . esc_html__( 'Dashboard', 'wpprivsync' ) . '</h2>';
+		/* translators: %s: date and time. */
+		echo '<p class="description" id="wpprivsync-dash-as-of">' . esc_html( sprintf( __( 'Request figures as of %s (counted again every 5 minutes); the daemon\'s figures as of its last heartbeat.', 'wpprivsync' ), Wpprivsync_Admin_Tabs::when( $stats['at'] ?? '' ) ) ) . '</p>';
 		echo '<div class="wpprivsync-cards">';
 		$fresh = $beat && $beat['age_s'] <= Wpprivsync_Admin::STALE_AFTER_S;
 		/* translators: %d: seconds. */

@@ -233,7 +233,6 @@ class Wpprivsync_Requests_Mirror {
 		// Every value above went through $wpdb->prepare().
 		$sql = "INSERT INTO {$table} ({$cols}) VALUES " . implode( ', ', $values ) . ' ON DUPLICATE KEY UPDATE ' . implode( ', ', $update );
 		$ok  = $wpdb->query( $sql ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery
-		delete_transient( 'wpprivsync_dashboard' );
 		return false === $ok ? 0 : count( $rows );
 	}
 
