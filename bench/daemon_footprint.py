@@ -174,6 +174,9 @@ class FakeWordPress:
     def heartbeat(self, body: dict[str, Any]) -> None:
         pass
 
+    def mirror_requests(self, rows: list[dict[str, Any]]) -> int:
+        return len(rows)
+
 
 class FakeActiveCampaign:
     """Every person has a contact whose id is the number in their email."""

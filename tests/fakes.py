@@ -34,6 +34,8 @@ class FakeWordPress(Scripted):
         self.order_rows: list[dict[str, Any]] = []
         self.anonymized: list[int] = []
         self.heartbeats: list[dict] = []
+        self.mirrored: list[dict] = []
+        self.lookup_answers: dict[str, dict] = {}
         self.retention: tuple[int, int] | None = None
         self.erased: list[str] = []
         self.exports: list[bytes] = []
@@ -161,6 +163,15 @@ class FakeWordPress(Scripted):
     def heartbeat(self, body):
         self._call("heartbeat")
         self.heartbeats.append(body)
+
+    def lookup_answer(self, lookup_id, body):
+        self._call("lookup_answer")
+        self.lookup_answers[lookup_id] = body
+
+    def mirror_requests(self, rows):
+        self._call("mirror_requests")
+        self.mirrored.extend(rows)
+        return len(rows)
 
 
 class FakeActiveCampaign(Scripted):

@@ -49,7 +49,9 @@ def valid_value(spec: dict):
     if kind == "array":
         return [valid_value(spec.get("items", {"type": "integer"}))]
     if kind == "object":
-        return {}
+        props = spec.get("properties", {})
+        required = spec.get("required") if isinstance(spec.get("required"), list) else []
+        return {name: valid_value(props.get(name, {})) for name in required}
     if spec.get("format") == "date-time":
         return "2026-11-25T10:00:00Z"
     value = "access.probe@example.com"
@@ -70,7 +72,7 @@ def body_for(args: dict) -> dict:
 
 
 # arguments checked by a callback the index does not describe
-NAMED = {"before": "2026-01-01"}
+NAMED = {"before": "2026-01-01", "lookup_id": "A" * 24}
 
 
 @pytest.fixture

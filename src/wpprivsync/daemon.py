@@ -95,6 +95,7 @@ class Daemon:
         for site in self.app.sites:
             try:
                 services.send_heartbeat(self.app, site.name, last_error=self.last_error.get(site.name))
+                services.push_requests_mirror(self.app, site.name)
             except errors.WpprivsyncError as exc:
                 log.warning("heartbeat failed", extra={"site": site.name, "error": str(exc)})
         if self.app.metrics is not None:
@@ -129,6 +130,7 @@ class Daemon:
                     log.info("request records scrubbed", extra={"site": site.name, "count": scrubbed["scrubbed"]})
                 sweep_webinars(site, self.app.clients(site.name).webinarjam, self.app.store, self.app.policy,
                                now.date(), now)
+                services.order_schedule(self.app, site.name, now.date())
             except errors.WpprivsyncError as exc:
                 self.last_error[site.name] = f"retention: {exc}"
                 log.error("retention sweep failed", extra={"site": site.name, "error": str(exc)})

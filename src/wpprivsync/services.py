@@ -41,7 +41,49 @@ def push_retention(app: App, site_name: str) -> None:
 def pull(app: App, site_name: str) -> dict[str, int]:
     wp = app.clients(site_name).wordpress
     stats = pull_events(site_name, wp, app.store, app.planner(site_name), app.secret, app.clock)
-    return {"events": stats.events, "requests": stats.requests, "acked": stats.acked}
+    for lookup_id, email in stats.lookups:
+        answer_lookup(app, site_name, lookup_id, email)
+    return {"events": stats.events, "requests": stats.requests, "acked": stats.acked,
+            "lookups": len(stats.lookups)}
+
+
+# -- the admin page's "Find a person" (issue 16.1) ------------------------------------------
+def person_view(app: App, site_name: str, email: str) -> dict[str, Any]:
+    """Everything the admin page's person view shows, by keyed hash (no email in it): what each
+    system holds and what erasure would do and keep (``explain``, which changes nothing), the
+    person's requests with their systems and open tasks, and the audit trail. A system that
+    cannot be reached is reported in ``explain_error``; the rest still comes back."""
+    email = _check_email(email)
+    digest = email_hash(app.secret, email)
+    out: dict[str, Any] = {"email_hash": digest, "site": site_name, "looked_up_at": app.clock()}
+    try:
+        found = explain(app, site_name, email)
+        found.pop("history", None)  # the audit trail comes below, also when explain fails
+        out["explain"] = found
+    except errors.WpprivsyncError as exc:
+        out["explain_error"] = str(exc)
+    reqs = app.store.requests_for_hash(digest, site_name)
+    out["requests"] = mirror_rows(app, site_name, reqs[-50:])
+    out["audit"] = [{"at": a.at, "system": a.system, "action": a.action, "removed": a.items_removed,
+                     "retained": a.items_retained, "retained_until": a.retained_until, "reason": a.reason,
+                     "request_id": a.request_id}
+                    for a in app.store.audit(email_hash=digest, site=site_name, limit=50)]
+    return out
+
+
+def answer_lookup(app: App, site_name: str, lookup_id: str, email: str) -> bool:
+    """Send the person view to the plugin for the page that asked; False when the plugin no
+    longer waits for it (expired) or it could not be sent (logged, the page times out)."""
+    try:
+        body = person_view(app, site_name, email)
+    except errors.WpprivsyncError as exc:
+        body = {"explain_error": str(exc)}
+    try:
+        app.clients(site_name).wordpress.lookup_answer(lookup_id, _plain(body))
+        return True
+    except errors.WpprivsyncError as exc:
+        log.warning("lookup answer not delivered", extra={"site": site_name, "error": str(exc)})
+        return False
 
 
 def sync_once(app: App, *, worker: Worker | None = None, on_step: StepCallback | None = None,
@@ -260,8 +302,157 @@ def heartbeat_body(app: App, site: str, *, last_error: str | None = None) -> dic
     return {"version": __version__, "queue": st["queue"], "last_error": last_error,
             "failed": st["failed"], "requests": recent_requests(app, site),
             "near_deadline": st["near_deadline"], "tasks": st["tasks"],
+            # the admin page's dashboard and schedule (issue 16.3, 16.4)
+            "counts": st["counts"], "activecampaign": activecampaign_use(app, site),
+            "schedule": schedule_view(app, site),
             # what the plugin applies itself, also to erasures started in WordPress's own tools
-            "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure}}
+            "policy": {"comments_on_erasure": app.policy.rule("comments").on_erasure,
+                       # the site's privacy policy section the plugin offers (issue 16)
+                       **policy_summary(app)}}
+
+
+def activecampaign_use(app: App, site: str) -> dict[str, Any]:
+    """ActiveCampaign calls this process sent since the last heartbeat against what the rate
+    budget allowed in that time (``use`` 0..1; None on the first heartbeat or after a restart),
+    and 429s seen."""
+    import json
+
+    ac = app.clients(site).activecampaign
+    stats = getattr(ac, "stats", None)
+    budget = getattr(ac, "budget", None)
+    calls = int(getattr(stats, "calls", 0))
+    limited = int(getattr(stats, "http429", 0))
+    rate = getattr(budget, "rate", None)
+    window_ms = getattr(budget, "window_ms", None)
+    now = app.clock()
+    key = f"acbudget:{site}"
+    try:
+        prev = json.loads(app.store.get_state(key) or "{}")
+    except ValueError:
+        prev = {}
+    use = None
+    if prev.get("at") and rate and window_ms and calls >= int(prev.get("calls", 0)):
+        elapsed = (now - datetime.fromisoformat(prev["at"])).total_seconds()
+        allowed = rate * elapsed / (window_ms / 1000.0)
+        if allowed > 0:
+            use = round(min(1.0, (calls - int(prev["calls"])) / allowed), 4)
+    app.store.set_state(key, json.dumps({"at": now.isoformat(), "calls": calls}))
+    return {"calls": calls, "http429": limited, "use": use,
+            "rate_per_s": round(rate / (window_ms / 1000.0), 3) if rate and window_ms else None}
+
+
+SCHEDULE_KEY = "schedule:{site}"
+
+
+def order_schedule(app: App, site: str, today: date | None = None) -> dict[str, int]:
+    """Orders whose retention ends in each coming month (YYYY-MM => count), from every order
+    WordPress lists; run by the daily retention job, kept in the store for the heartbeat."""
+    import json
+
+    today = today or app.clock().date()
+    months: dict[str, int] = {}
+    try:
+        for o in app.clients(site).wordpress.orders():
+            created = date.fromisoformat(str(o["created"])[:10])
+            until = app.policy.order_retained_until(created)
+            if until >= today:
+                months[until.isoformat()[:7]] = months.get(until.isoformat()[:7], 0) + 1
+    except errors.WooCommerceMissing:
+        months = {}
+    out = dict(sorted(months.items())[:60])
+    app.store.set_state(SCHEDULE_KEY.format(site=site), json.dumps({"at": app.clock().isoformat(), "orders": out}))
+    return out
+
+
+def schedule_view(app: App, site: str) -> dict[str, Any]:
+    """What the admin page's Schedule shows: orders due for anonymisation by month (as of the
+    last retention run) and the WebinarJam deletions due (open manual tasks), soonest first."""
+    import json
+
+    try:
+        saved = json.loads(app.store.get_state(SCHEDULE_KEY.format(site=site)) or "{}")
+    except ValueError:
+        saved = {}
+    now = app.clock()
+    webinars = [{"id": t.id, "what": t.what, "due_at": t.due_at, "overdue": t.due_at < now}
+                for t in app.store.tasks(site=site, status="open", limit=500) if t.system == "webinarjam"]
+    return {"orders_at": saved.get("at"), "orders_by_month": saved.get("orders", {}), "webinarjam": webinars[:200]}
+
+
+def policy_summary(app: App) -> dict[str, Any]:
+    """config/policy.toml in the words the plugin's privacy policy section shows: which
+    systems, what is kept how long, and why (the clause and the GDPR article)."""
+    policy = app.policy
+    rules = []
+    for rule_id, rule in policy.rules.items():
+        rules.append({"id": rule_id, "section": rule.section, "data": rule.data, "system": rule.system,
+                      "on_erasure": rule.on_erasure, "keep": rule.describe_keep(), "why": rule.summary or "",
+                      "clause": rule.clause, "gdpr": rule.gdpr or ""})
+    return {"response_months": policy.response_months, "rules": rules}
+
+
+# -- the admin page's requests mirror (issue 16.2) -------------------------------------------
+MIRROR_PAGE = 500  # requests per POST /requests/mirror (the route's cap)
+MIRROR_PAGES_PER_BEAT = 20  # a heartbeat pushes at most this many pages; a backlog takes several
+
+
+def mirror_rows(app: App, site: str, requests: list[Any]) -> list[dict[str, Any]]:
+    """The admin page's row for each request: dates, status, each system's state, retained-until,
+    export link and open manual tasks (keyed hash only, never an email)."""
+    now = app.clock()
+    steps = app.store.steps_of_many(r.id for r in requests)
+    wanted = {r.id for r in requests}
+    tasks: dict[int, list[dict[str, Any]]] = {}
+    for t in app.store.tasks(site=site, status="open", limit=5000):
+        if t.request_id is not None and t.request_id in wanted:
+            tasks.setdefault(int(t.request_id), []).append(
+                {"id": t.id, "system": t.system, "what": t.what, "due_at": t.due_at, "overdue": t.due_at < now})
+    rows = []
+    for r in requests:
+        retained_until = None
+        export_url = None
+        for s in steps.get(r.id, []):
+            until = (s.result or {}).get("retained_until")
+            if until and (retained_until is None or until > retained_until):
+                retained_until = until
+            export_url = (s.result or {}).get("export_url") or export_url
+        rows.append({"id": r.id, "action": r.action, "status": r.status, "source": r.source,
+                     "email_hash": r.email_hash, "received_at": r.received_at, "due_at": r.due_at,
+                     "completed_at": r.completed_at, "systems": _systems(steps.get(r.id, [])),
+                     "retained_until": retained_until, "export_url": export_url, "tasks": tasks.get(r.id, [])})
+    return rows
+
+
+def push_requests_mirror(app: App, site: str, *, page: int = MIRROR_PAGE,
+                         max_pages: int = MIRROR_PAGES_PER_BEAT) -> int:
+    """Send the plugin the requests that changed since the last push, in pages of ``page`` by
+    id (keyset paging over the store, resumed at the next heartbeat when more than
+    ``max_pages`` wait). A pass that reaches the end starts the next one at the time it began,
+    so a change made during a pass is sent again by the next. Returns the rows sent."""
+    import json
+
+    key = f"mirror:{site}"
+    try:
+        state = json.loads(app.store.get_state(key) or "{}")
+    except ValueError:
+        state = {}
+    since = datetime.fromisoformat(state["since"]) if state.get("since") else None
+    after = int(state.get("after", 0))
+    started = state.get("started") or app.clock().isoformat()
+    wp = app.clients(site).wordpress
+    sent = 0
+    for _ in range(max_pages):
+        batch = app.store.requests_changed(site, since, after, limit=page)
+        if batch:
+            wp.mirror_requests(_plain(mirror_rows(app, site, batch)))
+            sent += len(batch)
+            after = batch[-1].id
+        if len(batch) < page:
+            state = {"since": started, "after": 0, "started": None}
+            break
+        state = {"since": state.get("since"), "after": after, "started": started}
+    app.store.set_state(key, json.dumps(state))
+    return sent
 
 
 def _plain(value: Any) -> Any:

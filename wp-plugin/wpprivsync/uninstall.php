@@ -11,6 +11,7 @@ defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 require_once __DIR__ . '/includes/class-wpprivsync-plugin.php';
 require_once __DIR__ . '/includes/class-wpprivsync-installer.php';
 require_once __DIR__ . '/includes/class-wpprivsync-outbox.php';
+require_once __DIR__ . '/includes/class-wpprivsync-requests-mirror.php';
 require_once __DIR__ . '/includes/class-wpprivsync-exports.php';
 
 if ( is_multisite() ) {

@@ -39,6 +39,15 @@ require_once __DIR__ . '/includes/class-wpprivsync-core-exporter.php';
 require_once __DIR__ . '/includes/class-wpprivsync-residue-scan.php';
 require_once __DIR__ . '/includes/class-wpprivsync-woocommerce-customers.php';
 require_once __DIR__ . '/includes/class-wpprivsync-rest.php';
+require_once __DIR__ . '/includes/class-wpprivsync-requests-mirror.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-caps.php';
+require_once __DIR__ . '/includes/class-wpprivsync-policy-text.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-tabs.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-person.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-person-view.php';
+require_once __DIR__ . '/includes/class-wpprivsync-charts.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-dashboard.php';
+require_once __DIR__ . '/includes/class-wpprivsync-admin-schedule.php';
 require_once __DIR__ . '/includes/class-wpprivsync-admin.php';
 
 register_activation_hook( __FILE__, array( 'Wpprivsync_Installer', 'activate' ) );

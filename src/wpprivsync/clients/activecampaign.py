@@ -140,6 +140,11 @@ class ActiveCampaignClient:
         self._cache_lock = threading.Lock()
         self.stats = ClientStats()
 
+    @property
+    def budget(self) -> Any:
+        """The account's rate budget (``rate`` per ``window_ms``; both absent without one)."""
+        return self._budget
+
     # -- transport ---------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
         return exponential_backoff_with_jitter(attempt, self._rng, base_s=self._backoff_base,

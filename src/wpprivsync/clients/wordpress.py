@@ -213,6 +213,16 @@ class WordPressClient:
     def heartbeat(self, body: dict[str, Any]) -> None:
         _field(self._plugin("POST", "heartbeat", json=body), "ok")
 
+    def mirror_requests(self, rows: list[dict[str, Any]]) -> int:
+        """Upsert up to 500 requests into the plugin's table for the admin page's list (keyed
+        hashes only); returns how many the plugin stored."""
+        return int(_field(self._plugin("POST", "requests/mirror", json={"requests": rows}), "stored"))
+
+    def lookup_answer(self, lookup_id: str, body: dict[str, Any]) -> None:
+        """Answer the admin page's "Find a person" lookup (keyed hash only); NotFound when the
+        page no longer waits for it."""
+        _field(self._plugin("POST", "lookups", json={"lookup_id": lookup_id, "answer": body}), "ok")
+
     def core_export(self, email: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Deliver the other systems' data to wpprivsync's exporter in core's Tools → Export
         Personal Data (items in core's exporter format); NotFound when no export waits."""

@@ -12,7 +12,7 @@ between recording and acknowledging only means the events are read and skipped a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
@@ -32,6 +32,7 @@ class IngestStats:
     requests: int = 0
     acked: int = 0
     pending: int = 0
+    lookups: list[tuple[str, str]] = field(default_factory=list)  # (lookup id, email) to answer now
 
 
 def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Planner, secret: str,
@@ -56,6 +57,7 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
             plan = planner.plan(event, clock())
             planned.append(PlannedEvent(event.id, plan.requests, plan.audit, links=plan.links,
                                         consents=plan.consents))
+            stats.lookups.extend(plan.lookups)
             if plan.close_tasks:
                 stats.requests += len(store.ingest_many(site, planned))
                 planned = []

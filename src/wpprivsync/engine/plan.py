@@ -30,6 +30,8 @@ Plain emails live only on the request while it is open; step params never carry 
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -64,6 +66,7 @@ class Plan:
     close_tasks: list[tuple[int, str, str]] = field(default_factory=list)  # (task id, "done"|"waived", note)
     links: list[PersonLink] = field(default_factory=list)  # recorded with the event (linked records)
     consents: list[ConsentRecord] = field(default_factory=list)  # proof of consent (GDPR art. 7(1))
+    lookups: list[tuple[str, str]] = field(default_factory=list)  # (lookup id, email): answered, never stored
 
 
 VERIFY_SETTLE_S = 300  # how long core's own erasure flow may still be running its erasers
@@ -335,6 +338,14 @@ class Planner:
         if not isinstance(note, str) or not note.strip():
             raise _Malformed("a note is required")
         return Plan(close_tasks=[(_int(p.get("task_id"), "task_id"), status, note.strip()[:2000])])
+
+    def _on_lookup_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
+        """The admin page's "Find a person" (issue 16.1): answered at once by the daemon, no
+        request recorded; the email lives in memory only until the answer is sent."""
+        lookup_id = p.get("lookup_id")
+        if not isinstance(lookup_id, str) or not re.fullmatch(r"[A-Za-z0-9]{16,64}", lookup_id):
+            raise _Malformed("lookup_id must be 16 to 64 letters and digits")
+        return Plan(lookups=[(lookup_id, _email(p))])
 
     def _on_retry_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         if p.get("all") is True:

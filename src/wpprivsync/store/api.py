@@ -326,6 +326,9 @@ class Store(Protocol):
     def requests_for_hash(self, email_hash: str, site: str | None = None) -> list[Request]: ...  # oldest first
     def overdue_requests(self, now: datetime, limit: int = 100) -> list[Request]: ...  # open/failed, due < now
     def steps_of(self, request_id: int) -> list[Step]: ...
+    def steps_of_many(self, request_ids: Iterable[int]) -> dict[int, list[Step]]: ...  # by request, in order
+    def requests_changed(self, site: str, since: datetime | None, after_id: int = 0,
+                         limit: int = 500) -> list[Request]: ...  # id order; received, completed or a step updated at/after since
 
     # work
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,

@@ -86,6 +86,12 @@ def _v10_residues(conn: sa.Connection) -> None:
     baseline.V10.create_all(conn)
 
 
+def _v11_steps_updated_index(conn: sa.Connection) -> None:
+    # The admin page's requests mirror (issue 16) asks for requests whose steps changed since
+    # its last push; without this index every heartbeat would read the whole steps table.
+    conn.exec_driver_sql("CREATE INDEX ix_steps_site_updated ON steps (site, updated_at)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, steps, audit, suppression, cursors, state", _v1_tables),
     Migration(2, "audit indexes for reporting by person and by site", _v2_reporting_indexes),
@@ -98,6 +104,8 @@ MIGRATIONS: list[Migration] = [
               _v7_linked_records),
     Migration(8, "consent history (proof of consent) and restrictions of processing", _v8_consents_restrictions),
     Migration(10, "residue scans: where an erasure left a person behind", _v10_residues),
+    Migration(11, "steps index by site and update time, for the admin page's requests mirror",
+              _v11_steps_updated_index),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -72,3 +72,25 @@ class RequestsRoom(SqlBase):
         with self._tx(write=False) as conn:
             rows = conn.execute(sa.select(_S).where(_S.c.request_id == request_id).order_by(_S.c.position, _S.c.id))
             return [_step(r) for r in rows]
+
+    @_operation
+    def steps_of_many(self, request_ids: Iterable[int]) -> dict[int, list[Step]]:
+        ids = sorted(set(int(i) for i in request_ids))
+        out: dict[int, list[Step]] = {i: [] for i in ids}
+        with self._tx(write=False) as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(_S).where(_S.c.request_id.in_(ids[i:i + 500]))
+                                    .order_by(_S.c.request_id, _S.c.position, _S.c.id))
+                for r in rows:
+                    out[r.request_id].append(_step(r))
+        return out
+
+    @_operation
+    def requests_changed(self, site: str, since: datetime | None, after_id: int = 0,
+                         limit: int = 500) -> list[Request]:
+        q = sa.select(_R).where(_R.c.site == site, _R.c.id > int(after_id))
+        if since is not None:
+            touched = sa.select(_S.c.request_id).where(_S.c.site == site, _S.c.updated_at >= since)
+            q = q.where(sa.or_(_R.c.received_at >= since, _R.c.completed_at >= since, _R.c.id.in_(touched)))
+        with self._tx(write=False) as conn:
+            return [_request(r) for r in conn.execute(q.order_by(_R.c.id).limit(int(limit)))]

@@ -38,6 +38,7 @@ class Wpprivsync_Admin {
 		add_action( 'admin_post_wpprivsync_task_done', array( __CLASS__, 'handle_task_done' ) );
 		Wpprivsync_Exports::register();
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
+		Wpprivsync_Admin_Tabs::register();
 	}
 
 	/**
@@ -56,10 +57,14 @@ class Wpprivsync_Admin {
 	 * Tools → Privacy Sync.
 	 */
 	public static function add_page() {
+		// Core's privacy capabilities, not the daemon's: the service account has no page.
+		if ( ! Wpprivsync_Admin_Caps::can_open() ) {
+			return;
+		}
 		add_management_page(
 			__( 'Privacy Sync', 'wpprivsync' ),
 			__( 'Privacy Sync', 'wpprivsync' ),
-			Wpprivsync_Plugin::CAPABILITY,
+			'read',
 			self::PAGE,
 			array( __CLASS__, 'render' )
 		);
@@ -89,12 +94,15 @@ class Wpprivsync_Admin {
 	}
 
 	/**
-	 * Capability check for a form post. Each handler checks its nonce itself, right after
+	 * Capability check for a form post (Wpprivsync_Admin_Caps: the capability the action
+	 * needs). Each handler checks its nonce itself, right after
 	 * this call, with check_admin_referer(): in the handler, where PHPCS's nonce sniff sees it
 	 * (and flags a handler that forgets it).
+	 *
+	 * @param string $action The form's action (names the capability it needs).
 	 */
-	private static function guard() {
-		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+	private static function guard( $action ) {
+		if ( ! Wpprivsync_Admin_Caps::can( $action ) ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'wpprivsync' ), 403 );
 		}
 	}
@@ -109,7 +117,7 @@ class Wpprivsync_Admin {
 		if ( ! isset( self::ACTIONS[ $action ] ) ) {
 			wp_die( esc_html__( 'Unknown action.', 'wpprivsync' ), 400 );
 		}
-		self::guard();
+		self::guard( $action );
 		check_admin_referer( $action );
 		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_email( wp_unslash( $_POST['email'] ) ) ) : '';
 		if ( ! is_email( $email ) ) {
@@ -136,7 +144,7 @@ class Wpprivsync_Admin {
 	 * Retry of one failed step (or all): an event for the daemon.
 	 */
 	public static function handle_retry() {
-		self::guard();
+		self::guard( 'wpprivsync_retry' );
 		check_admin_referer( 'wpprivsync_retry' );
 		$step = isset( $_POST['step_id'] ) ? absint( wp_unslash( $_POST['step_id'] ) ) : 0;
 		$id   = Wpprivsync_Outbox::record( 'retry.requested', $step > 0 ? array( 'step_id' => $step ) : array( 'all' => true ) );
@@ -148,7 +156,7 @@ class Wpprivsync_Admin {
 	 * A person closed a manual task: an event for the daemon (the note is required).
 	 */
 	public static function handle_task_done() {
-		self::guard();
+		self::guard( 'wpprivsync_task_done' );
 		check_admin_referer( 'wpprivsync_task_done' );
 		$task = isset( $_POST['task_id'] ) ? absint( wp_unslash( $_POST['task_id'] ) ) : 0;
 		$note = isset( $_POST['note'] ) ? sanitize_textarea_field( wp_unslash( $_POST['note'] ) ) : '';
@@ -172,7 +180,7 @@ class Wpprivsync_Admin {
 	 * New webhook secret.
 	 */
 	public static function handle_rotate() {
-		self::guard();
+		self::guard( 'wpprivsync_rotate' );
 		check_admin_referer( 'wpprivsync_rotate' );
 		Wpprivsync_Webhook::rotate();
 		wp_safe_redirect( self::page_url( 'wpprivsync_rotate' ) );
@@ -234,8 +242,13 @@ class Wpprivsync_Admin {
 	 * Renders the page.
 	 */
 	public static function render() {
-		if ( ! current_user_can( Wpprivsync_Plugin::CAPABILITY ) ) {
+		if ( ! Wpprivsync_Admin_Caps::can_open() ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to access this page.', 'wpprivsync' ), 403 );
+		}
+		$tab = Wpprivsync_Admin_Tabs::current();
+		if ( 'overview' !== $tab ) {
+			Wpprivsync_Admin_Tabs::render( $tab );
+			return;
 		}
 		$beat    = Wpprivsync_Rest::last_heartbeat();
 		$pending = Wpprivsync_Outbox::pending_count();
@@ -245,6 +258,7 @@ class Wpprivsync_Admin {
 		?>
 		<div class="wrap" id="wpprivsync-admin">
 			<h1><?php esc_html_e( 'Privacy Sync', 'wpprivsync' ); ?></h1>
+			<?php Wpprivsync_Admin_Tabs::nav( 'overview' ); ?>
 			<?php if ( isset( $notices[ $notice ] ) ) : ?>
 				<div id="wpprivsync-notice" class="notice notice-<?php echo esc_attr( $notices[ $notice ][0] ); ?> is-dismissible" data-notice="<?php echo esc_attr( $notice ); ?>"><p><?php echo esc_html( $notices[ $notice ][1] ); ?></p></div>
 			<?php endif; ?>
@@ -395,10 +409,12 @@ class Wpprivsync_Admin {
 				<?php endif; ?>
 			</div>
 
-			<h2><?php esc_html_e( 'ActiveCampaign webhook', 'wpprivsync' ); ?></h2>
-			<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings > Developer > Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
-			<p><input type="text" readonly class="large-text code" id="wpprivsync-webhook-url" value="<?php echo esc_attr( Wpprivsync_Webhook::url() ); ?>" onfocus="this.select()" /></p>
-			<?php self::form( 'wpprivsync_rotate', 'wpprivsync-rotate-form', __( 'Rotate webhook URL', 'wpprivsync' ), '', 'button' ); ?>
+			<?php if ( Wpprivsync_Admin_Caps::can_manage() ) : ?>
+				<h2><?php esc_html_e( 'ActiveCampaign webhook', 'wpprivsync' ); ?></h2>
+				<p><?php esc_html_e( 'Paste this URL into ActiveCampaign (Settings > Developer > Webhooks) for the events "Unsubscribes" and "Subscribes". Keep it secret: it is the webhook\'s only credential.', 'wpprivsync' ); ?></p>
+				<p><input type="text" readonly class="large-text code" id="wpprivsync-webhook-url" value="<?php echo esc_attr( Wpprivsync_Webhook::url() ); ?>" onfocus="this.select()" /></p>
+				<?php self::form( 'wpprivsync_rotate', 'wpprivsync-rotate-form', __( 'Rotate webhook URL', 'wpprivsync' ), '', 'button' ); ?>
+			<?php endif; ?>
 
 			<h2><?php esc_html_e( 'Act for a person', 'wpprivsync' ); ?></h2>
 			<?php
@@ -407,12 +423,18 @@ class Wpprivsync_Admin {
 					. '<input type="email" required name="email" id="' . esc_attr( $id ) . '" class="regular-text" placeholder="' . esc_attr__( 'person@example.com', 'wpprivsync' ) . '" /> ';
 			};
 		?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_erase' ) ) : ?>
 			<h3><?php esc_html_e( 'Erase everywhere', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_erase', 'wpprivsync-erase-form', __( 'Erase everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-erase-email' ) ); ?>
+				<?php self::form( 'wpprivsync_erase', 'wpprivsync-erase-form', __( 'Erase everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-erase-email' ) ); ?>
+			<?php endif; ?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_export' ) ) : ?>
 			<h3><?php esc_html_e( 'Export everywhere', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
+				<?php self::form( 'wpprivsync_export', 'wpprivsync-export-form', __( 'Export everywhere', 'wpprivsync' ), $email_field( 'wpprivsync-export-email' ) ); ?>
+			<?php endif; ?>
+			<?php if ( Wpprivsync_Admin_Caps::can( 'wpprivsync_remove_comments' ) ) : ?>
 			<h3><?php esc_html_e( 'Remove comments', 'wpprivsync' ); ?></h3>
-			<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+				<?php self::form( 'wpprivsync_remove_comments', 'wpprivsync-remove-comments-form', __( 'Remove comments', 'wpprivsync' ), $email_field( 'wpprivsync-remove-comments-email' ) ); ?>
+			<?php endif; ?>
 			<?php Wpprivsync_Restriction::render_form(); ?>
 		</div>
 		<?php

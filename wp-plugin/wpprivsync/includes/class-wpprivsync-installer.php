@@ -13,7 +13,7 @@ defined( 'ABSPATH' ) || exit;
 class Wpprivsync_Installer {
 
 	/** Bump when the table definition changes; dbDelta applies the difference. */
-	const DB_VERSION = 1;
+	const DB_VERSION = 2;
 
 	/**
 	 * Activation: schema, capability, role, secrets.
@@ -59,6 +59,7 @@ class Wpprivsync_Installer {
   KEY acked_id (acked_at,id)
 ) {$charset};";
 		dbDelta( $sql );
+		dbDelta( Wpprivsync_Requests_Mirror::schema_sql( $charset ) );
 		update_option( Wpprivsync_Plugin::OPTION_DB_VERSION, self::DB_VERSION );
 	}
 
@@ -89,6 +90,8 @@ class Wpprivsync_Installer {
 		global $wpdb;
 		$table = Wpprivsync_Outbox::table();
 		$wpdb->query( "DROP TABLE IF EXISTS {$table}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		$mirror = Wpprivsync_Requests_Mirror::table();
+		$wpdb->query( "DROP TABLE IF EXISTS {$mirror}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 		foreach ( Wpprivsync_Plugin::options() as $option ) {
 			delete_option( $option );
 		}

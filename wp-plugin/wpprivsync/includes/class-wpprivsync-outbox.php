@@ -254,7 +254,7 @@ class Wpprivsync_Outbox {
 			}
 			$case  .= ' END';
 			$email  = "IF({$has_mail}, JSON_SET(payload, '$.email_hash', {$case}), payload)";
-			$which  = "(id IN (" . implode( ',', array_keys( $hashed ) ) . ") OR {$has_mail} = 0)";
+			$which  = '(id IN (' . implode( ',', array_keys( $hashed ) ) . ") OR {$has_mail} = 0)";
 			$sql    = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE({$email}, '$.email', {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$which}", array_merge( $values, array( $now ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- integers and constant paths only; values are placeholders.
 		} else {
 			$sql = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE(payload, {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$has_mail} = 0", $now ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers and constant paths only.

@@ -64,7 +64,10 @@ class Wpprivsync_Plugin {
 		Wpprivsync_Woocommerce_Customers::register();
 		add_action( 'rest_api_init', array( 'Wpprivsync_Rest', 'register_routes' ) );
 		add_action( 'rest_api_init', array( 'Wpprivsync_Webhook', 'register_routes' ) );
+		add_action( 'rest_api_init', array( 'Wpprivsync_Requests_Mirror', 'register_routes' ) );
+		add_action( 'rest_api_init', array( 'Wpprivsync_Admin_Person', 'register_routes' ) );
 		if ( is_admin() ) {
+			Wpprivsync_Policy_Text::register();
 			Wpprivsync_Admin::register();
 		}
 	}

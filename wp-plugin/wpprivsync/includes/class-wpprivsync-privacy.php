@@ -656,7 +656,7 @@ class Wpprivsync_Privacy {
 	public static function export( $email, $page, $cursor = null ) {
 		$keys      = array(); // Exporter ids as strings (a plugin that appends one has a number).
 		$callbacks = array();
-		foreach ( (array) apply_filters( 'wp_privacy_personal_data_exporters', array() ) as $key => $exporter ) {
+		foreach ( (array) apply_filters( 'wp_privacy_personal_data_exporters', array() ) as $key => $exporter ) { // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's filter, read as core reads it.
 			if ( is_array( $exporter ) && ! empty( $exporter['callback'] ) && is_callable( $exporter['callback'] ) ) {
 				$keys[]      = (string) $key;
 				$callbacks[] = $exporter['callback'];
@@ -677,7 +677,8 @@ class Wpprivsync_Privacy {
 		$items  = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
 		$taken  = 0;
 		$next   = null;
-		while ( $index < count( $keys ) ) {
+		$total  = count( $keys );
+		while ( $index < $total ) {
 			$response = call_user_func( $callbacks[ $index ], $email, $p );
 			$data     = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
 			$room     = self::EXPORT_PAGE_SIZE - $taken;
