@@ -152,3 +152,20 @@ def test_a_residue_shows_until_a_fix_and_verify_resolve_it(system, tmp_path):
     assert "1 earlier residue(s) now resolved" in again.stdout
     assert system.app.store.residues(email_hash=digest, status="open") == []
     assert run_cli(config, "residues").returncode == 0
+
+
+def test_an_account_deletion_leaves_no_plain_email_in_the_plugins_own_outbox(system):
+    # The residue scan found the plugin's own dedupe keys holding "account.deleted:<email>".
+    email = "otto.outbox@example.com"
+    uid = system.create_user(email, consent=True)
+    system.add_comment(email)
+    system.php(f"require_once ABSPATH . 'wp-admin/includes/user.php'; wp_delete_user({uid});")
+    system.sync()
+    digest = email_hash(SECRET, email)
+    (req,) = [r for r in system.app.store.requests_for_hash(digest) if r.action == "erase"]
+    assert req.status == "done"
+    open_ = system.app.store.residues(email_hash=digest, status="open")
+    assert open_ == [], [(r.table, r.column, r.row_key, r.kind) for r in open_]
+    keys = system.php("global $wpdb; echo implode(' ', $wpdb->get_col(\"SELECT dedupe_key FROM "
+                      "{$wpdb->prefix}wpprivsync_outbox WHERE dedupe_key IS NOT NULL\"));")
+    assert email not in keys and keys.startswith("k:")

@@ -250,7 +250,7 @@ def test_ack_of_a_page_is_one_statement_and_scrubs_each_kind_of_payload(wp):
 def test_schema_upgrade_runs_on_plugins_loaded(wp):
     wp.sql("DROP TABLE wp_wpprivsync_outbox; DROP TABLE wp_wpprivsync_requests;"
            " UPDATE wp_options SET option_value = '0' WHERE option_name = 'wpprivsync_db_version';")
-    # Any request loads plugins; the tables are back (version 2: the admin page's requests mirror).
-    assert wp.php("echo get_option('wpprivsync_db_version');") == "2"
+    # Any request loads plugins; the tables are back (version 3: the requests mirror, hashed dedupe keys).
+    assert wp.php("echo get_option('wpprivsync_db_version');") == "3"
     assert outbox(wp) == []
     assert wp.php("global $wpdb; echo (int) $wpdb->get_var(\"SELECT COUNT(*) FROM {$wpdb->prefix}wpprivsync_requests\");") == "0"

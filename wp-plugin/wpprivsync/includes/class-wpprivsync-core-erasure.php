@@ -142,7 +142,7 @@ class Wpprivsync_Core_Erasure {
 	private static function daemon_hash( $request_id ) {
 		global $wpdb;
 		$table   = Wpprivsync_Outbox::table();
-		$payload = $wpdb->get_var( $wpdb->prepare( "SELECT payload FROM {$table} WHERE dedupe_key = %s AND acked_at IS NOT NULL", 'erasure.requested:' . (int) $request_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the plugin's table.
+		$payload = $wpdb->get_var( $wpdb->prepare( "SELECT payload FROM {$table} WHERE dedupe_key = %s AND acked_at IS NOT NULL", Wpprivsync_Outbox::stored_key( 'erasure.requested:' . (int) $request_id ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the plugin's table.
 		$data    = is_string( $payload ) ? json_decode( $payload, true ) : null;
 		return is_array( $data ) && ! empty( $data['email_hash'] ) ? strtolower( (string) $data['email_hash'] ) : null;
 	}

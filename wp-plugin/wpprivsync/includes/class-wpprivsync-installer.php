@@ -13,7 +13,7 @@ defined( 'ABSPATH' ) || exit;
 class Wpprivsync_Installer {
 
 	/** Bump when the table definition changes; dbDelta applies the difference. */
-	const DB_VERSION = 2;
+	const DB_VERSION = 3;
 
 	/**
 	 * Activation: schema, capability, role, secrets.
@@ -60,7 +60,25 @@ class Wpprivsync_Installer {
 ) {$charset};";
 		dbDelta( $sql );
 		dbDelta( Wpprivsync_Requests_Mirror::schema_sql( $charset ) );
+		self::hash_dedupe_keys();
 		update_option( Wpprivsync_Plugin::OPTION_DB_VERSION, self::DB_VERSION );
+	}
+
+	/**
+	 * Version 3: dedupe keys written before are replaced by their keyed hash (a key may hold
+	 * an email); a key whose hash is already there is dropped (its event stays).
+	 */
+	private static function hash_dedupe_keys() {
+		global $wpdb;
+		$table = Wpprivsync_Outbox::table();
+		do {
+			$rows = $wpdb->get_results( "SELECT id, dedupe_key FROM {$table} WHERE dedupe_key IS NOT NULL AND dedupe_key NOT LIKE 'k:%' LIMIT 1000", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- the plugin's own table, once per upgrade.
+			foreach ( (array) $rows as $row ) {
+				$hashed = Wpprivsync_Outbox::stored_key( $row['dedupe_key'] );
+				$taken  = $wpdb->get_var( $wpdb->prepare( "SELECT id FROM {$table} WHERE dedupe_key = %s", $hashed ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
+				$wpdb->update( $table, array( 'dedupe_key' => $taken ? null : $hashed ), array( 'id' => (int) $row['id'] ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- as above.
+			}
+		} while ( count( (array) $rows ) === 1000 );
 	}
 
 	/**

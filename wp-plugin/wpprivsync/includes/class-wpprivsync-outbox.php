@@ -70,6 +70,18 @@ class Wpprivsync_Outbox {
 	}
 
 	/**
+	 * A dedupe key as the table keeps it: the plugin's keyed hash, since a key may name a
+	 * person ("account.deleted:ann@example.com") and the outbox must not become a copy of
+	 * what an erasure removes (the residue scan found the plain keys).
+	 *
+	 * @param string $key Dedupe key.
+	 * @return string
+	 */
+	public static function stored_key( $key ) {
+		return 'k:' . Wpprivsync_Plugin::keyed_hash( (string) $key );
+	}
+
+	/**
 	 * Records one event: a single local INSERT. Never throws, never calls the network.
 	 *
 	 * @param string      $type       Event type.
@@ -104,7 +116,7 @@ class Wpprivsync_Outbox {
 					"INSERT IGNORE INTO {$table} (type, payload, dedupe_key, created_at) VALUES (%s, %s, %s, %s)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 					$type,
 					$json,
-					substr( (string) $dedupe_key, 0, 191 ),
+					self::stored_key( $dedupe_key ),
 					gmdate( 'Y-m-d H:i:s' )
 				);
 			}

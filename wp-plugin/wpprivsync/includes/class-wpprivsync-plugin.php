@@ -107,12 +107,22 @@ class Wpprivsync_Plugin {
 	 * @return string
 	 */
 	public static function email_hash( $email ) {
+		return self::keyed_hash( self::normalise_email( $email ) );
+	}
+
+	/**
+	 * The plugin's keyed hash (HMAC-SHA256, hex) of any text, as it is.
+	 *
+	 * @param string $text Text.
+	 * @return string
+	 */
+	public static function keyed_hash( $text ) {
 		$key = get_option( self::OPTION_HASH_KEY );
 		if ( ! is_string( $key ) || '' === $key ) {
 			$key = Wpprivsync_Installer::random_secret( 64 );
 			update_option( self::OPTION_HASH_KEY, $key, false );
 		}
-		return hash_hmac( 'sha256', self::normalise_email( $email ), $key );
+		return hash_hmac( 'sha256', (string) $text, $key );
 	}
 
 	/**
