@@ -79,7 +79,7 @@ class FakeWordPress(Scripted):
             {"id": "woocommerce-orders", "items_removed": False, "items_retained": bool(retained)}],
             "retained": retained}
 
-    def scan(self, emails, *, cursor="", evidence_days=30, budget_ms=2000):
+    def scan(self, emails, *, cursor="", evidence_days=30, budget_ms=2000, hashes=()):
         """Pages like the plugin's route: the findings of every email on the last page."""
         self._call("scan", (list(emails), cursor))
         page = int(cursor or 0) + 1

@@ -315,7 +315,7 @@ def test_client_implements_the_protocol_signatures():
     from wpprivsync.clients.protocols import ActiveCampaignApi
 
     wanted = [n for n, v in vars(ActiveCampaignApi).items() if callable(v) and not n.startswith("_")]
-    assert "bulk_import" in wanted and len(wanted) == 16
+    assert "bulk_import" in wanted and len(wanted) == 19  # 14, + 3 for linked contacts (12.3), + 2 for reconcile (17.3)
     for name in wanted:
         proto = inspect.signature(getattr(ActiveCampaignApi, name))
         real = inspect.signature(getattr(ActiveCampaignClient, name))

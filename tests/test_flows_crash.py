@@ -56,5 +56,5 @@ def test_sigkill_mid_step_then_restart_finishes_exactly_once(system, tmp_path):
     deletes = system.ac.counters()["requests"].get("DELETE /contacts/{id}", 0)
     assert deletes <= 1
     entries = [a for a in services.audit_view(system.app, email) if a["request_id"] == rid]
-    assert sorted(a["action"] for a in entries) == ["add", "delete_contact", "erase"]
+    assert sorted(a["action"] for a in entries) == ["add", "delete_contact", "erase", "residue_scan"]
     assert email not in out + err

@@ -60,6 +60,9 @@ def test_after_erasure_nothing_is_left_but_what_the_policy_keeps(system):
     assert step["result"]["residues"]["open"] == 0 and step["result"]["unscanned"] == []
     (entry,) = [a for a in services.audit_view(system.app, email) if a["action"] == "residue_scan"]
     assert entry["reason"] == "nothing left but what the policy keeps"
+    # the admin page finds the scan by the daemon's keyed hash (the one its requests list shows)
+    latest = system.wp.php_json(f"echo json_encode(Wpprivsync_Residue_Scan::latest_for_hash('{digest}'));")
+    assert latest["scanned_at"] and latest["open"] == 0 and latest["retained"] >= 1
     assert email not in json.dumps(entry, default=str)
 
 

@@ -50,4 +50,5 @@ def test_worker_counts_steps_into_metrics(system):
     samples = {(s.labels["system"], s.labels["outcome"]): s.value
                for metric in system.app.metrics.registry.collect() if metric.name == "wpprivsync_steps"
                for s in metric.samples if s.name == "wpprivsync_steps_total"}
-    assert samples[("wordpress", "done")] == 1 and samples[("suppression", "done")] == 1
+    # wordpress: the erasure and the residue scan after it
+    assert samples[("wordpress", "done")] == 2 and samples[("suppression", "done")] == 1

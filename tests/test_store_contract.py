@@ -962,3 +962,15 @@ def test_restriction_is_set_once_and_lifted(store):
     assert store.lift_restriction(SITE, "h1") is True
     assert store.lift_restriction(SITE, "h1") is False
     assert store.restricted_since(SITE, "h1") is None and store.restricted(SITE) == {"h2"}
+
+
+def test_a_deferred_step_waits_without_a_failed_attempt(store):
+    rid = store.add_request(req(steps=[NewStep("wordpress", "verify", {}, 0)]))
+    (step,) = store.claim_steps("w1", T0, limit=1)
+    later = T0 + timedelta(seconds=5)
+    assert store.defer_step(step.id, "w1", T0, retry_at=later, note="not yet") is True
+    assert store.defer_step(step.id, "w1", T0, retry_at=later, note="again") is False  # no longer held
+    (again,) = store.steps_of(rid)
+    assert (again.status, again.attempts) == (PENDING, 0)
+    assert store.claim_steps("w1", T0 + timedelta(seconds=4), limit=1) == []
+    assert [s.id for s in store.claim_steps("w1", later, limit=1)] == [step.id]

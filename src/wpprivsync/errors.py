@@ -84,6 +84,16 @@ class NotFound(RemoteError):
     pass
 
 
+class NotYet(WpprivsyncError):
+    """A step that cannot finish yet and is not failing (e.g. core's own erasure flow is still
+    running its erasers in the admin's browser): it runs again after ``retry_after`` seconds,
+    and the wait does not count as a failed attempt."""
+
+    def __init__(self, message: str, *, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class RateLimited(RemoteError):
     retryable = True
 

@@ -53,7 +53,8 @@ def verify_cmd(ctx: click.Context, emails: tuple[str, ...]) -> None:
 
 @cli.command("residues")
 @click.option("--all", "show_all", is_flag=True, help="Also list retained and resolved places.")
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000),
+              help="Show at most this many places.")
 @click.pass_context
 def residues_cmd(ctx: click.Context, show_all: bool, limit: int) -> None:
     """What the scans after erasures found (keyed hashes and places, never values), newest

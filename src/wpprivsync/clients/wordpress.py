@@ -195,14 +195,14 @@ class WordPressClient:
         return self._plugin("GET", "retention")
 
     def scan(self, emails: Sequence[str], *, cursor: str = "", evidence_days: int = 30,
-             budget_ms: int = 2000) -> dict[str, Any]:
+             budget_ms: int = 2000, hashes: Sequence[str] = ()) -> dict[str, Any]:
         """One page of the residue scan for up to 200 emails: ``{"done", "cursor", "found",
         "unscanned", "rows_scanned", "tables_scanned"}``; ``found`` gives places (table, column,
         key, kind, the email's index, and ``retained`` when the policy keeps the row), never
         values."""
         answer = self._plugin("POST", "scan", json={
             "emails": [normalise_email(e) for e in emails], "cursor": cursor,
-            "evidence_days": int(evidence_days), "budget_ms": int(budget_ms)})
+            "evidence_days": int(evidence_days), "budget_ms": int(budget_ms), "hashes": list(hashes)})
         _field(answer, "done")
         return answer
 

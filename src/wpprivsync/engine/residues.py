@@ -85,9 +85,10 @@ def finding(item: dict[str, Any]) -> Finding:
 
 
 def scan(wordpress: WordPressApi, emails: Sequence[str], *, evidence_days: int, budget_ms: int = 2000,
-         state: ScanState | None = None, max_pages: int = 100_000) -> ScanReport:
+         state: ScanState | None = None, max_pages: int = 100_000, hashes: Sequence[str] = ()) -> ScanReport:
     """Scan the site for ``emails`` (at most MAX_EMAILS) to the end, saving the cursor after each page
-    when ``state`` is given (and resuming from it)."""
+    when ``state`` is given (and resuming from it). ``hashes`` (the daemon's keyed hash of each
+    email) name the plugin's record of the latest scan, which the admin page reads."""
     if not 1 <= len(emails) <= MAX_EMAILS:
         raise ValueError(f"a scan covers 1 to {MAX_EMAILS} emails")
     found: list[list[dict[str, Any]]] = [[] for _ in emails]
@@ -99,7 +100,8 @@ def scan(wordpress: WordPressApi, emails: Sequence[str], *, evidence_days: int, 
         tables, pages = int(saved.get("tables", 0)), int(saved.get("pages", 0))
     resumed = bool(cursor)
     for _ in range(max_pages):
-        page = wordpress.scan(emails, cursor=cursor, evidence_days=evidence_days, budget_ms=budget_ms)
+        page = wordpress.scan(emails, cursor=cursor, evidence_days=evidence_days, budget_ms=budget_ms,
+                              hashes=list(hashes) if len(hashes) == len(emails) else [])
         pages += 1
         rows += int(page.get("rows_scanned", 0))
         tables += int(page.get("tables_scanned", 0))

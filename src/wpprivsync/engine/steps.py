@@ -136,6 +136,9 @@ def wordpress_set_consent(ctx: StepContext) -> Outcome:
                                       detail=result)])
 
 
+VERIFY_RETRY_S = 5.0  # how soon a scan is repeated while core's own erasure flow may still run
+
+
 @handler("wordpress", "verify")
 def wordpress_verify(ctx: StepContext) -> Outcome:
     """The residue scan after an erasure: every table of the WordPress database read for the
@@ -143,13 +146,14 @@ def wordpress_verify(ctx: StepContext) -> Outcome:
     place an earlier scan found and this one did not becomes resolved."""
     report = ctx.prefetched if isinstance(ctx.prefetched, residues.ScanReport) else residues.scan(
         ctx.wordpress, [ctx.email], evidence_days=int(getattr(ctx.policy, "evidence_days", 30)),
-        state=residues.ScanState(ctx.store.get_state, ctx.store.set_state, f"residue-scan:step:{ctx.step.id}"))
+        state=residues.ScanState(ctx.store.get_state, ctx.store.set_state, f"residue-scan:step:{ctx.step.id}"),
+        hashes=[ctx.request.email_hash] if ctx.request.email_hash else [])
     settle_s = float(ctx.step.params.get("settle_s", 0))
     if report.open() and settle_s and (ctx.now - ctx.request.received_at).total_seconds() < settle_s:
         # core's Tools → Erase runs its erasers in the admin's browser, one page at a time:
         # give it time to finish before calling what is left a residue
-        raise errors.StepFailed("WordPress's own erasers may still be running; scanning again shortly",
-                                retryable=True)
+        raise errors.NotYet("WordPress's own erasers may still be running; scanning again shortly",
+                            retry_after=VERIFY_RETRY_S)
     counts = ctx.store.record_scan(ctx.site.name, ctx.request.email_hash or "", report.findings[0], ctx.now,
                                    request_id=ctx.request.id)
     kept = report.retained()

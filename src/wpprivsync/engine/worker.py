@@ -297,7 +297,8 @@ class Worker:
                 try:
                     report = residues.scan(self.clients(site).wordpress, [str(r.email) for _, r in people],
                                            evidence_days=self.policy.evidence_days,
-                                           state=residues.ScanState(self.store.get_state, self.store.set_state, key))
+                                           state=residues.ScanState(self.store.get_state, self.store.set_state, key),
+                                           hashes=[str(r.email_hash) for _, r in people])
                     shares = {s.id: report.only(i) for i, (s, _) in enumerate(people)}
                 except Exception as exc:  # noqa: BLE001 - recorded as each step's failure
                     failure = exc
@@ -440,6 +441,12 @@ class Worker:
 
     def _failed(self, step: Step, exc: BaseException) -> tuple[str, PassStats]:
         stats = PassStats()
+        if isinstance(exc, errors.NotYet):
+            self.store.defer_step(step.id, self.worker_id, self.clock(),
+                                  retry_at=self.clock() + timedelta(seconds=exc.retry_after), note=str(exc))
+            log.debug("step deferred", extra={"step_id": step.id, "system": step.system, "action": step.action,
+                                              "retry_after_s": exc.retry_after})
+            return "deferred", stats
         attempt = step.attempts + 1
         retryable = is_retryable(exc)
         text = describe(exc)

@@ -361,6 +361,10 @@ class Store(Protocol):
         failed). Same lease rule as finish_step."""
         ...
 
+    def defer_step(self, step_id: int, worker: str, now: datetime, *, retry_at: datetime, note: str) -> bool:
+        """A running step waits until ``retry_at`` without a failed attempt (False: lease lost)."""
+        ...
+
     def renew_leases(self, worker: str, step_ids: Sequence[int], now: datetime, lease_s: float) -> int:
         """Extend to ``now + lease_s`` the leases ``worker`` still holds (not yet expired) on
         these running steps; returns how many. A worker renews while its steps run, so a slow

@@ -210,6 +210,16 @@ class QueueRoom(AuditRoom):
             return True
 
     @_operation
+    def defer_step(self, step_id: int, worker: str, now: datetime, *, retry_at: datetime, note: str) -> bool:
+        """Give a running step back to run again at ``retry_at``, without counting an attempt."""
+        with self._tx(write=True) as conn:
+            held = conn.execute(sa.update(_S).where(
+                _S.c.id == step_id, _S.c.lease_owner == worker, _S.c.status == RUNNING).values(
+                status=PENDING, next_attempt_at=retry_at, last_error=note[:_MAX_ERROR], lease_owner=None,
+                lease_until=None, updated_at=now))
+            return held.rowcount == 1
+
+    @_operation
     def renew_leases(self, worker: str, step_ids: Sequence[int], now: datetime, lease_s: float) -> int:
         if not step_ids:
             return 0

@@ -129,9 +129,11 @@ class Wpprivsync_Admin_Dashboard {
 		/* translators: %s: number of overdue tasks. */
 		self::card( 'wpprivsync-dash-tasks', __( 'Open manual tasks', 'wpprivsync' ), number_format_i18n( count( $tasks ) ), sprintf( __( '%s overdue', 'wpprivsync' ), number_format_i18n( $late ) ), $late ? 'stale' : '' );
 		self::card( 'wpprivsync-dash-dead', __( 'Dead steps', 'wpprivsync' ), number_format_i18n( $dead ), $dead ? __( 'retry them on the Overview', 'wpprivsync' ) : '', $dead ? 'stale' : '' );
-		if ( class_exists( 'Wpprivsync_Residue_Scan' ) ) {
+		$scanned = class_exists( 'Wpprivsync_Residue_Scan' ) ? Wpprivsync_Residue_Scan::scanned_count() : 0;
+		if ( $scanned > 0 ) {
 			$residues = (int) Wpprivsync_Residue_Scan::open_count();
-			self::card( 'wpprivsync-dash-residues', __( 'Open residues', 'wpprivsync' ), number_format_i18n( $residues ), '', $residues ? 'stale' : '' );
+			/* translators: %s: number of people whose latest residue scan is counted. */
+			self::card( 'wpprivsync-dash-residues', __( 'Open residues', 'wpprivsync' ), number_format_i18n( $residues ), sprintf( __( 'in the latest scans of %s people', 'wpprivsync' ), number_format_i18n( $scanned ) ), $residues ? 'stale' : '' );
 		} else {
 			self::card( 'wpprivsync-dash-residues', __( 'Open residues', 'wpprivsync' ), '—', __( 'no scan yet', 'wpprivsync' ) );
 		}

@@ -128,6 +128,16 @@ class Wpprivsync_Residue_Scan {
 						'maximum' => 20000,
 						'default' => 2000,
 					),
+					'hashes'        => array(
+						'description' => __( "The daemon's keyed hash of each email, in the same order: the admin page finds the latest scan by it.", 'wpprivsync' ),
+						'type'        => 'array',
+						'default'     => array(),
+						'maxItems'    => self::MAX_EMAILS,
+						'items'       => array(
+							'type'    => 'string',
+							'pattern' => '^[0-9a-f]{64}$',
+						),
+					),
 				),
 			)
 		);
@@ -144,9 +154,10 @@ class Wpprivsync_Residue_Scan {
 		if ( is_wp_error( $cursor ) ) {
 			return $cursor;
 		}
-		$emails = array_values( array_unique( (array) $request['emails'] ) );
+		$emails = array_values( (array) $request['emails'] );
+		$hashes = array_values( (array) $request['hashes'] );
 		$page   = self::scan( $emails, $cursor, (int) $request['evidence_days'], (int) $request['budget_ms'] / 1000 );
-		self::remember( $emails, '' === (string) $request['cursor'], $page );
+		self::remember( $emails, count( $hashes ) === count( $emails ) ? $hashes : array(), '' === (string) $request['cursor'], $page );
 		return rest_ensure_response( $page );
 	}
 
@@ -661,14 +672,15 @@ class Wpprivsync_Residue_Scan {
 	 * Keeps each person's latest scan (locations without values) for the admin page.
 	 *
 	 * @param string[] $emails The scan's emails.
+	 * @param string[] $hashes The daemon's keyed hash of each (or none: the plugin's own then).
 	 * @param bool     $fresh  Whether this page started the scan.
 	 * @param array    $page   The page.
 	 */
-	private static function remember( array $emails, $fresh, array $page ) {
+	private static function remember( array $emails, array $hashes, $fresh, array $page ) {
 		$scans = get_option( self::OPTION, array() );
 		$scans = is_array( $scans ) ? $scans : array();
 		foreach ( $emails as $i => $email ) {
-			$hash = Wpprivsync_Plugin::email_hash( $email );
+			$hash = $hashes[ $i ] ?? Wpprivsync_Plugin::email_hash( $email );
 			if ( $fresh || ! isset( $scans[ $hash ] ) ) {
 				$scans[ $hash ] = array(
 					'started_at' => gmdate( 'c' ),
@@ -707,14 +719,26 @@ class Wpprivsync_Residue_Scan {
 	}
 
 	/**
-	 * The latest scan of a person (plugin-keyed hash), or null.
+	 * The latest scan of a person, or null.
 	 *
-	 * @param string $email_hash Wpprivsync_Plugin::email_hash() of the email.
+	 * @param string $email_hash The daemon's keyed hash of the email (as the audit and the
+	 *                           requests mirror have it); the plugin's own for a scan the daemon
+	 *                           did not name.
 	 * @return array|null Keys scanned_at (null while running), started_at, open, retained, unscanned, items.
 	 */
 	public static function latest_for_hash( $email_hash ) {
 		$scans = get_option( self::OPTION, array() );
 		return is_array( $scans ) && isset( $scans[ $email_hash ] ) ? $scans[ $email_hash ] : null;
+	}
+
+	/**
+	 * People whose latest scan is kept.
+	 *
+	 * @return int
+	 */
+	public static function scanned_count() {
+		$scans = get_option( self::OPTION, array() );
+		return is_array( $scans ) ? count( $scans ) : 0;
 	}
 
 	/**
