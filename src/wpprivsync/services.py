@@ -60,6 +60,7 @@ def person_view(app: App, site_name: str, email: str) -> dict[str, Any]:
         found = explain(app, site_name, email)
         found.pop("history", None)  # the audit trail comes below, also when explain fails
         out["explain"] = found
+        out["consent_history"] = found.get("consents", [])  # the person view's "Consent history"
     except errors.WpprivsyncError as exc:
         out["explain_error"] = str(exc)
     reqs = app.store.requests_for_hash(digest, site_name)
