@@ -78,7 +78,8 @@ class Wpprivsync_Installer {
 				$taken  = $wpdb->get_var( $wpdb->prepare( "SELECT id FROM {$table} WHERE dedupe_key = %s", $hashed ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- as above.
 				$wpdb->update( $table, array( 'dedupe_key' => $taken ? null : $hashed ), array( 'id' => (int) $row['id'] ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- as above.
 			}
-		} while ( count( (array) $rows ) === 1000 );
+			$more = 1000 === count( (array) $rows );
+		} while ( $more );
 	}
 
 	/**
