@@ -82,7 +82,10 @@ def test_run_with_two_workers_shares_the_queue_and_stops_both(system, tmp_path):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert all(system.ac.contact_view(e) is None for e in emails)
-    assert system.ac.counters()["requests"].get("DELETE /contacts/{id}", 0) == len(emails)
+    counters = system.ac.counters()
+    assert counters["contacts_deleted"] == len(emails)  # each contact deleted once
+    # a step whose lease ran out on a loaded machine may repeat its DELETE by id (it answers 404)
+    assert len(emails) <= counters["requests"].get("DELETE /contacts/{id}", 0) <= len(emails) + 2
     workers = {json.loads(line).get("worker_only") for line in err.splitlines()
                if line.startswith("{") and json.loads(line)["msg"] == "daemon started"}
     assert workers == {True, False}
