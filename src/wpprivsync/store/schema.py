@@ -118,6 +118,7 @@ steps = sa.Table(
     # starve a request with a legal deadline (migration 5).
     sa.Column("priority", sa.SmallInteger, nullable=False, server_default=sa.text("1")),
     sa.Index("ix_steps_request_position", "request_id", "position"),
+    sa.Index("ix_steps_site_updated", "site", "updated_at"),  # the admin page's mirror (migration 11)
     # claims: due steps in (priority, due time, id) order, expired leases in (lease end, id)
     # order, a page at a time (migrations 4 and 6)
     sa.Index("ix_steps_due", "status", "priority", "next_attempt_at", "id"),
