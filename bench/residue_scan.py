@@ -87,11 +87,6 @@ def php_list(values: list[str]) -> str:
     return "'" + json.dumps(values).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def table_rows(stack) -> dict[str, int]:
-    out = stack.sql("SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
-    return {line.split("\t")[0]: int(line.split("\t")[1] or 0) for line in out.strip().splitlines() if "\t" in line}
-
-
 def exact_rows(stack, tables: list[str]) -> int:
     return sum(int(stack.sql(f"SELECT COUNT(*) FROM {t}").strip()) for t in tables)
 

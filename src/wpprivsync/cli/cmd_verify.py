@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import verification
+from ..identity import normalise_email
 from .common import emit, get_app, site_name
 from .main import cli
 
@@ -33,7 +34,7 @@ def verify_cmd(ctx: click.Context, emails: tuple[str, ...]) -> None:
 
     def human() -> None:
         click.echo(f"{data['site']}: {data['rows_scanned']} rows read in {data['tables_scanned']} tables")
-        for email, person in zip(dict.fromkeys(e.strip().lower() for e in emails), data["people"]):
+        for email, person in zip(dict.fromkeys(normalise_email(e) for e in emails), data["people"]):
             label = email if not person["erased"] else f"{email} (erased)"
             if person["open"]:
                 click.secho(f"{label}: found in {len(person['open'])} place(s)", fg="red", bold=True)

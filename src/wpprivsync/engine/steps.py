@@ -145,7 +145,7 @@ def wordpress_verify(ctx: StepContext) -> Outcome:
     person; each place found is recorded (open, or retained with its clause and end date) and a
     place an earlier scan found and this one did not becomes resolved."""
     report = ctx.prefetched if isinstance(ctx.prefetched, residues.ScanReport) else residues.scan(
-        ctx.wordpress, [ctx.email], evidence_days=int(getattr(ctx.policy, "evidence_days", 30)),
+        ctx.wordpress, [ctx.email], evidence_days=ctx.policy.evidence_days,
         state=residues.ScanState(ctx.store.get_state, ctx.store.set_state, f"residue-scan:step:{ctx.step.id}"),
         hashes=[ctx.request.email_hash] if ctx.request.email_hash else [])
     settle_s = float(ctx.step.params.get("settle_s", 0))
