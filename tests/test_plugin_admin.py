@@ -95,6 +95,15 @@ def test_bad_email_records_nothing(wp, admin):
     assert outbox(wp) == []
 
 
+def test_an_address_wordpress_refuses_is_not_quietly_changed_into_another(wp, admin):
+    # sanitize_email() would drop the space and act on "annsmith@example.test", someone else
+    fields = form_fields(page(wp, admin).text, "wpprivsync-erase-form")
+    fields["email"] = "ann smith@example.test"
+    resp = admin.post(f"{wp.url}/wp-admin/admin-post.php", data=fields, timeout=60)
+    assert "notice-error" in resp.text
+    assert outbox(wp) == []
+
+
 def test_forms_without_a_valid_nonce_are_refused(wp, admin):
     fields = form_fields(page(wp, admin).text, "wpprivsync-export-form")
     fields["_wpnonce"] = "0000000000"

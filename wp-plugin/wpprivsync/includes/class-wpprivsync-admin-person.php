@@ -50,7 +50,7 @@ class Wpprivsync_Admin_Person {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'wpprivsync' ), 403 );
 		}
 		check_admin_referer( 'wpprivsync_lookup' );
-		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_email( wp_unslash( $_POST['email'] ) ) ) : '';
+		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_text_field( wp_unslash( $_POST['email'] ) ) ) : '';
 		if ( ! is_email( $email ) ) {
 			wp_safe_redirect( add_query_arg( 'wpprivsync_notice', 'bad_email', Wpprivsync_Admin_Tabs::url( 'person' ) ) );
 			exit;

@@ -119,7 +119,7 @@ class Wpprivsync_Admin {
 		}
 		self::guard( $action );
 		check_admin_referer( $action );
-		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_email( wp_unslash( $_POST['email'] ) ) ) : '';
+		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_text_field( wp_unslash( $_POST['email'] ) ) ) : '';
 		if ( ! is_email( $email ) ) {
 			wp_safe_redirect( self::page_url( 'bad_email' ) );
 			exit;

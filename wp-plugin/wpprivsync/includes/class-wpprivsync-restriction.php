@@ -100,7 +100,7 @@ class Wpprivsync_Restriction {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'wpprivsync' ), 403 );
 		}
 		check_admin_referer( self::ACTION );
-		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_email( wp_unslash( $_POST['email'] ) ) ) : '';
+		$email = isset( $_POST['email'] ) ? Wpprivsync_Plugin::normalise_email( sanitize_text_field( wp_unslash( $_POST['email'] ) ) ) : '';
 		$url   = admin_url( 'tools.php?page=' . Wpprivsync_Admin::PAGE );
 		if ( ! is_email( $email ) ) {
 			wp_safe_redirect( add_query_arg( 'wpprivsync_notice', 'bad_email', $url ) );
