@@ -157,3 +157,73 @@ def test_erasures_finishing_together_share_one_scan_pass(env):
     assert len(calls) < len(people)  # several people in one reading
     open_ = env.store.residues(status="open")
     assert [r.email_hash for r in open_] == [email_hash(SECRET, "p3@example.com")]
+
+
+def _backlog(env, n):
+    people = [f"b{i}@example.com" for i in range(n)]
+    for email in people:
+        env.wp.add_event("account.deleted", {"email": email}, created=env.clock().isoformat())
+    env.pull()
+    return people
+
+
+def _watch_scans(env):
+    """Each scan's emails, with how many other (non-verify) steps were still open when it began."""
+    seen = []
+    real = env.wp.scan
+
+    def scan(emails, **kw):
+        if not kw.get("cursor"):
+            requests = env.store.list_requests(limit=1000)
+            steps = env.store.steps_of_many(r.id for r in requests)
+            open_ = sum(1 for ss in steps.values() for s in ss if s.action != "verify" and s.status != "done")
+            seen.append((list(emails), open_))
+        return real(emails, **kw)
+
+    env.wp.scan = scan
+    return seen
+
+
+def test_the_proof_waits_until_every_erasure_of_a_backlog_is_done(env):
+    people = _backlog(env, 12)
+    seen = _watch_scans(env)
+    worker = env.worker()
+    worker.concurrency = 2
+    stats = worker.run_pass()
+    assert stats.dead == 0 and env.store.counts()["requests_done"] == 12
+    assert seen and all(open_ == 0 for _, open_ in seen)  # no pass took time from an erasure
+    assert sorted(e for emails, _ in seen for e in emails) == sorted(people)
+    assert len(seen) == 1  # and the backlog was proved in one reading
+    assert len([a for a in env.store.audit() if a.action == "residue_scan"]) == 12
+
+
+def test_a_proof_that_has_waited_long_enough_runs_during_the_backlog(env):
+    _backlog(env, 12)
+    seen = _watch_scans(env)
+    worker = env.worker()
+    worker.concurrency = 2
+    worker.scan_max_wait_s, worker.scan_share = 0.0, 1.0  # never wait, never paced
+    stats = worker.run_pass()
+    assert stats.dead == 0 and env.store.counts()["requests_done"] == 12
+    assert any(open_ > 0 for _, open_ in seen)  # a pass ran while erasures were still open
+    assert len([a for a in env.store.audit() if a.action == "residue_scan"]) == 12
+
+
+def test_waited_out_passes_are_paced_to_their_share_of_the_time(env):
+    _backlog(env, 12)
+    seen = _watch_scans(env)
+    worker = env.worker()
+    worker.concurrency = 2
+    # every proof may go at once, but after one pass the next must wait 999 times its length:
+    # the rest of the backlog is proved in the one pass that comes when the worker is idle
+    worker.scan_max_wait_s, worker.scan_share = 0.0, 0.001
+    stats = worker.run_pass()
+    assert stats.dead == 0 and env.store.counts()["requests_done"] == 12
+    assert len(seen) == 2 and seen[0][1] > 0 and seen[1][1] == 0
+
+
+def test_the_wait_is_a_setting(tmp_path):
+    from wpprivsync.settings import Settings
+    assert Settings().residue_scan_max_wait_s == 900.0
+    with pytest.raises(ValueError):
+        Settings(residue_scan_max_wait_s=-1)

@@ -112,7 +112,7 @@ class App:
         wid = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
         return Worker(self.store, self.clients, self.policy, clock=self.clock, worker_id=wid,
                       export_dir=self.settings.export_dir, max_attempts=self.settings.max_attempts,
-                      lease_s=self.settings.step_lease_s,
+                      lease_s=self.settings.step_lease_s, scan_max_wait_s=self.settings.residue_scan_max_wait_s,
                       concurrency=concurrency or self.settings.step_concurrency, metrics=self.metrics, stop=stop)
 
     def close(self) -> None:

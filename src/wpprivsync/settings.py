@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     step_concurrency: int = Field(default=4, ge=1, le=32)
     step_lease_s: float = Field(default=120.0, ge=1, le=86400)
+    # the residue scan waits for a moment with no other work, at most this long (docs/ERASURE.md)
+    residue_scan_max_wait_s: float = Field(default=900.0, ge=0, le=86400)
 
     @field_validator("store_url")
     @classmethod

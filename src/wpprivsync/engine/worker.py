@@ -52,6 +52,13 @@ _StepFuture = Future[tuple[Step, "Outcome | BaseException"]]
 STEP_RETRY_BASE_S = 2.0
 STEP_RETRY_CAP_S = 900.0
 
+# The residue scan is the erasure's proof, not part of it: its passes wait until the worker has
+# nothing else to do (a pass keeps the database busy for seconds on a large site, and during a
+# backlog it would take that time from the erasures), unless the oldest proof has waited this
+# long; such passes are then paced to a share of the time (docs/ERASURE.md, "Proof of erasure").
+SCAN_MAX_WAIT_S = 900.0
+SCAN_SHARE = 0.05
+
 
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, errors.StepFailed):
@@ -166,7 +173,8 @@ class Worker:
     def __init__(self, store: Store, clients: Callable[[str], SiteClients], policy: Policy, *, clock: Clock,
                  worker_id: str, export_dir: Path, max_attempts: int = 8, lease_s: float = 120.0,
                  concurrency: int = 4, max_claim: int = 128, rng: random.Random | None = None, metrics: Metrics | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, scan_max_wait_s: float = SCAN_MAX_WAIT_S,
+                 scan_share: float = SCAN_SHARE):
         self.store = store
         self.clients = clients
         self.policy = policy
@@ -187,6 +195,10 @@ class Worker:
         self._scan_room: dict[str, list[tuple[Step, Request | None, _StepFuture]]] = {}
         self._scanning: set[str] = set()
         self._scan_lock = threading.Lock()
+        self.scan_max_wait_s = scan_max_wait_s
+        self.scan_share = min(1.0, max(0.001, scan_share))
+        self._scan_waiting_since: dict[str, float] = {}  # site -> when its oldest waiting proof came in
+        self._scan_paced_until: dict[str, float] = {}  # site -> no pass for a waited-out proof before this
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -242,7 +254,7 @@ class Worker:
                             in_flight[future] = step
                             future.add_done_callback(finished.add)
                 if not self.stop.is_set():
-                    self._start_scans()
+                    self._start_scans(idle=len(in_flight) == len(scans))
                 if not in_flight:
                     break
                 if self.stop.is_set():
@@ -251,7 +263,7 @@ class Worker:
                         break
                 # record in batches, but never let the threads run dry waiting for one: wait for
                 # no more than leaves a thread's worth of steps queued
-                wanted = max(1, min(RECORD_BATCH, len(in_flight) - 2 * self.concurrency))
+                wanted = max(1, min(RECORD_BATCH, len(in_flight) - len(scans) - 2 * self.concurrency))
                 taken = finished.take(wanted, GATHER_S)
                 scans.difference_update(taken)
                 outcomes = [f.result() for f in taken if in_flight.pop(f, None) is not None]
@@ -269,16 +281,30 @@ class Worker:
             self.store.checkpoint()
         return total
 
-    def _start_scans(self) -> None:
-        """Start a scan pass for each site with verify steps waiting and none running."""
+    def _start_scans(self, *, idle: bool) -> None:
+        """Start a scan pass for each site with verify steps waiting and none running: at once
+        when the worker has no other step in hand (``idle``), else only once the oldest has
+        waited ``scan_max_wait_s``, and then no more often than keeps such passes to
+        ``scan_share`` of the time."""
+        now = time.monotonic()
         for site, waiting in list(self._scan_room.items()):
             waiting = [w for w in waiting if not w[2].cancelled()]
+            self._scan_room[site] = waiting
+            if not waiting:
+                self._scan_waiting_since.pop(site, None)
+                continue
+            since = self._scan_waiting_since.setdefault(site, now)
+            if not idle and (now - since < self.scan_max_wait_s or now < self._scan_paced_until.get(site, 0.0)):
+                continue
             with self._scan_lock:
-                if not waiting or site in self._scanning:
-                    self._scan_room[site] = waiting
+                if site in self._scanning:
                     continue
                 self._scanning.add(site)
             self._scan_room[site] = waiting[residues.MAX_EMAILS:]
+            if self._scan_room[site]:
+                self._scan_waiting_since[site] = now
+            else:
+                self._scan_waiting_since.pop(site, None)
             self._pool.submit(self._scan_pass, site, waiting[:residues.MAX_EMAILS])
 
     def _scan_pass(self, site: str, group: list[tuple[Step, Request | None, _StepFuture]]) -> None:
@@ -286,6 +312,7 @@ class Worker:
         step then records its own share. A failed reading fails each step (retried alone or in
         a later pass)."""
         outcomes: list[tuple[_StepFuture, tuple[Step, Outcome | BaseException]]] = []
+        started = time.monotonic()
         try:
             live = [(s, r, f) for s, r, f in group if f.set_running_or_notify_cancel()]
             people = [(s, r) for s, r, _ in live if r is not None and r.email]
@@ -306,8 +333,10 @@ class Worker:
                 outcome = (step, failure) if failure is not None else self._execute(step, request, shares.get(step.id))
                 outcomes.append((future, outcome))
         finally:
+            ended = time.monotonic()
             with self._scan_lock:
                 self._scanning.discard(site)
+                self._scan_paced_until[site] = ended + (ended - started) * (1 / self.scan_share - 1)
             for future, outcome in outcomes:
                 future.set_result(outcome)
 
