@@ -7,16 +7,18 @@
  * `LIMIT 500 OFFSET 500 * (N - 1)`: every page sorts and skips all the comments before it, so
  * an export of N comments costs O(N^2). This one runs core's own exporter function, always for
  * its first page, with the query narrowed to the comments after the last one sent
- * (`comment_ID > after`, still ordered by comment_ID and bounded at 500): each page is a page's
- * work, and the items are core's own (same group, labels, item ids, fields and values, every
- * filter on the query and the text applied), because core builds them.
+ * (`comment_ID > after`, still ordered by comment_ID and bounded at 500; on older WordPress
+ * versions (6.1 among them), whose exporter's query falls back to the date order, after the
+ * last one's (comment_date_gmt, comment_ID)): each page is a page's work, and the items are core's own
+ * (same group, labels, item ids, fields and values, in core's order, every filter on the query
+ * and the text applied), because core builds them.
  *
  * How the narrowing finds core's query: during the call, the first comment query whose
  * author_email is the person's is core's (its exporter queries before it builds any item).
  * On that query object only, `pre_get_comments` adds the last id sent to comment__not_in
  * (harmless, that comment is already sent; it makes the id part of the comment-queries cache
- * key, which otherwise ignores what comments_clauses adds) and `comments_clauses` adds
- * `comment_ID > after`. Comment queries of anything else (the links' page numbers, other
+ * key, which otherwise ignores what comments_clauses adds) and `comments_clauses` adds the
+ * narrowing. Comment queries of anything else (the links' page numbers, other
  * plugins) are untouched.
  *
  * Core's Tools → Export Personal Data keeps core's exporter: it asks for page N in a browser
@@ -51,33 +53,62 @@ class Wpprivsync_Comment_Exporter {
 	}
 
 	/**
-	 * One page of the person's comments after a comment id, as core's exporter answers a page,
-	 * plus `after`: the id to continue from (the page's last comment id).
+	 * One page of the person's comments after the last one sent, as core's exporter answers a
+	 * page, plus `after`: the id of the page's last comment, to continue from.
+	 *
+	 * "After" follows core's own order, read from its query: by comment_ID (current versions),
+	 * or on older ones (6.1 among them), whose exporter asks for an order WP_Comment_Query does
+	 * not know and so gets its default, by comment_date_gmt then comment_ID (the id breaks the
+	 * ties, which core leaves open).
 	 *
 	 * @param string $email Email.
-	 * @param int    $after Last comment id sent (0 for the first page).
+	 * @param int    $after Id of the last comment sent (0 for the first page).
 	 * @return array|WP_Error {data, done, after}
 	 */
 	public static function page( $email, $after ) {
 		global $wpdb;
 
 		$after = max( 0, (int) $after );
-		$query = null; // Core's query, once found.
-		$pre   = static function ( $q ) use ( $email, $after, &$query ) {
-			if ( null === $query && $q instanceof WP_Comment_Query && isset( $q->query_vars['author_email'] ) && $email === $q->query_vars['author_email'] ) {
-				$query    = $q;
-				$not_in   = wp_parse_id_list( $q->query_vars['comment__not_in'] ?? array() );
-				$not_in[] = $after;
+		$since = null; // The last comment's comment_date_gmt (for the date order).
+		if ( $after > 0 ) {
+			$since = $wpdb->get_var( $wpdb->prepare( "SELECT comment_date_gmt FROM {$wpdb->comments} WHERE comment_ID = %d", $after ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one row by its key, the position of an export in progress
+		}
+		$state = array(
+			'query' => null, // Core's query, once found.
+			'order' => null, // How it orders: 'id', 'date', or null (not an order this pages).
+		);
+		$pre   = static function ( $q ) use ( $email, $after, &$state ) {
+			if ( null === $state['query'] && $q instanceof WP_Comment_Query && isset( $q->query_vars['author_email'] ) && $email === $q->query_vars['author_email'] ) {
+				$state['query'] = $q;
+				$state['order'] = self::order_of( $q->query_vars );
+				if ( $after > 0 ) {
+					$not_in   = wp_parse_id_list( $q->query_vars['comment__not_in'] ?? array() );
+					$not_in[] = $after;
 
-				$q->query_vars['comment__not_in'] = $not_in;
+					$q->query_vars['comment__not_in'] = $not_in;
+				}
 			}
 		};
 
-		$clauses = static function ( $pieces, $q ) use ( $after, &$query, $wpdb ) {
-			if ( null !== $query && $q === $query ) {
-				$where           = trim( (string) ( $pieces['where'] ?? '' ) );
-				$pieces['where'] = ( '' === $where ? '' : $where . ' AND ' ) . $wpdb->prepare( "{$wpdb->comments}.comment_ID > %d", $after );
+		$clauses = static function ( $pieces, $q ) use ( $after, $since, &$state, $wpdb ) {
+			if ( null === $state['query'] || $q !== $state['query'] || null === $state['order'] ) {
+				return $pieces;
 			}
+			if ( 'date' === $state['order'] ) {
+				$pieces['orderby'] = "{$wpdb->comments}.comment_date_gmt ASC, {$wpdb->comments}.comment_ID ASC";
+			}
+			if ( $after <= 0 ) {
+				return $pieces;
+			}
+			if ( 'id' === $state['order'] ) {
+				$cond = $wpdb->prepare( "{$wpdb->comments}.comment_ID > %d", $after );
+			} elseif ( null === $since ) {
+				$cond = '1 = 0'; // The last comment sent is gone: the position is lost (refused below).
+			} else {
+				$cond = $wpdb->prepare( "( {$wpdb->comments}.comment_date_gmt > %s OR ( {$wpdb->comments}.comment_date_gmt = %s AND {$wpdb->comments}.comment_ID > %d ) )", $since, $since, $after );
+			}
+			$where           = trim( (string) ( $pieces['where'] ?? '' ) );
+			$pieces['where'] = ( '' === $where ? '' : $where . ' AND ' ) . $cond;
 			return $pieces;
 		};
 		add_action( 'pre_get_comments', $pre, 10, 1 );
@@ -88,7 +119,8 @@ class Wpprivsync_Comment_Exporter {
 			remove_action( 'pre_get_comments', $pre, 10 );
 			remove_filter( 'comments_clauses', $clauses, PHP_INT_MAX );
 		}
-		$data = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
+		$data  = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
+		$query = $state['query'];
 		if ( null === $query ) {
 			if ( $data ) {
 				return self::error( __( 'Core\'s comment exporter answered without its comment query; the export cannot page it by comment id.', 'wpprivsync' ) );
@@ -99,21 +131,49 @@ class Wpprivsync_Comment_Exporter {
 				'after' => $after,
 			);
 		}
-		$last = $after;
+		if ( null === $state['order'] ) {
+			return self::error( __( 'Core\'s comment query is ordered in a way the export cannot page by position (a plugin changed it).', 'wpprivsync' ) );
+		}
+		if ( 'date' === $state['order'] && $after > 0 && null === $since ) {
+			return new WP_Error( 'wpprivsync_export_position_lost', __( 'The last comment the export sent was deleted meanwhile, so its position is lost; start the export again.', 'wpprivsync' ), array( 'status' => 409 ) );
+		}
+		$last = array( (string) $since, $after );
 		foreach ( (array) $query->comments as $comment ) {
-			$id = is_object( $comment ) ? (int) $comment->comment_ID : (int) $comment;
-			if ( $id <= $after ) {
+			$comment = get_comment( $comment );
+			if ( ! $comment ) {
+				continue;
+			}
+			$here = array( 'date' === $state['order'] ? (string) $comment->comment_date_gmt : '', (int) $comment->comment_ID );
+			if ( $after > 0 && ( 'id' === $state['order'] ? $here[1] <= $after : $here <= $last ) ) {
 				// A plugin answered the query itself (comments_pre_query) and ignored the narrowing.
 				return self::error( __( 'The comment query ignored the export\'s position; the export cannot page core\'s comment exporter by comment id.', 'wpprivsync' ) );
 			}
-			$last = max( $last, $id );
+			$last = $here;
 		}
 		return array(
 			'data'  => $data,
 			// No progress means nothing after: a page without comments ends the exporter.
-			'done'  => ! is_array( $response ) || ! empty( $response['done'] ) || $last === $after,
-			'after' => $last,
+			'done'  => ! is_array( $response ) || ! empty( $response['done'] ) || $last[1] === $after,
+			'after' => $last[1],
 		);
+	}
+
+	/**
+	 * How a comment query's vars order it, if it is an order this pages by: 'id' (comment_ID
+	 * ascending), 'date' (WP_Comment_Query's default: comment_date_gmt ascending), else null.
+	 *
+	 * @param array $vars Query vars.
+	 * @return string|null
+	 */
+	private static function order_of( array $vars ) {
+		if ( 'ASC' !== strtoupper( (string) ( $vars['order'] ?? '' ) ) ) {
+			return null;
+		}
+		$orderby = $vars['orderby'] ?? '';
+		if ( 'comment_ID' === $orderby ) {
+			return 'id';
+		}
+		return in_array( $orderby, array( '', 'comment_date_gmt' ), true ) ? 'date' : null;
 	}
 
 	/**
