@@ -1,7 +1,7 @@
 """The plugin's two bulk routes on a real WordPress: ingesting a backlog of events (pull +
 acknowledge, issue 17.6) and exporting a person with many items (issue 17.7).
 
-    .venv/bin/python bench/plugin_ingest_export.py [--events 10000] [--items 3000,30000]
+    .venv/bin/python bench/plugin_ingest_export.py [--events 10000] [--items 3000,30000] [--only export]
 
 1. **Ingest**: ``--events`` ``account.deleted`` events (realistic payloads: email, display name,
    roles) are written to the outbox, then the daemon's ingest (``services.pull``: pages of 500,
@@ -11,15 +11,21 @@ acknowledge, issue 17.6) and exporting a person with many items (issue 17.7).
    ``Wpprivsync_Outbox::ack``). Side by side, the acknowledgement as it was (a SELECT and an
    UPDATE per id), run in PHP over a copy of the same page. Target: >= 10,000 events/s; one
    statement per page.
-2. **Export**: a person with N comments (core's comment exporter, 500 a page) for each N of
-   ``--items`` (all seeded first); the daemon's ``WordPressClient.export`` walks every page, each
-   size twice, alternating, the faster run counting. Target: N = 30,000 costs at most 10 x
-   N = 3,000.
+2. **Export**: a person with N comments (core's comment exporter, which the route pages by
+   comment id, 500 a page) for each N of ``--items`` (all seeded first); the daemon's
+   ``WordPressClient.export`` walks every page, each size ``--rounds`` times (2), alternating,
+   the fastest run counting; beside it the same with core's exporter paged as core pages it
+   (by OFFSET: a wrapped callback, which the route leaves alone), and both exporters alone in
+   PHP on the largest person. Beside the wall time, the CPU time the export took (the daemon's
+   client, the PHP server and MariaDB), which a loaded machine distorts less. Target: N = 30,000 costs at most 10 x N = 3,000.
+
+``--only ingest`` or ``--only export`` runs one part.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -99,12 +105,63 @@ if ($rows) { $wpdb->query("INSERT INTO $wpdb->comments (comment_post_ID, comment
 echo 'ok';
 """
 
+def group_cpu_s(pgids: list[int]) -> float:
+    """CPU seconds used so far by every process of these process groups (the stack's PHP server
+    with its workers, and MariaDB), reaped children included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) in pgids:  # pgrp; then utime, stime, cutime, cstime
+            total += sum(int(f) for f in fields[11:15])
+    return total / tick
+
+
+def cpu_now(pgids: list[int]) -> float:
+    """CPU seconds of the stack's servers plus this process (the daemon's client)."""
+    return group_cpu_s(pgids) + time.process_time()
+
+
+MODES = ("offset", "keyset")
+OFFSET_MU_PLUGIN = """<?php
+// wpprivsync bench: while the option is set, core's comment exporter is registered wrapped, so the
+// plugin's export route runs it as core pages it (by OFFSET) instead of by comment id.
+add_filter('wp_privacy_personal_data_exporters', function ($e) {
+    if (get_option('wpprivsync_bench_offset_exporter') && isset($e['wordpress-comments'])) {
+        $e['wordpress-comments']['callback'] = function ($email, $page = 1) { return wp_comments_personal_data_exporter($email, $page); };
+    }
+    return $e;
+}, 99);
+"""
+
+# core's exporter page after page (as Tools -> Export calls it), then the route's keyset pages
+ALONE = r"""
+$t = hrtime(true); $page = 1; $core_max = 0; $n = 0;
+do { $p = hrtime(true); $r = wp_comments_personal_data_exporter('%(email)s', $page++); $n += count($r['data']);
+     $core_max = max($core_max, (hrtime(true) - $p) / 1e9); } while (!$r['done']);
+$core = (hrtime(true) - $t) / 1e9;
+$t = hrtime(true); $after = 0; $keyset_max = 0; $k = 0;
+do { $p = hrtime(true); $r = Wpprivsync_Comment_Exporter::page('%(email)s', $after); $after = $r['after']; $k += count($r['data']);
+     $keyset_max = max($keyset_max, (hrtime(true) - $p) / 1e9); } while (!$r['done']);
+$keyset = (hrtime(true) - $t) / 1e9;
+echo json_encode(['core_s' => $core, 'core_max_page_s' => $core_max, 'core_items' => $n,
+                  'keyset_s' => $keyset, 'keyset_max_page_s' => $keyset_max, 'keyset_items' => $k]);
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--items", default="3000,30000")
+    parser.add_argument("--only", choices=("ingest", "export"), help="run one part only")
+    parser.add_argument("--rounds", type=int, default=2, help="exports of each size and paging; the fastest counts")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    do_ingest, do_export = args.only in (None, "ingest"), args.only in (None, "export")
     sizes = [int(x) for x in args.items.split(",")]
     print_machine()
     with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-", ignore_cleanup_errors=True) as tmp_name:
@@ -120,70 +177,118 @@ def main(argv: list[str] | None = None) -> int:
             after = int(app.store.get_state("acked:bench") or 0)
 
             # -- 1. ingest ------------------------------------------------------------------
-            last = int(stack.php(SEED_EVENTS % {"n": args.events, "tag": "ingest"}, timeout=600))
-            acks: list[float] = []
-            inner = wordpress.ack
+            if do_ingest:
+                last = int(stack.php(SEED_EVENTS % {"n": args.events, "tag": "ingest"}, timeout=600))
+                acks: list[float] = []
+                inner = wordpress.ack
 
-            def timed_ack(*a: Any, **kw: Any) -> int:
-                t = time.monotonic()
-                try:
-                    return inner(*a, **kw)
-                finally:
-                    acks.append(time.monotonic() - t)
+                def timed_ack(*a: Any, **kw: Any) -> int:
+                    t = time.monotonic()
+                    try:
+                        return inner(*a, **kw)
+                    finally:
+                        acks.append(time.monotonic() - t)
 
-            wordpress.ack = timed_ack  # type: ignore[method-assign]
-            started = time.monotonic()
-            ingested = 0
-            while int(app.store.get_state("acked:bench") or 0) < last:
-                ingested += services.pull(app, "bench")["events"]
-            ingest_s = time.monotonic() - started
-            rate = ingested / ingest_s
-            old = stack.php_json(OLD_ACK % {"after": after, "n": args.events}, timeout=600)
-            new = stack.php_json(NEW_ACK % {"after": after, "n": args.events}, timeout=600)
-            pending = wordpress.status()["outbox"]["pending"]
+                wordpress.ack = timed_ack  # type: ignore[method-assign]
+                started = time.monotonic()
+                ingested = 0
+                while int(app.store.get_state("acked:bench") or 0) < last:
+                    ingested += services.pull(app, "bench")["events"]
+                ingest_s = time.monotonic() - started
+                rate = ingested / ingest_s
+                old = stack.php_json(OLD_ACK % {"after": after, "n": args.events}, timeout=600)
+                new = stack.php_json(NEW_ACK % {"after": after, "n": args.events}, timeout=600)
+                pending = wordpress.status()["outbox"]["pending"]
 
             # -- 2. export ------------------------------------------------------------------
-            # every person is seeded first, so each export runs on the same tables; each size is
-            # exported twice, alternating, and the faster run counts (a loaded machine's noise)
-            for n in sizes:
-                stack.php(SEED_COMMENTS % {"n": n, "email": f"exporter{n}@example.org"}, timeout=600)
-            best: dict[int, float] = {}
-            for _ in range(2):
+            exports: list[tuple[int, float]] = []
+            if do_export:
+                # "offset": the route with core's exporter as core pages it (a wrapper the route
+                # does not replace), to compare with at the same load; "keyset": as shipped
+                (stack.site / "wp-content" / "mu-plugins" / "wpprivsync-bench-offset.php").write_text(OFFSET_MU_PLUGIN)
+                # every person is seeded first, so each export runs on the same tables; each size is
+                # exported --rounds times, alternating, and the fastest run counts (a loaded machine's noise)
                 for n in sizes:
-                    t = time.monotonic()
-                    data = wordpress.export(f"exporter{n}@example.org")
-                    wall = time.monotonic() - t
-                    got = len(data["groups"].get("comments", {}).get("items", []))
-                    if got != n:
-                        print(f"ERROR: export of {n} comments returned {got}", file=sys.stderr)
-                        return 1
-                    best[n] = min(best.get(n, wall), wall)
-            exports = [(n, best[n]) for n in sizes]
+                    stack.php(SEED_COMMENTS % {"n": n, "email": f"exporter{n}@example.org"}, timeout=600)
+                best: dict[tuple[str, int], float] = {}
+                cpu: dict[tuple[str, int], float] = {}
+                pgids = stack.pgids()
+                load_start = os.getloadavg()[0]
+                for _ in range(args.rounds):
+                    for mode in MODES:
+                        by_id = stack.php(f"update_option('wpprivsync_bench_offset_exporter', {int(mode == 'offset')}); "
+                                          "$e = apply_filters('wp_privacy_personal_data_exporters', []); "
+                                          "echo Wpprivsync_Comment_Exporter::replaces('wordpress-comments', $e['wordpress-comments']) ? 'keyset' : 'offset';")
+                        if by_id.strip() != mode:
+                            print(f"ERROR: the route would page core's comment exporter {by_id!r}, not {mode!r}", file=sys.stderr)
+                            return 1
+                        for n in sizes:
+                            t, c = time.monotonic(), cpu_now(pgids)
+                            data = wordpress.export(f"exporter{n}@example.org")
+                            wall, used = time.monotonic() - t, cpu_now(pgids) - c
+                            got = len(data["groups"].get("comments", {}).get("items", []))
+                            if got != n:
+                                print(f"ERROR: export of {n} comments ({mode}) returned {got}", file=sys.stderr)
+                                return 1
+                            best[mode, n] = min(best.get((mode, n), wall), wall)
+                            cpu[mode, n] = min(cpu.get((mode, n), used), used)
+                before = [(n, best["offset", n]) for n in sizes]
+                exports = [(n, best["keyset", n]) for n in sizes]
+                load = (load_start, os.getloadavg()[0])
+                # the exporters alone, inside PHP, on the largest person: where the residue was
+                alone = stack.php_json(ALONE % {"email": f"exporter{sizes[-1]}@example.org"}, timeout=1200)
+                if not alone["core_items"] == alone["keyset_items"] == sizes[-1]:
+                    print(f"ERROR: the exporters alone gave {alone['core_items']} (core) and "
+                          f"{alone['keyset_items']} (keyset) of {sizes[-1]} comments", file=sys.stderr)
+                    return 1
         finally:
             stack.stop()
 
-    print(f"ingest of {args.events} events (pages of 500, acknowledged with keyed hashes), outbox left: {pending}")
-    print_table(["", "events/s", "wall (s)", "ack share", "ack statements per page"], [
-        ["ingest, end to end", rate, ingest_s, f"{100 * sum(acks) / ingest_s:.0f} %", new["per_page"]],
-    ])
-    print_table(["acknowledging the backlog in PHP (scratch copy)", "s", "statements", "events acked"], [
-        ["before: SELECT + UPDATE per id", old["s"], old["queries"], old["acked"]],
-        ["now: one UPDATE per page", new["s"], new["queries"], new["acked"]],
-    ])
-    if new["left"]:
-        print(f"ERROR: {new['left']} events left unacknowledged or with a plain email", file=sys.stderr)
-        return 1
-    print_table(["export of N comments", "wall (s)", "per 1,000 items (s)"],
-                [[n, w, 1000 * w / n] for n, w in exports])
-    ratio = exports[-1][1] / exports[0][1] if len(exports) > 1 else float("nan")
-    print(f"targets: >= 10,000 events/s ({'ok' if rate >= 10_000 else 'MISSED'}); one statement per page "
-          f"({'ok' if new['per_page'] == 1 else 'MISSED'}); export of {sizes[-1]} <= 10 x {sizes[0]} "
-          f"({ratio:.1f} x: {'ok' if ratio <= 10 else 'MISSED'})")
-    last_line({"events": args.events, "ingest_events_per_s": round(rate), "ingest_s": round(ingest_s, 2),
-               "ack_share": round(sum(acks) / ingest_s, 3), "ack_old_s": round(old["s"], 3),
-               "ack_old_statements": old["queries"], "ack_new_s": round(new["s"], 3),
-               "ack_new_statements": new["queries"],
-               **{f"export_{n}_s": round(w, 2) for n, w in exports}, "export_ratio": round(ratio, 2)})
+    figures: dict[str, Any] = {}
+    targets: list[str] = []
+    if do_ingest:
+        print(f"ingest of {args.events} events (pages of 500, acknowledged with keyed hashes), outbox left: {pending}")
+        print_table(["", "events/s", "wall (s)", "ack share", "ack statements per page"], [
+            ["ingest, end to end", rate, ingest_s, f"{100 * sum(acks) / ingest_s:.0f} %", new["per_page"]],
+        ])
+        print_table(["acknowledging the backlog in PHP (scratch copy)", "s", "statements", "events acked"], [
+            ["before: SELECT + UPDATE per id", old["s"], old["queries"], old["acked"]],
+            ["now: one UPDATE per page", new["s"], new["queries"], new["acked"]],
+        ])
+        if new["left"]:
+            print(f"ERROR: {new['left']} events left unacknowledged or with a plain email", file=sys.stderr)
+            return 1
+        targets += [f">= 10,000 events/s ({'ok' if rate >= 10_000 else 'MISSED'})",
+                    f"one statement per page ({'ok' if new['per_page'] == 1 else 'MISSED'})"]
+        figures |= {"events": args.events, "ingest_events_per_s": round(rate), "ingest_s": round(ingest_s, 2),
+                    "ack_share": round(sum(acks) / ingest_s, 3), "ack_old_s": round(old["s"], 3),
+                    "ack_old_statements": old["queries"], "ack_new_s": round(new["s"], 3),
+                    "ack_new_statements": new["queries"]}
+    if do_export:
+        print(f"load average (1 min) during the export: {load[0]:.2f} at the start, {load[1]:.2f} at the end")
+        print_table(["export of N comments", "before: core's pages by OFFSET, wall (s)", "now: by comment id, wall (s)",
+                     "now per 1,000 items (s)", "CPU before (s)", "CPU now (s)"],
+                    [[n, b, w, 1000 * w / n, cpu["offset", n], cpu["keyset", n]]
+                     for (n, b), (_, w) in zip(before, exports)])
+        before_ratio = before[-1][1] / before[0][1] if len(before) > 1 else float("nan")
+        first, last = sizes[0], sizes[-1]
+        cpu_ratio = {mode: cpu[mode, last] / cpu[mode, first] if len(sizes) > 1 else float("nan") for mode in MODES}
+        print(f"CPU (daemon + PHP + MariaDB), {last} over {first}: before {cpu_ratio['offset']:.2f} x, "
+              f"now {cpu_ratio['keyset']:.2f} x (the load moves it less than the wall)")
+        print_table([f"comment exporter alone in PHP, {sizes[-1]} comments", "s", "slowest page (s)"], [
+            ["core's, pages by OFFSET", alone["core_s"], alone["core_max_page_s"]],
+            ["the route's, pages by comment id", alone["keyset_s"], alone["keyset_max_page_s"]],
+        ])
+        ratio = exports[-1][1] / exports[0][1] if len(exports) > 1 else float("nan")
+        targets.append(f"export of {sizes[-1]} <= 10 x {sizes[0]} ({ratio:.2f} x: {'ok' if ratio <= 10 else 'MISSED'})")
+        figures |= {**{f"export_{n}_s": round(w, 2) for n, w in exports}, "export_ratio": round(ratio, 2),
+                    **{f"export_offset_{n}_s": round(w, 2) for n, w in before}, "export_offset_ratio": round(before_ratio, 2),
+                    **{f"cpu_{n}_s": round(cpu["keyset", n], 2) for n in sizes},
+                    "cpu_ratio": round(cpu_ratio["keyset"], 2), "cpu_offset_ratio": round(cpu_ratio["offset"], 2),
+                    "core_exporter_s": round(alone["core_s"], 2), "keyset_exporter_s": round(alone["keyset_s"], 2),
+                    "rounds": args.rounds, "load_start": round(load[0], 2), "load_end": round(load[1], 2)}
+    print("targets: " + "; ".join(targets))
+    last_line(figures)
     return 0
 
 

@@ -30,6 +30,7 @@ require_once __DIR__ . '/includes/class-wpprivsync-hooks.php';
 require_once __DIR__ . '/includes/class-wpprivsync-consent.php';
 require_once __DIR__ . '/includes/class-wpprivsync-retention.php';
 require_once __DIR__ . '/includes/class-wpprivsync-privacy.php';
+require_once __DIR__ . '/includes/class-wpprivsync-comment-exporter.php';
 require_once __DIR__ . '/includes/class-wpprivsync-thrive.php';
 require_once __DIR__ . '/includes/class-wpprivsync-core-erasure.php';
 require_once __DIR__ . '/includes/class-wpprivsync-orders.php';

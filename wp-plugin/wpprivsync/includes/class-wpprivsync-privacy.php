@@ -643,10 +643,14 @@ class Wpprivsync_Privacy {
 	 *
 	 * The export walks the exporters once: a page runs the exporter pages that follow the
 	 * previous page's cursor until it holds EXPORT_PAGE_SIZE items, and answers the cursor to
-	 * go on from (`next`: exporter page, items of it already sent, exporter id). So each
-	 * exporter page runs once, plus at most one re-run per export page when a page ends in the
-	 * middle of one, and the export costs time linear in its items. Items that share a group
-	 * and an item id are merged within a page; the daemon merges them across pages.
+	 * go on from (`next`: position in the exporter, items of that exporter page already sent,
+	 * exporter id). So each exporter page runs once, plus at most one re-run per export page
+	 * when a page ends in the middle of one. The position is the exporter's page number
+	 * (`2.0.id`), or for core's comment exporter the last comment id sent (`k1234.0.id`): that
+	 * one is paged by comment id (Wpprivsync_Comment_Exporter), as core's own pages by OFFSET
+	 * and would cost more per page the further it goes. So the export costs time linear in
+	 * its items. Items that share a group and an item id are merged within a page; the daemon
+	 * merges them across pages.
 	 *
 	 * @param string      $email  Email.
 	 * @param int         $page   1-based page number (echoed back).
@@ -656,49 +660,53 @@ class Wpprivsync_Privacy {
 	public static function export( $email, $page, $cursor = null ) {
 		$keys      = array(); // Exporter ids as strings (a plugin that appends one has a number).
 		$callbacks = array();
+		$keyset    = array(); // Whether the exporter is paged by comment id.
 		foreach ( (array) apply_filters( 'wp_privacy_personal_data_exporters', array() ) as $key => $exporter ) { // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- core's filter, read as core reads it.
 			if ( is_array( $exporter ) && ! empty( $exporter['callback'] ) && is_callable( $exporter['callback'] ) ) {
 				$keys[]      = (string) $key;
 				$callbacks[] = $exporter['callback'];
+				$keyset[]    = Wpprivsync_Comment_Exporter::replaces( (string) $key, $exporter );
 			}
 		}
 		$index = 0;
-		$p     = 1;
+		$total = count( $keys );
+		$pos   = $total > 0 && $keyset[0] ? 0 : 1; // Page number, or last comment id sent.
 		$skip  = 0;
 		if ( null !== $cursor && '' !== $cursor ) {
-			if ( 1 !== preg_match( '/^([1-9][0-9]{0,5})\.([0-9]{1,6})\.(.+)$/s', (string) $cursor, $m ) || ! in_array( $m[3], $keys, true ) ) {
-				return new WP_Error( 'wpprivsync_bad_cursor', __( 'The export cursor names no registered exporter; start the export again.', 'wpprivsync' ), array( 'status' => 400 ) );
+			$parsed = self::parse_cursor( (string) $cursor, $keys, $keyset );
+			if ( is_wp_error( $parsed ) ) {
+				return $parsed;
 			}
-			$index = (int) array_search( $m[3], $keys, true );
-			$p     = (int) $m[1];
-			$skip  = (int) $m[2];
+			list( $index, $pos, $skip ) = $parsed;
 		}
 		$groups = array();
 		$items  = array(); // "group\0item" => [group_id, item_id, data(name => value list)].
 		$taken  = 0;
 		$next   = null;
-		$total  = count( $keys );
 		while ( $index < $total ) {
-			$response = call_user_func( $callbacks[ $index ], $email, $p );
-			$data     = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
-			$room     = self::EXPORT_PAGE_SIZE - $taken;
-			$rest     = array_slice( $data, $skip );
+			$response = $keyset[ $index ] ? Wpprivsync_Comment_Exporter::page( $email, $pos ) : call_user_func( $callbacks[ $index ], $email, $pos );
+			if ( is_wp_error( $response ) ) {
+				return $response;
+			}
+			$data = is_array( $response ) ? array_values( (array) ( $response['data'] ?? array() ) ) : array();
+			$room = self::EXPORT_PAGE_SIZE - $taken;
+			$rest = array_slice( $data, $skip );
 			if ( count( $rest ) > $room ) {
 				self::merge_export_items( array_slice( $rest, 0, $room ), $groups, $items );
-				$next = $p . '.' . ( $skip + $room ) . '.' . $keys[ $index ];
+				$next = self::cursor( $keyset[ $index ], $pos, $skip + $room, $keys[ $index ] );
 				break;
 			}
 			self::merge_export_items( $rest, $groups, $items );
 			$taken += count( $rest );
 			$skip   = 0;
-			if ( ! is_array( $response ) || ! empty( $response['done'] ) || $p >= self::MAX_PAGES ) {
+			if ( ! is_array( $response ) || ! empty( $response['done'] ) || ( ! $keyset[ $index ] && $pos >= self::MAX_PAGES ) ) {
 				++$index;
-				$p = 1;
+				$pos = $index < $total && $keyset[ $index ] ? 0 : 1;
 			} else {
-				++$p;
+				$pos = $keyset[ $index ] ? (int) $response['after'] : $pos + 1;
 			}
 			if ( $taken >= self::EXPORT_PAGE_SIZE ) {
-				$next = $index < count( $keys ) ? $p . '.0.' . $keys[ $index ] : null;
+				$next = $index < $total ? self::cursor( $keyset[ $index ], $pos, 0, $keys[ $index ] ) : null;
 				break;
 			}
 		}
@@ -723,6 +731,42 @@ class Wpprivsync_Privacy {
 			'next'   => $next,
 			'done'   => null === $next,
 		);
+	}
+
+	/**
+	 * The cursor of a position in an exporter: `<page>.<skip>.<id>`, or `k<last comment id>.<skip>.<id>`
+	 * for an exporter paged by comment id.
+	 *
+	 * @param bool   $keyset Whether the exporter is paged by comment id.
+	 * @param int    $pos    Page number, or last comment id sent.
+	 * @param int    $skip   Items of that exporter page already sent.
+	 * @param string $key    Exporter id.
+	 * @return string
+	 */
+	private static function cursor( $keyset, $pos, $skip, $key ) {
+		return ( $keyset ? 'k' : '' ) . (int) $pos . '.' . (int) $skip . '.' . $key;
+	}
+
+	/**
+	 * Reads a cursor: [exporter index, position, skip], or a 400 when it names no registered
+	 * exporter or does not fit how that exporter is paged.
+	 *
+	 * @param string $cursor Cursor.
+	 * @param array  $keys   Exporter ids.
+	 * @param array  $keyset Whether each is paged by comment id.
+	 * @return array|WP_Error
+	 */
+	private static function parse_cursor( $cursor, array $keys, array $keyset ) {
+		if ( 1 !== preg_match( '/^(k?)(0|[1-9][0-9]{0,17})\.([0-9]{1,6})\.(.+)$/s', $cursor, $m ) || ! in_array( $m[4], $keys, true ) ) {
+			return new WP_Error( 'wpprivsync_bad_cursor', __( 'The export cursor names no registered exporter; start the export again.', 'wpprivsync' ), array( 'status' => 400 ) );
+		}
+		$index = (int) array_search( $m[4], $keys, true );
+		$pos   = (int) $m[2];
+		$by_id = 'k' === $m[1];
+		if ( $by_id !== $keyset[ $index ] || ( ! $by_id && ( $pos < 1 || $pos > 999999 ) ) ) {
+			return new WP_Error( 'wpprivsync_bad_cursor', __( 'The export cursor does not fit how that exporter is paged (was the plugin updated during the export?); start the export again.', 'wpprivsync' ), array( 'status' => 400 ) );
+		}
+		return array( $index, $pos, (int) $m[3] );
 	}
 
 	/**
