@@ -186,6 +186,41 @@ def test_export_page_without_a_next_cursor_is_refused(client, rsps):
     assert len(rsps.calls) == 1
 
 
+def test_export_that_lost_its_place_starts_again_from_the_first_page(client, rsps):
+    lost = {"code": "wpprivsync_export_position_lost", "message": "the last comment sent is gone"}
+    add(rsps, "POST", "export", json_body={"groups": {"comments": {"label": "Comments", "items": [
+        {"item_id": "comment-1", "data": [{"name": "A", "value": "1"}]}]}}, "page": 1,
+        "next": "k1.0.wordpress-comments", "done": False})
+    add(rsps, "POST", "export", json_body=lost, status=409)
+    add(rsps, "POST", "export", json_body={"groups": {"comments": {"label": "Comments", "items": [
+        {"item_id": "comment-1", "data": [{"name": "A", "value": "1"}]},
+        {"item_id": "comment-3", "data": [{"name": "A", "value": "3"}]}]}}, "page": 1, "next": None, "done": True})
+    merged = client.export("a@x.test")
+    # the first walk's page is not counted twice: the export is the second walk alone
+    assert [i["item_id"] for i in merged["groups"]["comments"]["items"]] == ["comment-1", "comment-3"]
+    assert merged["groups"]["comments"]["items"][0]["data"] == [{"name": "A", "value": "1"}]
+    assert [json.loads(c.request.body).get("cursor") for c in rsps.calls] == [None, "k1.0.wordpress-comments", None]
+
+
+def test_export_that_keeps_losing_its_place_fails_with_the_plugins_code(client, rsps):
+    lost = {"code": "wpprivsync_export_position_lost", "message": "the last comment sent is gone"}
+    for _ in range(4):
+        add(rsps, "POST", "export", json_body={"groups": [], "page": 1, "next": "k1.0.wordpress-comments",
+                                               "done": False})
+        add(rsps, "POST", "export", json_body=lost, status=409)
+    with pytest.raises(errors.ApiError) as caught:
+        client.export("a@x.test")
+    assert caught.value.code == "wpprivsync_export_position_lost"
+    assert len(rsps.calls) == 8  # the first walk and three restarts, then no more
+
+
+def test_export_other_errors_are_not_retried(client, rsps):
+    add(rsps, "POST", "export", json_body={"code": "wpprivsync_bad_cursor", "message": "no"}, status=400)
+    with pytest.raises(errors.ApiError, match="no"):
+        client.export("a@x.test")
+    assert len(rsps.calls) == 1
+
+
 def test_consents_page_by_id(client, rsps):
     first = [{"id": i, "email": f"u{i}@x.test", "subscribed": i % 2 == 0} for i in range(1, PAGE_SIZE + 1)]
     add(rsps, "GET", "consents", json_body={"users": first, "last_id": PAGE_SIZE})

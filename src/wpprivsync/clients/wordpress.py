@@ -21,6 +21,8 @@ ERASE_BATCH_MAX = 25  # the plugin's Wpprivsync_Rest::ERASE_BATCH_MAX
 SYSTEM = "wordpress"
 PAGE_SIZE = 500  # the plugin's maximum for events, consents and orders
 MAX_EXPORT_PAGES = 10_000  # a plugin that never says done must not loop forever
+EXPORT_RESTARTS = 3  # a walk that lost its place starts again, this many times at most
+POSITION_LOST = "wpprivsync_export_position_lost"
 
 
 class WordPressClient:
@@ -106,7 +108,19 @@ class WordPressClient:
 
         Each page names the cursor of the next (``next``), so the plugin walks its exporters once;
         an item that a page boundary split (same group and item id on two pages) is merged back
-        into one, its data in order."""
+        into one, its data in order. When the plugin says the walk lost its place (409
+        ``wpprivsync_export_position_lost``: on older WordPress the comment pages follow dates, and
+        the last comment sent was deleted meanwhile), the export starts again from the first page,
+        at most ``EXPORT_RESTARTS`` times, so no item is missed or sent twice."""
+        for attempt in range(EXPORT_RESTARTS + 1):
+            try:
+                return self._export_once(email)
+            except errors.ApiError as exc:
+                if exc.code != POSITION_LOST or attempt == EXPORT_RESTARTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _export_once(self, email: str) -> dict[str, Any]:
         groups: dict[str, Any] = {}
         where: dict[tuple[str, str], dict[str, Any]] = {}
         cursor: str | None = None
