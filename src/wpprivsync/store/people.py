@@ -28,8 +28,11 @@ class PeopleRoom(SqlBase):
 
     @staticmethod
     def _live_person_by(conn: sa.Connection, site: str, column: sa.Column[Any], value: Any) -> int | None:
+        # driven from the email's row (index (site, email_hash) or (site, contact_id)): filtered
+        # on the person's site alone, SQLite walks every person of the site for each look-up
         q = sa.select(_P.c.id).select_from(_P.join(_PE, _PE.c.person_id == _P.c.id)).where(
-            _P.c.site == site, _P.c.erased_at.is_(None), column == value).order_by(_P.c.id.desc()).limit(1)
+            _PE.c.site == site, column == value, _P.c.site == site, _P.c.erased_at.is_(None)
+        ).order_by(_P.c.id.desc()).limit(1)
         found = conn.execute(q).scalar()
         return None if found is None else int(found)
 
