@@ -8,7 +8,8 @@ not counted): an ``App`` with default settings and a SQLite store, and ``Daemon.
 daemon's poll job: pull up to 10,000 events and acknowledge them, then run up to 50 batches of
 due steps on the 4-thread worker) called back to back, without the 1 s pause between polls,
 until every request is done. The outbox holds ``--events`` ``account.deleted`` events, each an
-erasure of three steps (WordPress erase, ActiveCampaign find + delete, suppression). The child
+erasure of three steps (WordPress erase, ActiveCampaign find + delete, suppression; the residue
+scan after it is off here, it is measured by ``residue_scan.py``). The child
 logs as the daemon does (its default level, plain lines) to a file in the run's folder.
 
 Two modes:
@@ -209,6 +210,7 @@ def child(args: argparse.Namespace) -> None:
     tmp = Path(args.tmp)
     settings = settings_for(args.wp_url or "http://127.0.0.1:9/", "daemon", "app password bench",
                             args.ac_url or "http://127.0.0.1:9/api/3", 1, tmp)
+    settings.sites[0].residue_scan = False  # the erasure's own steps; the scan has bench/residue_scan.py
 
     class BenchApp(App):
         def _build_clients(self, site: Any) -> SiteClients:

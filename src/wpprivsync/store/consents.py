@@ -13,6 +13,12 @@ from . import schema
 from .api import ConsentRecord
 from .base import SqlBase, _operation
 
+_C = schema.consents
+# every erasure runs it (most find nothing): built once
+_ERASE_CONSENTS = sa.update(_C).where(
+    _C.c.site == sa.bindparam("w_site"), _C.c.email_hash == sa.bindparam("w_hash"), _C.c.erased_at.is_(None)
+).values(source=None, wording=None, proof=None, erased_at=sa.bindparam("w_now"))
+
 
 class ConsentRoom(SqlBase):
     """Consents and restrictions."""
@@ -43,11 +49,8 @@ class ConsentRoom(SqlBase):
 
     @_operation
     def erase_consents(self, site: str, email_hash: str, now: datetime) -> int:
-        t = schema.consents
         with self._tx(write=True) as conn:
-            return int(conn.execute(sa.update(t).where(t.c.site == site, t.c.email_hash == email_hash,
-                                                       t.c.erased_at.is_(None))
-                                    .values(source=None, wording=None, proof=None, erased_at=now)).rowcount)
+            return int(conn.execute(_ERASE_CONSENTS, {"w_site": site, "w_hash": email_hash, "w_now": now}).rowcount)
 
     @_operation
     def restrict(self, site: str, email_hash: str, source: str, now: datetime) -> bool:

@@ -17,6 +17,36 @@ from .base import SqlBase, _operation
 _P, _PE = schema.people, schema.person_emails
 
 
+def _live_by(column: sa.Column[Any]) -> sa.Select[Any]:
+    # driven from the email's row (index (site, email_hash) or (site, contact_id)): filtered on
+    # the person's site alone, SQLite walks every person of the site for each look-up
+    return sa.select(_P.c.id).select_from(_P.join(_PE, _PE.c.person_id == _P.c.id)).where(
+        _PE.c.site == sa.bindparam("site"), column == sa.bindparam("value"), _P.c.site == sa.bindparam("site"),
+        _P.c.erased_at.is_(None)).order_by(_P.c.id.desc()).limit(1)
+
+
+# The statements of an erasure's steps (a look-up, a link, the forgetting), built once: building
+# one costs about as much CPU as running it.
+_LIVE_BY = {"email_hash": _live_by(_PE.c.email_hash), "contact_id": _live_by(_PE.c.contact_id)}
+_LIVE_BY_USER = sa.select(_P.c.id).where(
+    _P.c.site == sa.bindparam("site"), _P.c.wp_user_id == sa.bindparam("user"), _P.c.erased_at.is_(None)
+).order_by(_P.c.id.desc()).limit(1)
+_PERSON = sa.select(_P).where(_P.c.id == sa.bindparam("pid"))
+_PERSON_EMAILS = sa.select(_PE).where(_PE.c.person_id == sa.bindparam("pid")).order_by(
+    _PE.c.current.desc(), _PE.c.updated_at.desc(), _PE.c.id.desc())
+_EMAIL_ROW = sa.select(_PE.c.id).where(_PE.c.person_id == sa.bindparam("pid"),
+                                       _PE.c.email_hash == sa.bindparam("hash"))
+# the person's rows by the (person_id, email_hash) index: ``site || ''`` keeps SQLite from
+# taking the (site, email_hash) index instead, which walks every email of the site
+_FORGET_EMAILS = sa.update(_PE).where(
+    _PE.c.person_id == sa.bindparam("w_pid"), _PE.c.site.concat("") == sa.bindparam("w_site"),
+    sa.or_(_PE.c.email.is_not(None), _PE.c.contact_id.is_not(None))
+).values(email=None, contact_id=None, current=False, updated_at=sa.bindparam("w_now"))
+_MARK_ERASED = sa.update(_P).where(
+    _P.c.site == sa.bindparam("w_site"), _P.c.id == sa.bindparam("w_pid"), _P.c.erased_at.is_(None)
+).values(erased_at=sa.bindparam("w_now"), first_name=None, last_name=None)
+
+
 class PeopleRoom(SqlBase):
     """Linked records: ``link_people``, ``person``, ``unlink_contact``, ``forget_person``."""
 
@@ -28,9 +58,7 @@ class PeopleRoom(SqlBase):
 
     @staticmethod
     def _live_person_by(conn: sa.Connection, site: str, column: sa.Column[Any], value: Any) -> int | None:
-        q = sa.select(_P.c.id).select_from(_P.join(_PE, _PE.c.person_id == _P.c.id)).where(
-            _P.c.site == site, _P.c.erased_at.is_(None), column == value).order_by(_P.c.id.desc()).limit(1)
-        found = conn.execute(q).scalar()
+        found = conn.execute(_LIVE_BY[column.name], {"site": site, "value": value}).scalar()
         return None if found is None else int(found)
 
     def _link(self, conn: sa.Connection, link: PersonLink, now: datetime) -> int:
@@ -39,9 +67,7 @@ class PeopleRoom(SqlBase):
         site = link.site
         pid: int | None = None
         if link.wp_user_id:
-            found = conn.execute(sa.select(_P.c.id).where(
-                _P.c.site == site, _P.c.wp_user_id == link.wp_user_id, _P.c.erased_at.is_(None))
-                .order_by(_P.c.id.desc()).limit(1)).scalar()
+            found = conn.execute(_LIVE_BY_USER, {"site": site, "user": link.wp_user_id}).scalar()
             pid = None if found is None else int(found)
         if pid is None and link.replaces_hash:
             pid = self._live_person_by(conn, site, _PE.c.email_hash, link.replaces_hash)
@@ -64,8 +90,7 @@ class PeopleRoom(SqlBase):
                  if v is not None}
         if names:
             conn.execute(sa.update(_P).where(_P.c.id == pid).values(**names))
-        row = conn.execute(sa.select(_PE.c.id).where(_PE.c.person_id == pid,
-                                                     _PE.c.email_hash == link.email_hash)).first()
+        row = conn.execute(_EMAIL_ROW, {"pid": pid, "hash": link.email_hash}).first()
         values: dict[str, Any] = {"updated_at": now}
         if link.email:
             values["email"] = link.email
@@ -91,9 +116,7 @@ class PeopleRoom(SqlBase):
         with self._tx(write=False) as conn:
             pid: int | None = None
             if wp_user_id:
-                found = conn.execute(sa.select(_P.c.id).where(
-                    _P.c.site == site, _P.c.wp_user_id == wp_user_id, _P.c.erased_at.is_(None))
-                    .order_by(_P.c.id.desc()).limit(1)).scalar()
+                found = conn.execute(_LIVE_BY_USER, {"site": site, "user": wp_user_id}).scalar()
                 pid = None if found is None else int(found)
             if pid is None and contact_id:
                 pid = self._live_person_by(conn, site, _PE.c.contact_id, int(contact_id))
@@ -105,9 +128,8 @@ class PeopleRoom(SqlBase):
 
     @staticmethod
     def _person(conn: sa.Connection, pid: int) -> Person:
-        p = conn.execute(sa.select(_P).where(_P.c.id == pid)).one()
-        rows = conn.execute(sa.select(_PE).where(_PE.c.person_id == pid)
-                            .order_by(_PE.c.current.desc(), _PE.c.updated_at.desc(), _PE.c.id.desc()))
+        p = conn.execute(_PERSON, {"pid": pid}).one()
+        rows = conn.execute(_PERSON_EMAILS, {"pid": pid})
         emails = tuple(PersonEmail(email=r.email, email_hash=r.email_hash,
                                    contact_id=None if r.contact_id is None else int(r.contact_id),
                                    current=bool(r.current), proof=r.proof, source=r.source,
@@ -125,11 +147,6 @@ class PeopleRoom(SqlBase):
     @_operation
     def forget_person(self, site: str, person_id: int, now: datetime) -> bool:
         with self._tx(write=True) as conn:
-            cleared = conn.execute(sa.update(_PE).where(
-                _PE.c.site == site, _PE.c.person_id == person_id,
-                sa.or_(_PE.c.email.is_not(None), _PE.c.contact_id.is_not(None)))
-                .values(email=None, contact_id=None, current=False, updated_at=now)).rowcount
-            marked = conn.execute(sa.update(_P).where(_P.c.site == site, _P.c.id == person_id,
-                                                      _P.c.erased_at.is_(None))
-                                  .values(erased_at=now, first_name=None, last_name=None)).rowcount
+            cleared = conn.execute(_FORGET_EMAILS, {"w_site": site, "w_pid": person_id, "w_now": now}).rowcount
+            marked = conn.execute(_MARK_ERASED, {"w_site": site, "w_pid": person_id, "w_now": now}).rowcount
             return bool(cleared or marked)
