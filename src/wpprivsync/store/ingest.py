@@ -61,8 +61,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
             conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
-        for link in (link for e in fresh for link in e.links):
-            self._link(conn, link, now)
+        self._link_many(conn, [link for e in fresh for link in e.links], now)
         self._insert_consents(conn, [c for e in fresh for c in e.consents])
         if fresh:
             last = max(e.event_id for e in fresh)
