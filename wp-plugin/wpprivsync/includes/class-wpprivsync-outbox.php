@@ -18,6 +18,8 @@ class Wpprivsync_Outbox {
 	const MAX_PAYLOAD = 16384;
 	/** A page of GET /events holds at most this many bytes of payload (and at least one event). */
 	const MAX_PAGE_BYTES = 1048576;
+	/** Most events in one page (GET /events, POST /events/pull) and in one acknowledgement. */
+	const MAX_PAGE = 5000;
 	/** Acknowledged events are deleted after this many days (option OPTION_RETENTION_DAYS). */
 	const DEFAULT_RETENTION_DAYS = 30;
 	const OPTION_RETENTION_DAYS  = Wpprivsync_Plugin::OPTION_OUTBOX_DAYS;
