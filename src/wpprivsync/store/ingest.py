@@ -129,8 +129,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
                     source=req.source, status=DONE if done else OPEN, received_at=req.received_at,
                     due_at=req.due_at, completed_at=req.received_at if done else None,
                     event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
-            inserted = conn.execute(sa.insert(_R).returning(_R.c.id, sort_by_parameter_order=True), new_rows).scalars()
-            for i, rid in zip(new, inserted):
+            for i, rid in zip(new, self._insert_ids(conn, _R, new_rows)):
                 ids[i] = int(rid)
             steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
                           params=dict(s.params), position=s.position, status=PENDING, attempts=0,

@@ -83,8 +83,7 @@ class PeopleRoom(SqlBase):
         real: dict[int, int] = {}
         if new_people:
             rows = [{k: v for k, v in p.items() if k != "id"} for p in new_people]
-            ids = conn.execute(sa.insert(_P).returning(_P.c.id, sort_by_parameter_order=True), rows).scalars()
-            real = {p["id"]: int(rid) for p, rid in zip(new_people, ids)}
+            real = {p["id"]: rid for p, rid in zip(new_people, self._insert_ids(conn, _P, rows))}
         changed = [p for p in mem.people.values() if p["id"] < _NEW and p["id"] in mem.dirty_people]
         if changed:
             conn.execute(sa.update(_P).where(_P.c.id == sa.bindparam("b_id")).values(
