@@ -8,9 +8,10 @@ page, sending our keyed hash of each
 event's email so the plugin's scrubbed copy holds the same hash as our audit log. A crash
 between recording and acknowledging only means the events are read and skipped again.
 
-The acknowledgement of a recorded page rides on the request for the next one
-(``POST /events/pull``: acknowledge, then read), so a backlog costs one request per page; the
-last acknowledged id is kept only once the plugin answered that request. A plugin without the
+The acknowledgement of a recorded page rides on a later request for the next one
+(``POST /events/pull``: acknowledge, then read), so a backlog costs one request per page, sent
+while the page before is being recorded; the last acknowledged id is kept only once the plugin
+answered the request that acknowledged it. A plugin without the
 route (older than issue 17.6) is read with ``GET /events`` and acknowledged with
 ``POST /events/ack``, pages of 500, as before.
 """
@@ -18,6 +19,7 @@ route (older than issue 17.6) is read with ``GET /events`` and acknowledged with
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -48,44 +50,67 @@ class IngestStats:
 def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Planner, secret: str,
                 clock: Callable[[], datetime], *, batch: int = PAGE, max_events: int = MAX_EVENTS) -> IngestStats:
     """Ingest until the outbox has nothing more (or ``max_events`` were read: the rest waits
-    for the next call); every page read is recorded and acknowledged before this returns."""
+    for the next call); every page read is recorded and acknowledged before this returns.
+
+    While a page is recorded, the request for the next one (acknowledging the page recorded
+    before) is already on its way, from one helper thread: the plugin works while the daemon
+    does. Only that thread talks to WordPress until the last page is recorded."""
     stats = IngestStats()
     key = ACKED_KEY.format(site=site)
-    after = int(store.get_state(key) or 0)
-    owed: list[int] = []  # the page recorded, acknowledged with the next request
+    read = _Reader(wordpress, batch)
+    owed: list[int] = []  # recorded, not yet sent to be acknowledged
     owed_hashes: dict[int, str] = {}
-    legacy = False
-    while True:
-        if legacy:
-            if owed:
-                stats.acked += wordpress.ack(owed, owed_hashes)
-            events, pending = wordpress.events(after, min(batch, LEGACY_PAGE))
-            acked = 0
-        else:
+    with ThreadPoolExecutor(1, thread_name_prefix="wpprivsync-pull") as pool:
+        asked = pool.submit(read, int(store.get_state(key) or 0), [], {})
+        sent: list[int] = []  # what the request in flight acknowledges
+        while True:
+            events, pending, acked = asked.result()
+            if sent:
+                stats.acked += acked
+                store.set_state(key, str(max(sent)))  # the plugin has acknowledged up to here
+            stats.pending = pending
+            if not events:
+                break
+            more = stats.events + len(events) < max_events
+            if more:
+                sent = owed
+                asked = pool.submit(read, max(e.id for e in events), owed, owed_hashes)
+                owed, owed_hashes = [], {}
+            hashes = _record(site, events, store, planner, secret, clock, stats)  # on error: the pool waits
+            stats.events += len(events)
+            owed, owed_hashes = owed + [e.id for e in events], owed_hashes | hashes
+            log.info("events ingested", extra={"site": site, "events": len(events), "pending": pending})
+            if not more:
+                break
+    # the last page (and, when max_events stopped the loop, the one before it), a page at a time
+    for i in range(0, len(owed), PAGE):
+        chunk = owed[i:i + PAGE]
+        stats.acked += wordpress.ack(chunk, {n: owed_hashes[n] for n in chunk if n in owed_hashes})
+        store.set_state(key, str(max(chunk)))
+    return stats
+
+
+class _Reader:
+    """One request of the loop: acknowledge a recorded page, then read the next, with
+    ``POST /events/pull``; on a plugin without that route, ``POST /events/ack`` then
+    ``GET /events`` (pages of 500)."""
+
+    def __init__(self, wordpress: WordPressApi, batch: int):
+        self._wp = wordpress
+        self._batch = batch
+        self._legacy = False
+
+    def __call__(self, after: int, ack: list[int], hashes: dict[int, str]) -> tuple[list[Event], int, int]:
+        if not self._legacy:
             try:
-                events, pending, acked = wordpress.pull(after, batch, owed, owed_hashes)
+                return self._wp.pull(after, self._batch, ack, hashes)
             except errors.NotFound as exc:
                 if exc.code != "rest_no_route":
                     raise
-                legacy = True  # a plugin before issue 17.6
-                continue
-        if owed:
-            stats.acked += acked
-            store.set_state(key, str(after))  # the plugin has acknowledged up to here
-            owed, owed_hashes = [], {}
-        stats.pending = pending
-        if not events:
-            break
-        hashes = _record(site, events, store, planner, secret, clock, stats)
-        stats.events += len(events)
-        owed, owed_hashes = [e.id for e in events], hashes
-        after = max(owed)
-        log.info("events ingested", extra={"site": site, "events": len(events), "pending": pending})
-        if stats.events >= max_events:
-            stats.acked += wordpress.ack(owed, owed_hashes)
-            store.set_state(key, str(after))
-            break
-    return stats
+                self._legacy = True  # a plugin before issue 17.6: nothing was acknowledged
+        acked = self._wp.ack(ack, hashes) if ack else 0
+        events, pending = self._wp.events(after, min(self._batch, LEGACY_PAGE))
+        return events, pending, acked
 
 
 def _record(site: str, events: list[Event], store: Store, planner: Planner, secret: str,
