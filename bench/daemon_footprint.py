@@ -122,6 +122,10 @@ def plugin_server(outbox: Outbox) -> ThreadingHTTPServer:
                 with outbox.lock:
                     outbox.acked = max([outbox.acked, *body["ids"]])
                 self._answer({"acked": len(body["ids"])})
+            elif route == "events/pull":  # acknowledge, then the next page
+                with outbox.lock:
+                    outbox.acked = max([outbox.acked, *body.get("ids", [])])
+                self._answer(outbox.page(int(body["after"]), int(body["limit"])) | {"acked": len(body.get("ids", []))})
             elif route == "erase":
                 with outbox.lock:
                     outbox.erased += 1
@@ -160,6 +164,11 @@ class FakeWordPress:
     def ack(self, ids: Sequence[int], hashes: dict[int, str] | None = None) -> int:
         self.outbox.acked = max([self.outbox.acked, *ids])
         return len(ids)
+
+    def pull(self, after: int, limit: int, ack: Sequence[int] = (),
+             hashes: dict[int, str] | None = None) -> tuple[list[Any], int, int]:
+        acked = self.ack(ack, hashes) if ack else 0
+        return (*self.events(after, limit), acked)
 
     def erase(self, email: str, *, dry_run: bool = False, exclude: Sequence[str] = ()) -> dict[str, Any]:
         with self.outbox.lock:

@@ -64,6 +64,11 @@ class FakeWordPress(Scripted):
             self.acked[i] = (hashes or {}).get(i)
         return n
 
+    def pull(self, after, limit, ack=(), hashes=None):
+        acked = self.ack(ack, hashes) if ack else 0  # a failing ack answers no page
+        events, pending = self.events(after, limit)
+        return events, pending, acked
+
     def erase(self, email, *, dry_run=False, exclude=()):
         self._call("erase", email)
         retained = [{"kind": "order", "id": o["id"], "until": o["retained_until"]}

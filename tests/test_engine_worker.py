@@ -122,6 +122,63 @@ def test_events_are_not_planned_twice_when_the_ack_is_lost(env):
     assert len(env.store.list_requests(site="shop")) == 1
 
 
+def test_a_backlog_is_acknowledged_on_the_request_for_the_next_page(env):
+    for i in range(7):
+        env.wp.add_event("account.deleted", {"email": f"p{i}@example.com"})
+    stats = pull_events("shop", env.wp, env.store, env.planner, SECRET, env.clock, batch=3)
+    assert stats.events == 7 and stats.acked == 7 and stats.requests == 7
+    # page 2 is asked for while page 1 is recorded; each later request acknowledges the page
+    # recorded before it, then reads; the last page is acknowledged alone
+    assert env.wp.calls == [("events", 0), ("events", 3), ("ack", [1, 2, 3]), ("events", 6), ("ack", [4, 5, 6]),
+                            ("events", 7), ("ack", [7])]
+    assert env.store.get_state("acked:shop") == "7"
+    assert all(h and len(h) == 64 for h in env.wp.acked.values())  # acknowledged with the keyed hashes
+
+
+def test_the_last_acknowledged_id_is_kept_only_once_the_plugin_answered(env):
+    for i in range(4):
+        env.wp.add_event("account.deleted", {"email": f"p{i}@example.com"})
+    env.wp.fail["ack"].append(errors.Unreachable("down", system="wordpress"))
+    with pytest.raises(errors.Unreachable):  # the request acknowledging page 1 (and reading page 3)
+        pull_events("shop", env.wp, env.store, env.planner, SECRET, env.clock, batch=2)
+    # page 2 was recorded while that request failed; nothing counts as acknowledged
+    assert env.store.get_cursor("shop") == 4 and env.store.get_state("acked:shop") is None
+    assert env.wp.acked == {}
+    stats = env.pull()  # both pages again: skipped, acknowledged
+    assert stats.events == 4 and stats.requests == 0 and sorted(env.wp.acked) == [1, 2, 3, 4]
+    assert len(env.store.list_requests(site="shop")) == 4
+
+
+def test_a_plugin_without_the_pull_route_is_read_and_acknowledged_as_before(env):
+    class OldPlugin(type(env.wp)):
+        def pull(self, after, limit, ack=(), hashes=None):
+            self._call("pull", after)
+            raise errors.NotFound("No route was found", system="wordpress", status=404, code="rest_no_route")
+
+    old = OldPlugin()
+    for i in range(3):
+        old.add_event("account.deleted", {"email": f"p{i}@example.com"})
+    stats = pull_events("shop", old, env.store, env.planner, SECRET, env.clock)
+    assert stats.events == 3 and stats.acked == 3
+    assert old.calls == [("pull", 0), ("events", 0), ("events", 3), ("ack", [1, 2, 3])]
+    assert env.store.get_state("acked:shop") == "3"
+
+
+def test_one_call_reads_at_most_max_events_and_acknowledges_all_it_read(env, monkeypatch):
+    from wpprivsync.engine import ingest
+
+    monkeypatch.setattr(ingest, "PAGE", 2)  # the plugin's most ids in one acknowledgement
+    for i in range(5):
+        env.wp.add_event("account.deleted", {"email": f"p{i}@example.com"})
+    stats = pull_events("shop", env.wp, env.store, env.planner, SECRET, env.clock, batch=2, max_events=3)
+    # page 2 was the last read: no request went out acknowledging page 1, so both go now, a
+    # page at a time
+    assert stats.events == 4 and sorted(env.wp.acked) == [1, 2, 3, 4]
+    assert env.wp.calls[-2:] == [("ack", [1, 2]), ("ack", [3, 4])]
+    assert env.store.get_state("acked:shop") == "4"
+    assert env.pull().events == 1 and sorted(env.wp.acked) == [1, 2, 3, 4, 5]
+
+
 def test_retryable_failures_back_off_then_dead_letter_then_retry(env):
     env.ac.add("cy@example.com", {1: 1})
     env.wp.add_event("account.deleted", {"email": "cy@example.com"})

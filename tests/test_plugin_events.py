@@ -188,7 +188,7 @@ def test_pull_and_ack_scrubs_personal_data(wp, daemon):
     second = rest["events"][0]["id"]
 
     daemon_hash = "ab" * 32
-    assert api(wp, daemon, "POST", "events/ack", json={"ids": [first, second, 424242], "hashes": {str(first): daemon_hash}}) == {"acked": 2}
+    assert api(wp, daemon, "POST", "events/ack", json={"ids": [first, second], "hashes": {str(first): daemon_hash}}) == {"acked": 2}
     assert api(wp, daemon, "POST", "events/ack", json={"ids": [first]}) == {"acked": 0}  # again: harmless
     assert api(wp, daemon, "GET", "events", params={"after": start})["events"] == []
     assert [e["id"] for e in api(wp, daemon, "GET", "events", params={"after": 0})["events"]] == [start]
@@ -200,6 +200,61 @@ def test_pull_and_ack_scrubs_personal_data(wp, daemon):
     key = wp.php("echo get_option('wpprivsync_hash_key');")
     assert c["payload"]["email_hash"] == hmac.new(key.encode(), b"zed@example.test", hashlib.sha256).hexdigest()
     assert "email" not in c["payload"]
+
+
+def seed_events(stack, n: int, tag: str) -> list[int]:
+    return stack.php_json(f"""global $wpdb; $t = Wpprivsync_Outbox::table(); $ids = [];
+        foreach (range(1, {n}) as $i) {{
+            $wpdb->insert($t, ['type' => 'account.deleted', 'dedupe_key' => "{tag}-$i", 'created_at' => gmdate('Y-m-d H:i:s'),
+                'payload' => wp_json_encode(['email' => "{tag}$i@example.test", 'display_name' => "N $i", 'user_id' => $i])]);
+            $ids[] = $wpdb->insert_id; }}
+        echo json_encode($ids);""")
+
+
+def test_pull_acknowledges_the_recorded_page_and_answers_the_next(wp, daemon):
+    """POST /events/pull: the page recorded is acknowledged (scrubbed, with the daemon's hashes)
+    and the next page comes back in the same request; a backlog in pages of up to 5,000."""
+    ids = seed_events(wp, 5200, "pull")
+    before = ids[0] - 1
+    first = api(wp, daemon, "POST", "events/pull", json={"after": before, "limit": 5000})
+    assert [e["id"] for e in first["events"]] == ids[:5000]
+    assert first["acked"] == 0 and first["pending"] == 200 and first["last_id"] == ids[4999]
+    hashes = {str(i): f"{i:064x}" for i in ids[:5000]}
+    second = api(wp, daemon, "POST", "events/pull",
+                 json={"after": first["last_id"], "limit": 5000, "ids": ids[:5000], "hashes": hashes})
+    assert second["acked"] == 5000 and [e["id"] for e in second["events"]] == ids[5000:]
+    assert second["pending"] == 0
+    # acknowledging the same page again (a daemon that crashed before it kept the answer) is harmless
+    again = api(wp, daemon, "POST", "events/pull",
+                json={"after": before, "limit": 10, "ids": ids[:5000], "hashes": hashes})
+    assert again["acked"] == 0 and [e["id"] for e in again["events"]] == ids[5000:5010]
+    stored = {int(r["id"]): r for r in outbox(wp)}
+    assert stored[ids[0]]["acked_at"] and stored[ids[0]]["payload"] == {"email_hash": f"{ids[0]:064x}", "user_id": 1}
+    assert not stored[ids[5000]]["acked_at"] and stored[ids[5000]]["payload"]["email"] == "pull5001@example.test"
+
+
+def test_bad_pulls_and_acks_are_refused_and_change_nothing(wp, daemon):
+    ids = seed_events(wp, 3, "bad")
+    url = f"{wp.url}/?rest_route=/{NS}/events/pull"
+    cases = [
+        ({"after": -1}, "rest_invalid_param"),  # a cursor below 0
+        ({"after": "later"}, "rest_invalid_param"),  # a cursor that is not an id
+        ({"after": 0, "limit": 5001}, "rest_invalid_param"),  # a page larger than the plugin's most
+        ({"after": 0, "ids": list(range(1, 5002))}, "rest_invalid_param"),  # an ack larger than a page
+        ({"after": 0, "ids": [ids[0], ids[-1] + 1000]}, "wpprivsync_unknown_events"),  # an id never recorded
+    ]
+    for body, code in cases:
+        resp = daemon.post(url, json=body, timeout=60)
+        assert resp.status_code == 400, (body, resp.text)
+        assert resp.json()["code"] == code, body
+    resp = daemon.post(f"{wp.url}/?rest_route=/{NS}/events/ack", json={"ids": [ids[1], ids[-1] + 1]}, timeout=60)
+    assert resp.status_code == 400 and resp.json()["code"] == "wpprivsync_unknown_events"
+    assert str(ids[-1] + 1) in resp.json()["message"]
+    # nothing was acknowledged: the three events are still there, plain, and come back
+    rows = {int(r["id"]): r for r in outbox(wp)}
+    assert all(rows[i]["acked_at"] is None and "email" in rows[i]["payload"] for i in ids)
+    page = api(wp, daemon, "POST", "events/pull", json={"after": ids[0] - 1, "limit": 10})
+    assert [e["id"] for e in page["events"]] == ids
 
 
 def test_ack_of_a_page_is_one_statement_and_scrubs_each_kind_of_payload(wp):

@@ -13,8 +13,9 @@ EMAIL = "someone@example.test"
 
 # (method, route, a valid body or query, a bad body or query)
 ROUTES = [
-    ("GET", "events", {"after": 0, "limit": 10}, {"limit": 501}),
-    ("POST", "events/ack", {"ids": [999999]}, {"ids": "twelve"}),
+    ("GET", "events", {"after": 0, "limit": 10}, {"limit": 5001}),
+    ("POST", "events/ack", {"ids": [1]}, {"ids": "twelve"}),
+    ("POST", "events/pull", {"after": 0, "limit": 10, "ids": [1]}, {"after": -1}),
     ("POST", "erase", {"email": EMAIL, "dry_run": True}, {"email": "not an email"}),
     ("POST", "export", {"email": EMAIL}, {"email": EMAIL, "page": 0}),
     ("POST", "comments/remove", {"email": EMAIL, "dry_run": True}, {}),
@@ -30,6 +31,7 @@ ROUTES = [
     ("POST", "exports", {"content": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}, {"content": 12}),
 ]
 WOO_ROUTES = {"orders", "orders/anonymize"}
+ACK_ROUTES = {"events/ack", "events/pull"}  # acknowledge id 1: an outbox that recorded it
 IDS = [f"{m} {r}" for m, r, _, _ in ROUTES]
 
 
@@ -52,6 +54,8 @@ def subscriber(wp_stack):
 
 @pytest.mark.parametrize(("method", "route", "good", "bad"), ROUTES, ids=IDS)
 def test_daemon_user_succeeds(wp, daemon, method, route, good, bad):
+    if route in ACK_ROUTES:
+        assert int(wp.php("echo Wpprivsync_Outbox::record('retry.requested', ['all' => true]);")) >= 1
     resp = call(wp, daemon, method, route, good)
     if route in WOO_ROUTES and wp.woocommerce_dir is None:
         assert resp.status_code == 501

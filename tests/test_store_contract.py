@@ -930,6 +930,50 @@ def test_unlink_contact_and_links_recorded_with_their_event(store):
         store.link_people([PersonLink(SITE, "y@example.com", "")], T0)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_of_links_ends_as_the_same_links_one_by_one(tmp_path, seed):
+    """A page's links are applied together (issue 17.6): colliding user ids, emails, contact
+    ids, changes of email, names, another site and an erased person give the same rows, ids
+    included, as one transaction per link."""
+    import random
+
+    from wpprivsync.store.api import PersonLink
+
+    rnd = random.Random(seed)
+    batch_url, one_url = (f"sqlite:///{tmp_path / name}" for name in ("batch.sqlite3", "one.sqlite3"))
+
+    def link() -> PersonLink:
+        e = rnd.randint(1, 12)
+        return PersonLink(
+            rnd.choice([SITE, SITE, SITE, "other"]), rnd.choice([f"p{e}@example.com", None]), f"h{e}",
+            wp_user_id=rnd.choice([None, None, rnd.randint(1, 6)]),
+            contact_id=rnd.choice([None, None, rnd.randint(1, 8)]), current=rnd.random() < 0.4,
+            proof=rnd.choice(["", "registration", "core-confirmation"]), source=rnd.choice(["", "consent", "webhook"]),
+            replaces_hash=rnd.choice([None, None, None, f"h{rnd.randint(1, 12)}"]),
+            first_name=rnd.choice([None, None, f"F{e}"]), last_name=rnd.choice([None, "L" * 300]))
+
+    seeded = [link() for _ in range(30)]
+    pages = [[link() for _ in range(rnd.randint(1, 40))] for _ in range(6)]
+    rows = []
+    for target, batched in ((one_url, False), (batch_url, True)):
+        s = open_store(target)
+        try:
+            got = s.link_people(seeded, T0)
+            s.forget_person(SITE, got[0], T0)  # an erased person is never found again
+            ids = []
+            for n, page in enumerate(pages):
+                at = T0 + timedelta(minutes=n + 1)
+                ids += s.link_people(page, at) if batched else [s.link_people([x], at)[0] for x in page]
+            with s.engine.connect() as conn:
+                rows.append((ids, [tuple(r) for r in conn.execute(sa.select(schema.people).order_by("id"))],
+                             [tuple(r) for r in conn.execute(sa.select(schema.person_emails).order_by("id"))]))
+        finally:
+            s.close()
+    assert rows[1][0] == rows[0][0]
+    assert rows[1][1] == rows[0][1] and len(rows[0][1]) > 10
+    assert rows[1][2] == rows[0][2] and any(r[6] for r in rows[0][2])  # some email is current
+
+
 # -- proof of consent and restriction (migration 8, issue 12.5/12.6) ---------------------------------
 def test_consent_history_is_kept_per_person_and_an_erasure_leaves_only_hashes_and_times(store):
     from wpprivsync.store.api import ConsentRecord, PlannedEvent

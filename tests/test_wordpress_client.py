@@ -139,6 +139,30 @@ def test_events_answer_off_contract_is_bad_response(client, rsps):
         client.events(0)
 
 
+def test_pull_acknowledges_and_reads_in_one_request(client, rsps):
+    add(rsps, "POST", "events/pull", json_body={
+        "events": [{"id": 14, "type": "account.deleted", "created_at": "2026-11-25T10:00:00Z", "payload": {}}],
+        "last_id": 14, "pending": 0, "acked": 2})
+    events, pending, acked = client.pull(13, 5000, [12, 13], {12: "ab" * 32})
+    assert [e.id for e in events] == [14] and pending == 0 and acked == 2
+    assert json.loads(rsps.calls[0].request.body) == {"after": 13, "limit": 5000, "ids": [12, 13],
+                                                      "hashes": {"12": "ab" * 32}}
+
+
+def test_pull_refused_ack_is_an_api_error_with_the_plugins_code(client, rsps):
+    add(rsps, "POST", "events/pull", status=400, json_body={
+        "code": "wpprivsync_unknown_events", "message": "Nothing was acknowledged: never recorded (asked: 99)."})
+    with pytest.raises(errors.ApiError) as caught:
+        client.pull(0, 10, [99])
+    assert caught.value.code == "wpprivsync_unknown_events" and "Nothing was acknowledged" in str(caught.value)
+
+
+def test_pull_answer_off_contract_is_bad_response(client, rsps):
+    add(rsps, "POST", "events/pull", json_body={"events": [], "pending": 0, "acked": "some"})
+    with pytest.raises(errors.BadResponse):
+        client.pull(0, 10)
+
+
 def test_ack_sends_ids_and_hashes_with_string_keys(client, rsps):
     add(rsps, "POST", "events/ack", json_body={"acked": 2})
     assert client.ack([12, 13], {12: "ab" * 32}) == 2

@@ -61,8 +61,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
             conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
-        for link in (link for e in fresh for link in e.links):
-            self._link(conn, link, now)
+        self._link_many(conn, [link for e in fresh for link in e.links], now)
         self._insert_consents(conn, [c for e in fresh for c in e.consents])
         if fresh:
             last = max(e.event_id for e in fresh)
@@ -130,8 +129,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
                     source=req.source, status=DONE if done else OPEN, received_at=req.received_at,
                     due_at=req.due_at, completed_at=req.received_at if done else None,
                     event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
-            inserted = conn.execute(sa.insert(_R).returning(_R.c.id, sort_by_parameter_order=True), new_rows).scalars()
-            for i, rid in zip(new, inserted):
+            for i, rid in zip(new, self._insert_ids(conn, _R, new_rows)):
                 ids[i] = int(rid)
             steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
                           params=dict(s.params), position=s.position, status=PENDING, attempts=0,

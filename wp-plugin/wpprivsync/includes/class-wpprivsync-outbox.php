@@ -18,6 +18,10 @@ class Wpprivsync_Outbox {
 	const MAX_PAYLOAD = 16384;
 	/** A page of GET /events holds at most this many bytes of payload (and at least one event). */
 	const MAX_PAGE_BYTES = 1048576;
+	/** Most events in one page (GET /events, POST /events/pull) and in one acknowledgement. */
+	const MAX_PAGE = 5000;
+	/** Ids one acknowledging UPDATE takes (its CASE of hashes is read once per row). */
+	const ACK_CHUNK = 500;
 	/** Acknowledged events are deleted after this many days (option OPTION_RETENTION_DAYS). */
 	const DEFAULT_RETENTION_DAYS = 30;
 	const OPTION_RETENTION_DAYS  = Wpprivsync_Plugin::OPTION_OUTBOX_DAYS;
@@ -183,9 +187,14 @@ class Wpprivsync_Outbox {
 		if ( ! $ids ) {
 			return array();
 		}
-		$placeholders = implode( ',', array_fill( 0, count( $ids ), '%d' ) );
-		$rows         = $wpdb->get_results(
-			$wpdb->prepare( "SELECT id, type, payload, created_at FROM {$table} WHERE id IN ({$placeholders}) ORDER BY id ASC", $ids ), // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the plugin's own table name and the %d placeholders.
+		// The same rows by their range, not an IN list of up to MAX_PAGE ids to prepare.
+		$rows = $wpdb->get_results(
+			$wpdb->prepare(
+				"SELECT id, type, payload, created_at FROM {$table} WHERE acked_at IS NULL AND id > %d AND id <= %d ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$after,
+				end( $ids ),
+				count( $ids )
+			),
 			ARRAY_A
 		);
 		$events = array();
@@ -227,12 +236,12 @@ class Wpprivsync_Outbox {
 	/**
 	 * Acknowledges events and scrubs their personal data.
 	 *
-	 * One UPDATE for the whole page: MariaDB's JSON functions swap each email for the daemon's
+	 * One UPDATE per ACK_CHUNK ids: MariaDB's JSON functions swap each email for the daemon's
 	 * hash and drop the names inside the statement, so nothing is read first. An event whose
 	 * payload holds an email the daemon sent no hash for (or is not JSON) is left to a second
 	 * pass that hashes in PHP. That pass runs only when the UPDATE acknowledged fewer events
 	 * than asked (one unknown or already acknowledged id costs one SELECT); the daemon sends a
-	 * hash for every valid email, so a page it acknowledges is one statement.
+	 * hash for every valid email, so a page it acknowledges is one statement per ACK_CHUNK ids.
 	 *
 	 * @param int[]    $ids    Event ids.
 	 * @param string[] $hashes Event id => the daemon's keyed email hash.
@@ -244,6 +253,13 @@ class Wpprivsync_Outbox {
 		$ids   = array_values( array_unique( array_filter( array_map( 'intval', $ids ) ) ) );
 		if ( ! $ids ) {
 			return 0;
+		}
+		if ( count( $ids ) > self::ACK_CHUNK ) {
+			$acked = 0;
+			foreach ( array_chunk( $ids, self::ACK_CHUNK ) as $chunk ) {
+				$acked += self::ack( $chunk, $hashes );
+			}
+			return $acked;
 		}
 		$now    = gmdate( 'Y-m-d H:i:s' );
 		$hashed = array();

@@ -32,7 +32,7 @@ class Wpprivsync_Rest {
 				'methods'             => WP_REST_Server::READABLE,
 				'callback'            => array( __CLASS__, 'get_events' ),
 				'permission_callback' => $pc,
-				'args'                => self::paging_args(),
+				'args'                => self::event_page_args(),
 			)
 		);
 		register_rest_route(
@@ -42,26 +42,17 @@ class Wpprivsync_Rest {
 				'methods'             => WP_REST_Server::CREATABLE,
 				'callback'            => array( __CLASS__, 'ack_events' ),
 				'permission_callback' => $pc,
-				'args'                => array(
-					'ids'    => array(
-						'type'     => 'array',
-						'required' => true,
-						'minItems' => 1,
-						'maxItems' => 1000,
-						'items'    => array(
-							'type'    => 'integer',
-							'minimum' => 1,
-						),
-					),
-					'hashes' => array(
-						'type'                 => 'object',
-						'default'              => array(),
-						'additionalProperties' => array(
-							'type'    => 'string',
-							'pattern' => '^[0-9a-fA-F]{16,128}$',
-						),
-					),
-				),
+				'args'                => self::ack_args( true ),
+			)
+		);
+		register_rest_route(
+			$ns,
+			'/events/pull',
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( __CLASS__, 'pull_events' ),
+				'permission_callback' => $pc,
+				'args'                => self::event_page_args() + self::ack_args( false ),
 			)
 		);
 		register_rest_route(
@@ -360,6 +351,52 @@ class Wpprivsync_Rest {
 	}
 
 	/**
+	 * Arguments of a page of events: after an id, at most limit (1..Wpprivsync_Outbox::MAX_PAGE).
+	 *
+	 * @return array
+	 */
+	private static function event_page_args() {
+		$args                     = self::paging_args();
+		$args['limit']['maximum'] = Wpprivsync_Outbox::MAX_PAGE;
+		return $args;
+	}
+
+	/**
+	 * Arguments of an acknowledgement: event ids (at most a page of them) and the daemon's
+	 * keyed hash of each event's email.
+	 *
+	 * @param bool $required Whether ids must be given (POST /events/ack) or may be absent
+	 *                       (POST /events/pull with nothing to acknowledge).
+	 * @return array
+	 */
+	private static function ack_args( $required ) {
+		$ids = array(
+			'type'     => 'array',
+			'required' => $required,
+			'minItems' => $required ? 1 : 0,
+			'maxItems' => Wpprivsync_Outbox::MAX_PAGE,
+			'items'    => array(
+				'type'    => 'integer',
+				'minimum' => 1,
+			),
+		);
+		if ( ! $required ) {
+			$ids['default'] = array(); // A default is checked against the schema too: none when required.
+		}
+		return array(
+			'ids'    => $ids,
+			'hashes' => array(
+				'type'                 => 'object',
+				'default'              => array(),
+				'additionalProperties' => array(
+					'type'    => 'string',
+					'pattern' => '^[0-9a-fA-F]{16,128}$',
+				),
+			),
+		);
+	}
+
+	/**
 	 * Paging arguments of the list routes: after an id, at most limit (1..500) items.
 	 *
 	 * @return array
@@ -513,13 +550,60 @@ class Wpprivsync_Rest {
 	 * @return WP_REST_Response
 	 */
 	public static function ack_events( WP_REST_Request $request ) {
+		$acked = self::acknowledge( $request );
+		return is_wp_error( $acked ) ? $acked : rest_ensure_response( array( 'acked' => $acked ) );
+	}
+
+	/**
+	 * POST /events/pull: acknowledges the page the daemon has recorded (ids and hashes, as
+	 * POST /events/ack) and answers the next page (after, limit, as GET /events), so a backlog
+	 * costs one request per page. An acknowledgement that is refused acknowledges nothing and
+	 * answers no page.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public static function pull_events( WP_REST_Request $request ) {
+		$acked = (array) $request['ids'] ? self::acknowledge( $request ) : 0;
+		if ( is_wp_error( $acked ) ) {
+			return $acked;
+		}
+		$answer          = self::get_events( $request )->get_data();
+		$answer['acked'] = $acked;
+		return rest_ensure_response( $answer );
+	}
+
+	/**
+	 * Acknowledges the request's ids with its hashes. An id above the highest the outbox ever
+	 * recorded is refused with all the others (nothing is acknowledged): the daemon only
+	 * acknowledges what it pulled, so such an id is a mistake to report, not to skip. An id
+	 * already acknowledged (or purged) is harmless.
+	 *
+	 * @param WP_REST_Request $request Request.
+	 * @return int|WP_Error How many events were newly acknowledged.
+	 */
+	private static function acknowledge( WP_REST_Request $request ) {
+		$ids  = array_map( 'intval', (array) $request['ids'] );
+		$last = Wpprivsync_Outbox::last_id();
+		$over = array_values( array_filter( $ids, static fn( $id ) => $id > $last ) );
+		if ( $over ) {
+			return new WP_Error(
+				'wpprivsync_unknown_events',
+				/* translators: 1: the highest event id recorded, 2: the first ids that were never recorded. */
+				sprintf( __( 'Nothing was acknowledged: the outbox never recorded an event above id %1$d (asked: %2$s).', 'wpprivsync' ), $last, implode( ', ', array_slice( $over, 0, 5 ) ) ),
+				array(
+					'status' => 400,
+					'ids'    => array_slice( $over, 0, 100 ),
+				)
+			);
+		}
 		$hashes = array();
 		foreach ( (array) $request['hashes'] as $id => $hash ) {
 			$hashes[ (string) (int) $id ] = (string) $hash;
 		}
-		$acked = Wpprivsync_Outbox::ack( (array) $request['ids'], $hashes );
+		$acked = Wpprivsync_Outbox::ack( $ids, $hashes );
 		Wpprivsync_Outbox::maybe_purge();
-		return rest_ensure_response( array( 'acked' => $acked ) );
+		return $acked;
 	}
 
 	/**
