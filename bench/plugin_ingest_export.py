@@ -5,7 +5,7 @@ acknowledge, issue 17.6) and exporting a person with many items (issue 17.7).
 
 1. **Ingest**: ``--events`` ``account.deleted`` events (realistic payloads: email, display name,
    roles) are written to the outbox, then the daemon's ingest (``services.pull``: pages of up
-   to 5,000 through ``POST /events/pull``, each page planned and recorded in the store, then
+   to 5,000 (the daemon asks for 1,000) through ``POST /events/pull``, each page planned and recorded in the store, then
    acknowledged with the keyed hashes on the request for the next) runs until the backlog is
    in the store. Figures: events per second end to end, the REST requests and the share of
    the wall time spent waiting for them (the rest is the daemon planning and recording), and
@@ -39,6 +39,7 @@ from _common import last_line, print_machine, print_table, settings_for, wordpre
 
 from wpprivsync import services  # noqa: E402
 from wpprivsync.app import App  # noqa: E402
+from wpprivsync.engine import ingest  # noqa: E402
 
 SEED_EVENTS = r"""
 global $wpdb; $t = Wpprivsync_Outbox::table(); $now = gmdate('Y-m-d H:i:s'); $rows = [];
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     targets: list[str] = []
     if do_ingest:
-        print(f"ingest of {args.events} events (pages of up to 5,000, acknowledged with keyed hashes), "
+        print(f"ingest of {args.events} events (pages of {ingest.PAGE}, acknowledged with keyed hashes), "
               f"outbox left: {pending}")
         print_table(["", "events/s", "wall (s)", "REST requests", "REST share", "ack statements per 500"], [
             ["ingest, end to end", rate, ingest_s, len(rest), f"{100 * sum(rest) / ingest_s:.0f} %", new["per_page"]],
