@@ -122,9 +122,10 @@ class Wpprivsync_Residue_Scan {
 						'maximum' => 3650,
 						'default' => 30,
 					),
+					// 0 ends a page after each part (a table, or PAGE_ROWS rows of one).
 					'budget_ms'     => array(
 						'type'    => 'integer',
-						'minimum' => 50,
+						'minimum' => 0,
 						'maximum' => 20000,
 						'default' => 2000,
 					),
