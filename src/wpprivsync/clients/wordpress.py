@@ -20,7 +20,6 @@ NAMESPACE = "wpprivsync/v1"
 ERASE_BATCH_MAX = 25  # the plugin's Wpprivsync_Rest::ERASE_BATCH_MAX
 SYSTEM = "wordpress"
 PAGE_SIZE = 500  # the plugin's maximum for consents and orders
-EVENTS_PAGE_MAX = 5000  # the plugin's Wpprivsync_Outbox::MAX_PAGE: events in a page and in an ack
 MAX_EXPORT_PAGES = 10_000  # a plugin that never says done must not loop forever
 EXPORT_RESTARTS = 3  # a walk that lost its place starts again, this many times at most
 POSITION_LOST = "wpprivsync_export_position_lost"
@@ -79,10 +78,8 @@ class WordPressClient:
         """Acknowledge ``ack`` (with the keyed hashes, as ``ack``) and read the page after
         ``after`` in one request: ``(events, pending, acked)``. NotFound (``rest_no_route``)
         from a plugin that predates the route."""
-        payload: dict[str, Any] = {"after": int(after), "limit": int(limit), "ids": [int(i) for i in ack]}
-        if hashes:
-            payload["hashes"] = {str(k): v for k, v in hashes.items()}
-        body = self._plugin("POST", "events/pull", json=payload)
+        body = self._plugin("POST", "events/pull",
+                            json={"after": int(after), "limit": int(limit), **_ack_payload(ack, hashes)})
         events, pending = _events(body)
         try:
             return events, pending, int(body.get("acked", 0))
@@ -92,10 +89,7 @@ class WordPressClient:
     def ack(self, ids: Sequence[int], hashes: dict[int, str] | None = None) -> int:
         if not ids:
             return 0
-        payload: dict[str, Any] = {"ids": [int(i) for i in ids]}
-        if hashes:
-            payload["hashes"] = {str(k): v for k, v in hashes.items()}
-        return int(_field(self._plugin("POST", "events/ack", json=payload), "acked"))
+        return int(_field(self._plugin("POST", "events/ack", json=_ack_payload(ids, hashes)), "acked"))
 
     def erase(self, email: str, *, dry_run: bool = False, exclude: Sequence[str] = ()) -> dict[str, Any]:
         return self._plugin("POST", "erase", json={"email": normalise_email(email), "dry_run": bool(dry_run),
@@ -258,6 +252,15 @@ class WordPressClient:
         answer = self._plugin("POST", "exports", json={"content": base64.b64encode(archive).decode("ascii")})
         _field(answer, "url")
         return answer
+
+
+def _ack_payload(ids: Sequence[int], hashes: dict[int, str] | None) -> dict[str, Any]:
+    """The acknowledgement's fields (POST /events/ack and /events/pull): ids, and the daemon's
+    keyed hash of each event's email by id."""
+    payload: dict[str, Any] = {"ids": [int(i) for i in ids]}
+    if hashes:
+        payload["hashes"] = {str(k): v for k, v in hashes.items()}
+    return payload
 
 
 def _events(body: dict[str, Any]) -> tuple[list[Event], int]:
