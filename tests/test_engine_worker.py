@@ -5,6 +5,7 @@ and that nothing plain is kept after completion."""
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -479,3 +480,43 @@ def test_stopping_gives_unstarted_steps_back_at_once(env):
     assert not [s for s in steps if s.status == "running"]  # none left leased to a stopped worker
     # another worker takes the rest at once, not after the lease
     assert len(env.store.claim_steps("other", env.clock(), limit=100, lease_s=60)) >= 1
+
+
+def _flood_then_deletion(env, n):
+    for i in range(n):
+        env.ac.add(f"c{i}@example.com", {1: 1})
+        env.wp.add_event("newsletter.unsubscribed", {"email": f"c{i}@example.com", "list_id": 1})
+    env.wp.users["late@example.com"] = {"id": 999}
+    env.ac.add("late@example.com", {1: 1})
+    env.wp.add_event("account.deleted", {"email": "late@example.com"})
+    env.pull()
+    (erasure,) = env.store.requests_for_hash(email_hash(SECRET, "late@example.com"))
+    return erasure
+
+
+def test_an_erasures_next_step_overtakes_the_consent_changes_already_in_hand(env):
+    erasure = _flood_then_deletion(env, 60)
+    real_set_consent = env.wp.set_consent
+
+    def slow_set_consent(email, subscribed):
+        time.sleep(0.01)  # a consent change takes a while; the erasure's steps are not slowed
+        return real_set_consent(email, subscribed)
+
+    env.wp.set_consent = slow_set_consent
+    worker = Worker(env.store, env.clients, env.policy, clock=env.clock, worker_id="w", export_dir=env.tmp,
+                    concurrency=1, max_claim=100, rng=random.Random(1))
+    order = []
+    try:
+        for _ in range(20):
+            worker._step_s.add(0.001)  # fast steps: one claim takes the whole flood in hand
+        stats = worker.run_pass(on_step=lambda step, verdict: order.append(step.request_id))
+    finally:
+        worker.close()
+    assert stats.dead == 0 and env.store.get_request(erasure.id).status == "done"
+    positions = len({s.position for s in env.store.steps_of(erasure.id)})
+    assert positions >= 2  # a later step is claimable only once the one before is recorded
+    last = max(i for i, rid in enumerate(order) if rid == erasure.id)
+    overtaken_by = sum(1 for rid in order[:last] if rid != erasure.id)
+    # each later step is claimed at once and run before the waiting consent changes: only
+    # what a thread had already started (or had finished, waiting to be recorded) goes first
+    assert overtaken_by <= 2 * positions, (overtaken_by, order[:last + 1])

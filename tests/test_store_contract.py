@@ -787,6 +787,22 @@ def test_erasures_and_exports_are_claimed_before_a_backlog_of_consent_changes(st
     assert store.get_request(got[2].request_id).action == "unsubscribe"  # then the oldest consent change
 
 
+def test_an_urgent_only_claim_takes_no_consent_change(store):
+    for i in range(5):
+        store.add_request(req(f"unsub:{i}", action="unsubscribe", email_hash=f"flood{i}",
+                              steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))
+    assert store.claim_steps("w1", T0, limit=5, lease_s=600, urgent_only=True) == []
+    erase = store.add_request(req("erase:1", email_hash="e1",
+                                  steps=[NewStep("wordpress", "erase", {}, 0), NewStep("activecampaign", "delete_contact", {}, 1)]))
+    (first,) = store.claim_steps("w1", T0, limit=5, lease_s=600, urgent_only=True)
+    assert (first.request_id, first.position) == (erase, 0)  # the later step waits for the first
+    assert store.claim_steps("w1", T0, limit=5, lease_s=600, urgent_only=True) == []
+    assert store.finish_step(first.id, "w1", T0, result={})
+    (second,) = store.claim_steps("w1", T0, limit=5, lease_s=600, urgent_only=True)
+    assert (second.request_id, second.position) == (erase, 1)
+    assert len(store.claim_steps("w1", T0, limit=10, lease_s=600)) == 5  # the consent changes are still there
+
+
 def test_a_priority_step_not_yet_due_waits_its_turn(store):
     store.add_request(req("unsub:1", action="unsubscribe", email_hash="c1",
                           steps=[NewStep("activecampaign", "unsubscribe", {}, 0)]))

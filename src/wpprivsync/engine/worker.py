@@ -9,7 +9,10 @@ the step goes to the dead-letter list, where ``status``, the admin page and ``re
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import heapq
+import itertools
 import logging
 import random
 import threading
@@ -28,7 +31,7 @@ from ..clients.wordpress import ERASE_BATCH_MAX
 from ..metrics import Metrics
 from ..policy import Policy
 from ..settings import SiteSettings
-from ..store.api import FinishedStep, Request, Step, Store
+from ..store.api import PRIORITY_ACTIONS, FinishedStep, Request, Step, Store
 from . import residues
 from .steps import HANDLERS, Outcome, StepContext
 
@@ -58,6 +61,10 @@ STEP_RETRY_CAP_S = 900.0
 # long; such passes are then paced to a share of the time (docs/ERASURE.md, "Proof of erasure").
 SCAN_MAX_WAIT_S = 900.0
 SCAN_SHARE = 0.05
+
+
+def _is_urgent(request: Request | None) -> bool:
+    return request is not None and request.action in PRIORITY_ACTIONS
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -129,24 +136,58 @@ class _Finished:
     def __init__(self) -> None:
         self._done: list[_StepFuture] = []
         self._wanted = 1
+        self._urgent = False  # an urgent request's step is among them: record without lingering
         self._cond = threading.Condition()
 
-    def add(self, future: _StepFuture) -> None:
+    def add(self, future: _StepFuture, urgent: bool = False) -> None:
         with self._cond:
             self._done.append(future)
-            if len(self._done) in (1, self._wanted):
+            self._urgent = self._urgent or urgent
+            if len(self._done) in (1, self._wanted) or urgent:
                 self._cond.notify()
 
     def take(self, wanted: int, linger_s: float) -> list[_StepFuture]:
-        """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have; take them all."""
+        """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have (or an urgent
+        one has: its request's next step waits for this recording); take them all."""
         with self._cond:
             self._cond.wait_for(lambda: self._done)
-            if len(self._done) < wanted:
+            if len(self._done) < wanted and not self._urgent:
                 self._wanted = wanted
-                self._cond.wait_for(lambda: len(self._done) >= wanted, timeout=linger_s)
+                self._cond.wait_for(lambda: len(self._done) >= wanted or self._urgent, timeout=linger_s)
                 self._wanted = 1
-            taken, self._done = self._done, []
+            taken, self._done, self._urgent = self._done, [], False
             return taken
+
+
+class _UrgentFirst:
+    """The worker's threads, taking the waiting steps urgent first (a request with a legal
+    deadline before a consent change), in claim order within each kind. A plain pool runs them
+    in submission order, so an erasure's next step, claimed once its previous one was recorded,
+    would wait behind every consent change already in hand. Each submission queues the work and
+    one pool task, and that task runs the most urgent work waiting when a thread takes it."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[int, int, Future[Any], Callable[[], Any]]] = []
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+
+    def submit(self, urgent: bool, work: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            heapq.heappush(self._waiting, (0 if urgent else 1, next(self._seq), future, work))
+        self._pool.submit(self._run_next)
+        return future
+
+    def _run_next(self) -> None:
+        with self._lock:
+            _, _, future, work = heapq.heappop(self._waiting)
+        if not future.set_running_or_notify_cancel():
+            return  # given back before a thread took it
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
 
 
 class _Leases:
@@ -190,6 +231,7 @@ class Worker:
         self.max_claim = max(2 * self.concurrency, max_claim)
         self._step_s = _StepTime()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wpprivsync-step")
+        self._threads = _UrgentFirst(self._pool)
         # residue scans: one pass per site at a time; verify steps claimed meanwhile wait here
         # (leased) and go together into the next pass, up to 200 people in one reading
         self._scan_room: dict[str, list[tuple[Step, Request | None, _StepFuture]]] = {}
@@ -228,31 +270,44 @@ class Worker:
         total = PassStats()
         claims = 0
         in_flight: dict[_StepFuture, Step] = {}
+        urgent_ids: set[int] = set()  # steps in hand of requests with a legal deadline
         scans: set[_StepFuture] = set()  # verify steps waiting for, or in, a scan pass
         finished = _Finished()
+        urgent_next = False  # an urgent request's step was recorded: its next step may be due
         with self._renewing() as leases:
             while True:
                 busy = len(in_flight) - len(scans)
-                if busy <= self.concurrency and not self.stop.is_set() and (
-                        max_batches is None or claims < max_batches):
+                may_claim = not self.stop.is_set() and (max_batches is None or claims < max_batches)
+                claimed: list[Step] = []
+                if may_claim and busy <= self.concurrency:
                     claimed = self.store.claim_steps(self.worker_id, self.clock(),
                                                      limit=self.claim_size - busy, lease_s=self.lease_s)
-                    if claimed:
-                        claims += 1
-                        leases.add(s.id for s in claimed)
-                        requests = self.store.get_requests({s.request_id for s in claimed})
-                        prefetched = self._erase_in_one_call(claimed, requests)
-                        for step in claimed:
-                            if (step.system, step.action) == ("wordpress", "verify"):
-                                future: _StepFuture = Future()
-                                self._scan_room.setdefault(step.site, []).append(
-                                    (step, requests.get(step.request_id), future))
-                                scans.add(future)
-                            else:
-                                future = self._pool.submit(self._execute, step, requests.get(step.request_id),
-                                                           prefetched.get(step.id))
-                            in_flight[future] = step
-                            future.add_done_callback(finished.add)
+                elif may_claim and urgent_next:
+                    # the threads still have plenty in hand, but the next step of an erasure
+                    # (or export, comment removal ...) must not wait until they ran dry
+                    claimed = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency,
+                                                     lease_s=self.lease_s, urgent_only=True)
+                urgent_next = False
+                if claimed:
+                    claims += 1
+                    leases.add(s.id for s in claimed)
+                    requests = self.store.get_requests({s.request_id for s in claimed})
+                    prefetched = self._erase_in_one_call(claimed, requests)
+                    for step in claimed:
+                        request = requests.get(step.request_id)
+                        if (step.system, step.action) == ("wordpress", "verify"):
+                            future: _StepFuture = Future()
+                            self._scan_room.setdefault(step.site, []).append((step, request, future))
+                            scans.add(future)
+                        else:
+                            future = self._threads.submit(
+                                _is_urgent(request),
+                                functools.partial(self._execute, step, request, prefetched.get(step.id)))
+                        in_flight[future] = step
+                        urgent = _is_urgent(request)
+                        if urgent:
+                            urgent_ids.add(step.id)
+                        future.add_done_callback(functools.partial(finished.add, urgent=urgent))
                 if not self.stop.is_set():
                     self._start_scans(idle=len(in_flight) == len(scans))
                 if not in_flight:
@@ -269,6 +324,9 @@ class Worker:
                 outcomes = [f.result() for f in taken if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):
                     leases.discard(step.id)
+                    if step.id in urgent_ids:
+                        urgent_ids.discard(step.id)
+                        urgent_next = True
                     total.add(stats)
                     if on_step is not None:
                         on_step(step, verdict)

@@ -332,9 +332,10 @@ class Store(Protocol):
 
     # work
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
-                    systems: Iterable[str] | None = None) -> list[Step]:
+                    systems: Iterable[str] | None = None, urgent_only: bool = False) -> list[Step]:
         """Lease up to ``limit`` due steps (pending with next_attempt_at <= now, or running with
-        an expired lease) whose earlier-position steps of the same request are done. On
+        an expired lease) whose earlier-position steps of the same request are done;
+        ``urgent_only``: only pending steps of ``PRIORITY_ACTIONS`` requests. On
         PostgreSQL uses FOR UPDATE SKIP LOCKED, so workers never claim the same step."""
         ...
 

@@ -80,7 +80,7 @@ class QueueRoom(AuditRoom):
 
     @staticmethod
     def _pick(conn: sa.Connection, claimable: sa.Select[Any], status: str, when: sa.Column[Any], now: datetime,
-              limit: int, systems: Iterable[str] | None) -> list[int]:
+              limit: int, systems: Iterable[str] | None, priorities: tuple[int, ...] = (0, 1)) -> list[int]:
         """Lock up to ``limit`` claimable steps with ``status`` and ``when <= now``, oldest
         first. Reads candidates a page at a time in index order (status, when, id) and checks
         only that page, so a claim costs the same with ten or a hundred thousand steps queued,
@@ -89,7 +89,7 @@ class QueueRoom(AuditRoom):
         picked: list[int] = []
         # pending steps: one pass per priority, urgent first (index (status, priority, due, id));
         # expired leases: one pass over all, they are rare
-        for priority in ((0, 1) if status == PENDING else (None,)):
+        for priority in (priorities if status == PENDING else (None,)):
             after: tuple[datetime, int] | None = None
             while len(picked) < limit:
                 cand = sa.select(_S.c.id, when).where(_S.c.status == status, when <= now)
@@ -115,7 +115,7 @@ class QueueRoom(AuditRoom):
 
     @_operation
     def claim_steps(self, worker: str, now: datetime, *, limit: int = 10, lease_s: float = 60,
-                    systems: Iterable[str] | None = None) -> list[Step]:
+                    systems: Iterable[str] | None = None, urgent_only: bool = False) -> list[Step]:
         claimable = _claimable_cached(None if systems is None else tuple(sorted(systems)))
         # Expired leases (a worker died) are rare: look for them at most once a second of the
         # callers' clock, not on every claim of a busy worker.
@@ -123,12 +123,13 @@ class QueueRoom(AuditRoom):
             or now < self._expired_checked_at
         with self._tx(write=True) as conn:
             ids: list[int] = []
-            if look_for_expired:
+            if look_for_expired and not urgent_only:
                 ids = self._pick(conn, claimable, RUNNING, _S.c.lease_until, now, limit, systems)
                 if len(ids) < limit:  # all found; with a full page there may be more: look again
                     self._expired_checked_at = now
             if len(ids) < limit:
-                ids += self._pick(conn, claimable, PENDING, _S.c.next_attempt_at, now, limit - len(ids), systems)
+                ids += self._pick(conn, claimable, PENDING, _S.c.next_attempt_at, now, limit - len(ids), systems,
+                                  priorities=(0,) if urgent_only else (0, 1))
             if not ids:
                 return []
             conn.execute(_LEASE_STEPS, {"ids": ids, "worker": worker, "until": now + timedelta(seconds=lease_s),
