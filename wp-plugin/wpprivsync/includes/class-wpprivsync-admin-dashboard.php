@@ -59,20 +59,20 @@ class Wpprivsync_Admin_Dashboard {
 			$per[ $r['m'] ][ $r['action'] ] = (int) $r['n'];
 			$actions[ $r['action'] ]        = true;
 		}
-		$done   = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, SUM(completed_at <= due_at) AS in_time FROM {$table} WHERE status = 'done' AND completed_at IS NOT NULL AND received_at >= %s", $since ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
-		$n      = (int) ( $done['n'] ?? 0 );
-		$open   = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, SUM(due_at < %s) AS overdue FROM {$table} WHERE status IN ('open', 'failed')", $now ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
-		$stats  = array(
-			'months'         => $months,
-			'actions'        => array_keys( $actions ),
-			'per_month'      => $per,
-			'done'           => $n,
-			'median_s'       => $n ? self::nth_duration( $since, (int) floor( ( $n - 1 ) * 0.5 ) ) : null,
-			'p95_s'          => $n ? self::nth_duration( $since, (int) ceil( ( $n - 1 ) * 0.95 ) ) : null,
-			'within'         => $n ? (int) $done['in_time'] / $n : null,
-			'open'           => (int) ( $open['n'] ?? 0 ),
-			'overdue'        => (int) ( $open['overdue'] ?? 0 ),
-			'at'             => gmdate( 'Y-m-d H:i:s' ),
+		$done  = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, SUM(completed_at <= due_at) AS in_time FROM {$table} WHERE status = 'done' AND completed_at IS NOT NULL AND received_at >= %s", $since ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$n     = (int) ( $done['n'] ?? 0 );
+		$open  = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, SUM(due_at < %s) AS overdue FROM {$table} WHERE status IN ('open', 'failed')", $now ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$stats = array(
+			'months'    => $months,
+			'actions'   => array_keys( $actions ),
+			'per_month' => $per,
+			'done'      => $n,
+			'median_s'  => $n ? self::nth_duration( $since, (int) floor( ( $n - 1 ) * 0.5 ) ) : null,
+			'p95_s'     => $n ? self::nth_duration( $since, (int) ceil( ( $n - 1 ) * 0.95 ) ) : null,
+			'within'    => $n ? (int) $done['in_time'] / $n : null,
+			'open'      => (int) ( $open['n'] ?? 0 ),
+			'overdue'   => (int) ( $open['overdue'] ?? 0 ),
+			'at'        => gmdate( 'Y-m-d H:i:s' ),
 		);
 		sort( $stats['actions'] );
 		set_transient( 'wpprivsync_dashboard', $stats, self::CACHE_S );

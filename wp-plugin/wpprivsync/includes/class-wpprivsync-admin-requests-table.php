@@ -62,7 +62,7 @@ class Wpprivsync_Admin_Requests_Table extends WP_List_Table {
 	 */
 	public static function filters() {
 		// phpcs:disable WordPress.Security.NonceVerification.Recommended -- a read-only list filter.
-		$get = static function ( $key ) {
+		$get     = static function ( $key ) {
 			return isset( $_GET[ $key ] ) ? sanitize_text_field( wp_unslash( $_GET[ $key ] ) ) : '';
 		};
 		$filters = array(
@@ -134,8 +134,8 @@ class Wpprivsync_Admin_Requests_Table extends WP_List_Table {
 		if ( ! isset( Wpprivsync_Requests_Mirror::SORTABLE[ $orderby ] ) ) {
 			$orderby = 'received_at';
 		}
-		$per_page = $this->get_items_per_page( self::PER_PAGE_OPTION, 20 );
-		$result   = Wpprivsync_Requests_Mirror::page( self::filters(), $orderby, $order, $per_page, $this->get_pagenum() );
+		$per_page    = $this->get_items_per_page( self::PER_PAGE_OPTION, 20 );
+		$result      = Wpprivsync_Requests_Mirror::page( self::filters(), $orderby, $order, $per_page, $this->get_pagenum() );
 		$this->items = $result['rows'];
 		$this->set_pagination_args(
 			array(

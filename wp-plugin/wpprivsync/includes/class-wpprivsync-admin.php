@@ -19,8 +19,8 @@ class Wpprivsync_Admin {
 
 	/** Form actions: admin-post action => [nonce action, event type or handler]. */
 	const ACTIONS = array(
-		'wpprivsync_erase'          => 'erasure.requested',
-		'wpprivsync_export'         => 'export.requested',
+		'wpprivsync_erase'           => 'erasure.requested',
+		'wpprivsync_export'          => 'export.requested',
 		'wpprivsync_remove_comments' => 'comments.removal_requested',
 	);
 

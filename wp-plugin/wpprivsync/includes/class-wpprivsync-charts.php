@@ -133,7 +133,7 @@ class Wpprivsync_Charts {
 	 * @return string
 	 */
 	private static function data_table( $id, $title, array $categories, array $series, array $values ) {
-		$out  = '<details class="wpprivsync-chart-data"><summary>' . esc_html__( 'Show the numbers', 'wpprivsync' ) . '</summary><div class="wpprivsync-scroll"><table class="widefat striped" id="' . esc_attr( $id . '-data' ) . '"><caption class="screen-reader-text">' . esc_html( $title ) . '</caption><thead><tr><th scope="col"></th>';
+		$out = '<details class="wpprivsync-chart-data"><summary>' . esc_html__( 'Show the numbers', 'wpprivsync' ) . '</summary><div class="wpprivsync-scroll"><table class="widefat striped" id="' . esc_attr( $id . '-data' ) . '"><caption class="screen-reader-text">' . esc_html( $title ) . '</caption><thead><tr><th scope="col"></th>';
 		foreach ( $series as $name ) {
 			$out .= '<th scope="col">' . esc_html( $name ) . '</th>';
 		}

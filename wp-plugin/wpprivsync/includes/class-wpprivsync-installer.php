@@ -95,7 +95,7 @@ class Wpprivsync_Installer {
 				Wpprivsync_Plugin::ROLE,
 				'wpprivsync daemon',
 				array(
-					'read'                       => true,
+					'read'                        => true,
 					Wpprivsync_Plugin::CAPABILITY => true,
 				)
 			);

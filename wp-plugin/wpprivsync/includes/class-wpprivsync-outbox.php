@@ -188,7 +188,7 @@ class Wpprivsync_Outbox {
 			return array();
 		}
 		// The same rows by their range, not an IN list of up to MAX_PAGE ids to prepare.
-		$rows = $wpdb->get_results(
+		$rows   = $wpdb->get_results(
 			$wpdb->prepare(
 				"SELECT id, type, payload, created_at FROM {$table} WHERE acked_at IS NULL AND id > %d AND id <= %d ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$after,
@@ -280,10 +280,10 @@ class Wpprivsync_Outbox {
 				$values[] = $id;
 				$values[] = $hash;
 			}
-			$case  .= ' END';
-			$email  = "IF({$has_mail}, JSON_SET(payload, '$.email_hash', {$case}), payload)";
-			$which  = '(id IN (' . implode( ',', array_keys( $hashed ) ) . ") OR {$has_mail} = 0)";
-			$sql    = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE({$email}, '$.email', {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$which}", array_merge( $values, array( $now ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- integers and constant paths only; values are placeholders.
+			$case .= ' END';
+			$email = "IF({$has_mail}, JSON_SET(payload, '$.email_hash', {$case}), payload)";
+			$which = '(id IN (' . implode( ',', array_keys( $hashed ) ) . ") OR {$has_mail} = 0)";
+			$sql   = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE({$email}, '$.email', {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$which}", array_merge( $values, array( $now ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- integers and constant paths only; values are placeholders.
 		} else {
 			$sql = $wpdb->prepare( "UPDATE {$table} SET payload = JSON_REMOVE(payload, {$scrubbed}), acked_at = %s WHERE id IN ({$in}) AND acked_at IS NULL AND JSON_VALID(payload) AND {$has_mail} = 0", $now ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers and constant paths only.
 		}

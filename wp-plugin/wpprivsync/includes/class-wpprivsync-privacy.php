@@ -57,7 +57,7 @@ class Wpprivsync_Privacy {
 			),
 			$request_id > 0 ? 'erasure.requested:' . $request_id : null
 		);
-		$messages = array();
+		$messages   = array();
 		if ( $id > 0 ) {
 			$messages[] = __( 'Erasure in the other systems (ActiveCampaign) was handed to the wpprivsync daemon: they are pending, and this request shows Completed when the daemon reports every system done. The account is deleted too (never an editor\'s or administrator\'s).', 'wpprivsync' );
 		}
@@ -116,7 +116,7 @@ class Wpprivsync_Privacy {
 				'reason'   => 'Skipped: for an email without a WordPress account this eraser deletes every reporting row with no user, other people\'s rows.',
 			),
 		);
-		$list = get_option( 'wpprivsync_guarded_erasers', $default );
+		$list    = get_option( 'wpprivsync_guarded_erasers', $default );
 		/**
 		 * Filters the guarded erasers.
 		 *
@@ -256,7 +256,7 @@ class Wpprivsync_Privacy {
 				}
 				$report = self::erase_for_real( $email, $exclude );
 				if ( ! is_wp_error( $report ) ) {
-					$report['account'] = self::delete_account( $email, $delete_account );
+					$report['account']       = self::delete_account( $email, $delete_account );
 					$report['items_removed'] = $report['items_removed'] || $report['account']['deleted'];
 				}
 				return $report;
@@ -413,8 +413,8 @@ class Wpprivsync_Privacy {
 				'messages'       => array(),
 			);
 		}
-		$report = array_merge( $report, self::skipped_entries( $skipped ) );
-		$would  = array(
+		$report   = array_merge( $report, self::skipped_entries( $skipped ) );
+		$would    = array(
 			'users'    => get_user_by( 'email', $email ) ? 1 : 0,
 			'comments' => (int) $wpdb->get_var( $wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->comments} WHERE comment_author_email = %s", $email ) ),
 		);
@@ -460,11 +460,11 @@ class Wpprivsync_Privacy {
 			return $request_id;
 		}
 		Wpprivsync_Retention::start_log();
-		$report        = array();
-		$any_removed   = false;
-		$any_retained  = false;
-		$skipped       = array();
-		$comments      = self::comments_by_policy( $email );
+		$report       = array();
+		$any_removed  = false;
+		$any_retained = false;
+		$skipped      = array();
+		$comments     = self::comments_by_policy( $email );
 		if ( null !== $comments ) {
 			$report[]    = $comments;
 			$any_removed = $comments['items_removed'];
@@ -561,7 +561,7 @@ class Wpprivsync_Privacy {
 			'messages'       => array(),
 		);
 		if ( 'anonymise' === self::comments_rule() ) {
-			$noted                                = (array) get_option( 'wpprivsync_anonymised_comments', array() );
+			$noted = (array) get_option( 'wpprivsync_anonymised_comments', array() );
 			$noted[ Wpprivsync_Plugin::email_hash( $email ) ] = array(
 				'count' => count( $ids ),
 				'at'    => gmdate( 'Y-m-d' ),
@@ -574,11 +574,11 @@ class Wpprivsync_Privacy {
 			);
 			return $entry;
 		}
-		$removed                 = self::remove_comments( $email, false );
-		$entry['items_removed']  = $removed['comments_deleted'] > 0;
-		$entry['comments']       = $removed['comments_deleted'];
-		$entry['meta']           = $removed['meta_deleted'];
-		$entry['messages'][]     = sprintf(
+		$removed                = self::remove_comments( $email, false );
+		$entry['items_removed'] = $removed['comments_deleted'] > 0;
+		$entry['comments']      = $removed['comments_deleted'];
+		$entry['meta']          = $removed['meta_deleted'];
+		$entry['messages'][]    = sprintf(
 			/* translators: 1: number of comments, 2: number of meta rows. */
 			__( '%1$d comment(s) deleted with %2$d meta row(s) (policy: comments are deleted).', 'wpprivsync' ),
 			$removed['comments_deleted'],
@@ -846,17 +846,17 @@ class Wpprivsync_Privacy {
 				return $n;
 			}
 		);
-		$answer = array(
+		$answer  = array(
 			'dry_run'          => false,
 			'comments_deleted' => $deleted,
 			'meta_deleted'     => $meta - self::remaining_meta( $ids ),
 		);
 		if ( ! $ids ) {
 			// Nothing to delete: say why, when an earlier erasure anonymised them.
-			$noted                = (array) get_option( 'wpprivsync_anonymised_comments', array() );
-			$earlier              = $noted[ Wpprivsync_Plugin::email_hash( $email ) ] ?? null;
-			$answer['found']      = false;
-			$answer['not_found']  = $earlier
+			$noted               = (array) get_option( 'wpprivsync_anonymised_comments', array() );
+			$earlier             = $noted[ Wpprivsync_Plugin::email_hash( $email ) ] ?? null;
+			$answer['found']     = false;
+			$answer['not_found'] = $earlier
 				? array(
 					'anonymised' => (int) $earlier['count'],
 					'on'         => (string) $earlier['at'],
@@ -907,7 +907,7 @@ class Wpprivsync_Privacy {
 				$cutoff
 			)
 		);
-		$n = 0;
+		$n      = 0;
 		foreach ( (array) $rows as $row ) {
 			$hash = Wpprivsync_Plugin::email_hash( Wpprivsync_Plugin::normalise_email( $row->post_title ) );
 			$done = $wpdb->update(

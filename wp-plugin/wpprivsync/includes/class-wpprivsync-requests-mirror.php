@@ -268,16 +268,16 @@ class Wpprivsync_Requests_Mirror {
 	 */
 	public static function page( array $filters, $orderby, $order, $per_page, $page ) {
 		global $wpdb;
-		$table   = self::table();
-		$where   = self::where( $filters );
-		$column  = self::SORTABLE[ $orderby ] ?? 'received_at';
-		$dir     = 'asc' === strtolower( (string) $order ) ? 'ASC' : 'DESC';
-		$limit   = max( 1, min( 500, (int) $per_page ) );
-		$offset  = ( max( 1, (int) $page ) - 1 ) * $limit;
+		$table  = self::table();
+		$where  = self::where( $filters );
+		$column = self::SORTABLE[ $orderby ] ?? 'received_at';
+		$dir    = 'asc' === strtolower( (string) $order ) ? 'ASC' : 'DESC';
+		$limit  = max( 1, min( 500, (int) $per_page ) );
+		$offset = ( max( 1, (int) $page ) - 1 ) * $limit;
 		// A deferred join: the offset is walked in the (column, id) index alone, and only the
 		// page's rows are read whole (a plain OFFSET would read every skipped row).
-		$rows    = $wpdb->get_results( $wpdb->prepare( "SELECT t.* FROM {$table} t INNER JOIN ( SELECT id FROM {$table} WHERE {$where} ORDER BY {$column} {$dir}, id {$dir} LIMIT %d OFFSET %d ) k ON k.id = t.id ORDER BY t.{$column} {$dir}, t.id {$dir}", $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- table, where and order from fixed lists / prepared.
-		$total   = (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$table} WHERE {$where}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT t.* FROM {$table} t INNER JOIN ( SELECT id FROM {$table} WHERE {$where} ORDER BY {$column} {$dir}, id {$dir} LIMIT %d OFFSET %d ) k ON k.id = t.id ORDER BY t.{$column} {$dir}, t.id {$dir}", $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- table, where and order from fixed lists / prepared.
+		$total = (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$table} WHERE {$where}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
 		return array(
 			'rows'  => (array) $rows,
 			'total' => $total,

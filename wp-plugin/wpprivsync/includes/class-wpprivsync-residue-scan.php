@@ -265,9 +265,9 @@ class Wpprivsync_Residue_Scan {
 	public static function needles( array $emails ) {
 		$needles = array();
 		foreach ( array_values( $emails ) as $i => $email ) {
-			$lower                                = strtolower( $email );
-			$needles[ $lower ][]                  = array( $i, 'email' );
-			$needles[ md5( $lower ) ][]           = array( $i, 'md5' );
+			$lower                                 = strtolower( $email );
+			$needles[ $lower ][]                   = array( $i, 'email' );
+			$needles[ md5( $lower ) ][]            = array( $i, 'md5' );
 			$needles[ hash( 'sha256', $lower ) ][] = array( $i, 'sha256' );
 		}
 		return $needles;

@@ -79,7 +79,7 @@ class Wpprivsync_Rest {
 				'callback'            => array( __CLASS__, 'erase_batch' ),
 				'permission_callback' => $pc,
 				'args'                => array(
-					'emails'         => array(
+					'emails' => array(
 						'description'       => __( 'Up to 25 emails, each erased as by /erase (one WordPress start-up for all).', 'wpprivsync' ),
 						'type'              => 'array',
 						'required'          => true,
@@ -743,7 +743,7 @@ class Wpprivsync_Rest {
 			),
 			ARRAY_A
 		);
-		$users = array();
+		$users  = array();
 		foreach ( (array) $rows as $row ) {
 			$users[] = array(
 				'id'         => (int) $row['ID'],

@@ -106,8 +106,8 @@ class Wpprivsync_Restriction {
 			wp_safe_redirect( add_query_arg( 'wpprivsync_notice', 'bad_email', $url ) );
 			exit;
 		}
-		$lift = ! empty( $_POST['lift'] );
-		$id   = Wpprivsync_Outbox::record(
+		$lift   = ! empty( $_POST['lift'] );
+		$id     = Wpprivsync_Outbox::record(
 			'restriction.requested',
 			array(
 				'email'  => $email,

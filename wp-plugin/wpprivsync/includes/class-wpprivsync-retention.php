@@ -12,9 +12,9 @@ defined( 'ABSPATH' ) || exit;
  */
 class Wpprivsync_Retention {
 
-	const DEFAULT_ORDER_YEARS      = 5;
-	const DEFAULT_TAX_YEAR_START   = 1;
-	const WC_ORDER_ERASER          = 'woocommerce-customer-orders';
+	const DEFAULT_ORDER_YEARS    = 5;
+	const DEFAULT_TAX_YEAR_START = 1;
+	const WC_ORDER_ERASER        = 'woocommerce-customer-orders';
 
 	/**
 	 * Orders the filter kept during the current eraser call: order number => [id, until].

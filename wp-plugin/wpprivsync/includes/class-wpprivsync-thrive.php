@@ -255,14 +255,14 @@ class Wpprivsync_Thrive {
 				);
 			}
 		}
-		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT m.post_id, m.meta_value, p.post_status, p.post_title, p.post_content, p.post_date FROM {$wpdb->postmeta} m JOIN {$wpdb->posts} p ON p.ID = m.post_id WHERE p.post_type = 'tvo_testimonials' AND m.meta_key = '_tvo_testimonial_attributes' AND LOWER(m.meta_value) LIKE %s ORDER BY m.post_id LIMIT %d OFFSET %d", $like, $limit, $offset ), ARRAY_A );
+		$rows         = $wpdb->get_results( $wpdb->prepare( "SELECT m.post_id, m.meta_value, p.post_status, p.post_title, p.post_content, p.post_date FROM {$wpdb->postmeta} m JOIN {$wpdb->posts} p ON p.ID = m.post_id WHERE p.post_type = 'tvo_testimonials' AND m.meta_key = '_tvo_testimonial_attributes' AND LOWER(m.meta_value) LIKE %s ORDER BY m.post_id LIMIT %d OFFSET %d", $like, $limit, $offset ), ARRAY_A );
 		$testimonials = array();
 		foreach ( (array) $rows as $row ) {
 			$meta = maybe_unserialize( $row['meta_value'] );
 			if ( ! is_array( $meta ) || strtolower( (string) ( $meta['email'] ?? '' ) ) !== $email ) {
 				continue;
 			}
-			$testimonials[]          = (int) $row['post_id'];
+			$testimonials[]         = (int) $row['post_id'];
 			$found['testimonial'][] = array(
 				'key'              => (int) $row['post_id'],
 				'missed_by_thrive' => 'publish' !== $row['post_status'] || (string) $meta['email'] !== $email,
@@ -301,7 +301,7 @@ class Wpprivsync_Thrive {
 					'key'              => (int) $row['id'],
 					// Thrive Leads' exporter lists only contacts linked to a sign-up event.
 					'missed_by_thrive' => '' === (string) $row['log_id'] || '0' === (string) $row['log_id'],
-					'fields' => array_diff_key( $row, array( 'id' => 1 ) ),
+					'fields'           => array_diff_key( $row, array( 'id' => 1 ) ),
 				);
 			}
 		}

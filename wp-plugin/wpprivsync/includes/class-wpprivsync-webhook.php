@@ -166,10 +166,10 @@ class Wpprivsync_Webhook {
 		}
 		foreach ( $parsed['lists'] as $list_id ) {
 			$payload = array(
-				'email'       => $parsed['email'],
-				'list_id'     => $list_id,
-				'contact_id'  => $parsed['contact_id'],
-				'date_time'   => $parsed['date_time'],
+				'email'        => $parsed['email'],
+				'list_id'      => $list_id,
+				'contact_id'   => $parsed['contact_id'],
+				'date_time'    => $parsed['date_time'],
 				'initiated_by' => $parsed['initiated_by'],
 			);
 			$key     = 'ac:' . hash( 'sha256', implode( '|', array( $parsed['type'], $parsed['contact_id'], $parsed['email'], $list_id, $parsed['date_time'] ) ) );
@@ -198,7 +198,7 @@ class Wpprivsync_Webhook {
 			return self::malformed( 'type' );
 		}
 		$date_time = isset( $body['date_time'] ) && is_string( $body['date_time'] ) ? sanitize_text_field( $body['date_time'] ) : '';
-		$when = '' === $date_time ? false : strtotime( $date_time );
+		$when      = '' === $date_time ? false : strtotime( $date_time );
 		if ( false === $when ) {
 			return self::malformed( 'date_time' );
 		}
