@@ -44,6 +44,29 @@ _MARK_ERASED = sa.update(_P).where(
     _P.c.site == sa.bindparam("w_site"), _P.c.id == sa.bindparam("w_pid"), _P.c.erased_at.is_(None)
 ).values(erased_at=sa.bindparam("w_now"), first_name=None, last_name=None)
 
+# The statements of a batch of links (``_link_many``), built once too: every erasure's look-up
+# links one contact through them, and building them was most of that link's CPU time.
+_LINKABLE_BY_USER = sa.select(_P.c.id).where(
+    _P.c.site == sa.bindparam("site"), _P.c.wp_user_id.in_(sa.bindparam("values", expanding=True)),
+    _P.c.erased_at.is_(None))
+
+
+def _linkable_by(column: sa.Column[Any]) -> sa.Select[Any]:
+    return sa.select(_P.c.id).select_from(_P.join(_PE, _PE.c.person_id == _P.c.id)).where(
+        _PE.c.site == sa.bindparam("site"), _P.c.site == sa.bindparam("site"), _P.c.erased_at.is_(None),
+        column.in_(sa.bindparam("values", expanding=True)))
+
+
+_LINKABLE_BY = {"email_hash": _linkable_by(_PE.c.email_hash), "contact_id": _linkable_by(_PE.c.contact_id)}
+_PEOPLE_IN = sa.select(_P).where(_P.c.id.in_(sa.bindparam("pids", expanding=True)))
+_EMAILS_OF_PEOPLE = sa.select(_PE).where(_PE.c.person_id.in_(sa.bindparam("pids", expanding=True))).order_by(_PE.c.id)
+_UPDATE_PERSON = sa.update(_P).where(_P.c.id == sa.bindparam("b_id")).values(
+    wp_user_id=sa.bindparam("b_uid"), first_name=sa.bindparam("b_first"), last_name=sa.bindparam("b_last"))
+_INSERT_EMAIL = sa.insert(_PE)
+_UPDATE_EMAIL = sa.update(_PE).where(_PE.c.id == sa.bindparam("b_id")).values(
+    email=sa.bindparam("b_email"), contact_id=sa.bindparam("b_contact"), proof=sa.bindparam("b_proof"),
+    updated_at=sa.bindparam("b_updated"), current=sa.bindparam("b_current"))
+
 
 class PeopleRoom(SqlBase):
     """Linked records: ``link_people``, ``person``, ``unlink_contact``, ``forget_person``."""
@@ -87,18 +110,14 @@ class PeopleRoom(SqlBase):
                 cids.add(int(link.contact_id))
         pids: set[int] = set()
         for site, (uids, hashes, cids) in by_site.items():
-            for chunk in _chunks(sorted(uids)):
-                pids.update(conn.execute(sa.select(_P.c.id).where(
-                    _P.c.site == site, _P.c.wp_user_id.in_(chunk), _P.c.erased_at.is_(None))).scalars())
-            joined = _P.join(_PE, _PE.c.person_id == _P.c.id)
-            for col, values in ((_PE.c.email_hash, sorted(hashes)), (_PE.c.contact_id, sorted(cids))):
-                for chunk in _chunks(values):
-                    pids.update(conn.execute(sa.select(_P.c.id).select_from(joined).where(
-                        _PE.c.site == site, _P.c.site == site, _P.c.erased_at.is_(None), col.in_(chunk))).scalars())
+            for statement, values in ((_LINKABLE_BY_USER, uids), (_LINKABLE_BY["email_hash"], hashes),
+                                      (_LINKABLE_BY["contact_id"], cids)):
+                for chunk in _chunks(sorted(values)):
+                    pids.update(conn.execute(statement, {"site": site, "values": list(chunk)}).scalars())
         for chunk in _chunks(sorted(pids)):
-            for row in conn.execute(sa.select(_P).where(_P.c.id.in_(chunk))):
+            for row in conn.execute(_PEOPLE_IN, {"pids": list(chunk)}):
                 mem.add_person(dict(row._mapping))
-            for row in conn.execute(sa.select(_PE).where(_PE.c.person_id.in_(chunk)).order_by(_PE.c.id)):
+            for row in conn.execute(_EMAILS_OF_PEOPLE, {"pids": list(chunk)}):
                 mem.add_email(dict(row._mapping))
         found = [mem.apply(link, now) for link in links]
         # -- write back: new people first (their ids), then emails, then changed rows
@@ -109,22 +128,15 @@ class PeopleRoom(SqlBase):
             real = {p["id"]: rid for p, rid in zip(new_people, self._insert_ids(conn, _P, rows))}
         changed = [p for p in mem.people.values() if p["id"] < _NEW and p["id"] in mem.dirty_people]
         if changed:
-            conn.execute(sa.update(_P).where(_P.c.id == sa.bindparam("b_id")).values(
-                wp_user_id=sa.bindparam("b_uid"), first_name=sa.bindparam("b_first"),
-                last_name=sa.bindparam("b_last")),
-                [{"b_id": p["id"], "b_uid": p["wp_user_id"], "b_first": p["first_name"],
+            conn.execute(_UPDATE_PERSON, [{"b_id": p["id"], "b_uid": p["wp_user_id"], "b_first": p["first_name"],
                   "b_last": p["last_name"]} for p in changed])
         new_emails = [e for e in mem.emails if e["id"] is None]
         if new_emails:
-            conn.execute(sa.insert(_PE), [{k: (real.get(v, v) if k == "person_id" else v)
+            conn.execute(_INSERT_EMAIL, [{k: (real.get(v, v) if k == "person_id" else v)
                                            for k, v in e.items() if k != "id"} for e in new_emails])
         touched = [e for e in mem.emails if e["id"] is not None and e["id"] in mem.dirty_emails]
         if touched:
-            conn.execute(sa.update(_PE).where(_PE.c.id == sa.bindparam("b_id")).values(
-                email=sa.bindparam("b_email"), contact_id=sa.bindparam("b_contact"),
-                proof=sa.bindparam("b_proof"), updated_at=sa.bindparam("b_updated"),
-                current=sa.bindparam("b_current")),
-                [{"b_id": e["id"], "b_email": e["email"], "b_contact": e["contact_id"], "b_proof": e["proof"],
+            conn.execute(_UPDATE_EMAIL, [{"b_id": e["id"], "b_email": e["email"], "b_contact": e["contact_id"], "b_proof": e["proof"],
                   "b_updated": e["updated_at"], "b_current": e["current"]} for e in touched])
         return [real.get(pid, pid) for pid in found]
 
