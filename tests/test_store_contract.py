@@ -1012,6 +1012,23 @@ def test_consent_history_is_kept_per_person_and_an_erasure_leaves_only_hashes_an
     assert store.consents(SITE, "h2")[0].source == "checkout"  # someone else's history untouched
 
 
+def test_forgetting_a_person_erases_consents_and_suppresses_past_emails_in_the_same_call(store):
+    from wpprivsync.store.api import ConsentRecord, PersonLink
+
+    store.add_consents([ConsentRecord(SITE, "hn", True, T0, source="profile", wording="1", proof="registration"),
+                        ConsentRecord(SITE, "hx", True, T0, source="checkout", wording="1", proof="link")])
+    pid = store.link_people([PersonLink(SITE, "new@example.com", "hn", wp_user_id=7, current=True)], T0)[0]
+    assert store.forget_person(SITE, pid, T0, consents_of="hn", suppress=["ho", "hp"], reason="erasure") is True
+    assert store.consents(SITE, "hn")[0].source is None and store.consents(SITE, "hn")[0].erased_at == T0
+    assert store.consents(SITE, "hx")[0].source == "checkout"  # someone else's history untouched
+    assert store.is_suppressed(SITE, "ho") and store.is_suppressed(SITE, "hp")
+    assert not store.is_suppressed(SITE, "hn")  # the step's own hash is added when the step is recorded
+    assert store.person(SITE, wp_user_id=7) is None
+    # done again (a step re-run after a crash): nothing new, nothing fails
+    assert store.forget_person(SITE, pid, T0, consents_of="hn", suppress=["ho"], reason="erasure") is False
+    assert store.suppressed(SITE) == {"ho", "hp"}
+
+
 def test_restriction_is_set_once_and_lifted(store):
     assert store.restricted_since(SITE, "h1") is None
     assert store.restrict(SITE, "h1", "cli", T0) is True

@@ -491,9 +491,9 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if not ctx.request.email_hash:
         raise errors.StepFailed("the request has no email hash", retryable=False)
     reason = str(ctx.step.params.get("reason", "erasure"))
-    if reason == "erasure":
-        # the consent history keeps only keyed hashes and times (enough to show a consent existed)
-        ctx.store.erase_consents(ctx.site.name, ctx.request.email_hash, ctx.now)
+    # on erasure the consent history keeps only keyed hashes and times (enough to show a
+    # consent existed)
+    consents_of = ctx.request.email_hash if reason == "erasure" else None
     why = f"kept as a keyed hash so no re-import re-subscribes this person ({reason})"
     result: dict[str, Any] = {}
     detail: dict[str, Any] = {}
@@ -501,15 +501,16 @@ def suppression_add(ctx: StepContext) -> Outcome:
     if person is not None and (reason == "erasure" or person.wp_user_id is None):
         # The person's linked records end here (docs/IDENTITY.md): every vouched past email is
         # suppressed too, and only keyed hashes remain of them (one audit entry per step: the
-        # forgetting is told in this one).
+        # forgetting is told in this one). One store transaction for the lot.
         past = [e.email_hash for e in person.emails if e.email_hash != ctx.request.email_hash and links.vouched(e)]
-        for digest in past:
-            ctx.store.suppress(ctx.site.name, digest, reason, ctx.now)
-        ctx.store.forget_person(ctx.site.name, person.id, ctx.now)
+        ctx.store.forget_person(ctx.site.name, person.id, ctx.now, consents_of=consents_of, suppress=past,
+                                reason=reason)
         result = {"person_forgotten": True, "past_emails_suppressed": len(past)}
         detail = {"person_forgotten": True, "emails": len(person.emails), "past_email_hashes": past,
                   "wp_user_id": person.wp_user_id}
         why += "; the person's linked records erased, their emails kept as keyed hashes only"
+    elif consents_of is not None:
+        ctx.store.erase_consents(ctx.site.name, consents_of, ctx.now)
     audit = [ctx.audit("suppression", "add", reason=why, detail=detail)]
     # the store adds the hash when it records the step (and says in the result if it was new)
     return Outcome(result, audit, suppress=(ctx.site.name, ctx.request.email_hash, reason))

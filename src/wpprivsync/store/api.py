@@ -425,9 +425,12 @@ class Store(Protocol):
         ...
 
     def unlink_contact(self, site: str, contact_id: int, now: datetime) -> int: ...  # contact gone; rows cleared
-    def forget_person(self, site: str, person_id: int, now: datetime) -> bool:
+    def forget_person(self, site: str, person_id: int, now: datetime, *, consents_of: str | None = None,
+                      suppress: Sequence[str] = (), reason: str = "erasure") -> bool:
         """Erasure: clear every plain email and contact id of the person, keep the keyed hashes,
-        mark the person erased. False when there was nothing left to clear."""
+        mark the person erased. In the same transaction: ``erase_consents`` for the hash
+        ``consents_of``, and ``suppress`` each hash of ``suppress`` for ``reason``. False when
+        there was nothing left of the person to clear."""
         ...
 
     # small key/value state (last reconcile, last retention sweep, exports made, ...)

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 from ..errors import StoreError
 from . import schema
 from .api import Person, PersonEmail, PersonLink
+from .audit import AuditRoom
 from .base import SqlBase, _operation
+from .consents import _ERASE_CONSENTS
 
 _P, _PE = schema.people, schema.person_emails
 
@@ -175,8 +177,13 @@ class PeopleRoom(SqlBase):
                                     .values(contact_id=None, updated_at=now)).rowcount)
 
     @_operation
-    def forget_person(self, site: str, person_id: int, now: datetime) -> bool:
+    def forget_person(self, site: str, person_id: int, now: datetime, *, consents_of: str | None = None,
+                      suppress: Sequence[str] = (), reason: str = "erasure") -> bool:
         with self._tx(write=True) as conn:
+            if consents_of is not None:
+                conn.execute(_ERASE_CONSENTS, {"w_site": site, "w_hash": consents_of, "w_now": now})
+            if suppress:
+                AuditRoom._suppress_many(conn, [(site, digest, reason) for digest in suppress], now)
             cleared = conn.execute(_FORGET_EMAILS, {"w_site": site, "w_pid": person_id, "w_now": now}).rowcount
             marked = conn.execute(_MARK_ERASED, {"w_site": site, "w_pid": person_id, "w_now": now}).rowcount
             return bool(cleared or marked)
