@@ -17,6 +17,14 @@ from .api import (
 from .base import _A, SqlBase, _audit, _operation
 
 
+# built once: every recorded batch of erasure steps runs them
+_LISTED = sa.select(schema.suppression.c.email_hash).where(
+    schema.suppression.c.site == sa.bindparam("site"),
+    schema.suppression.c.email_hash.in_(sa.bindparam("hashes", expanding=True)))
+_INSERT_SUPPRESSION = sa.insert(schema.suppression)
+_INSERT_AUDIT = sa.insert(_A)
+
+
 class AuditRoom(SqlBase):
     """The audit log (one entry per step, keyed hashes only) and the suppression list."""
 
@@ -38,7 +46,7 @@ class AuditRoom(SqlBase):
                 items_removed=e.items_removed, items_retained=e.items_retained, retained_until=e.retained_until,
                 reason=e.reason, request_id=e.request_id if e.request_id is not None else request_id,
                 step_id=e.step_id if e.step_id is not None else step_id, detail=dict(e.detail)))
-        conn.execute(sa.insert(_A), rows)
+        conn.execute(_INSERT_AUDIT, rows)
 
     @_operation
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:
@@ -73,20 +81,19 @@ class AuditRoom(SqlBase):
     def _suppress_many(conn: sa.Connection, entries: Sequence[tuple[str, str, str]],
                        now: datetime) -> set[tuple[str, str]]:
         """Add (site, hash, reason) entries not yet listed; returns the (site, hash) pairs added."""
-        sup = schema.suppression
         added: dict[tuple[str, str], str] = {}
         by_site: dict[str, list[str]] = {}
         for site, digest, _ in entries:
             by_site.setdefault(site, []).append(digest)
         listed: set[tuple[str, str]] = set()
         for site, digests in by_site.items():
-            listed |= {(site, d) for d in conn.execute(sa.select(sup.c.email_hash).where(
-                sup.c.site == site, sup.c.email_hash.in_(sorted(set(digests))))).scalars()}
+            listed |= {(site, d) for d in conn.execute(
+                _LISTED, {"site": site, "hashes": sorted(set(digests))}).scalars()}
         for site, digest, reason in entries:
             if (site, digest) not in listed:
                 added.setdefault((site, digest), reason)
         if added:
-            conn.execute(sa.insert(sup), [dict(site=site, email_hash=digest, reason=reason, at=now)
+            conn.execute(_INSERT_SUPPRESSION, [dict(site=site, email_hash=digest, reason=reason, at=now)
                                           for (site, digest), reason in added.items()])
         return set(added)
 
