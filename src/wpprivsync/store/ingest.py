@@ -21,7 +21,7 @@ from .api import (
     PlannedEvent,
 )
 from .audit import AuditRoom
-from .base import _R, _S, _operation
+from .base import _R, _S, _insert_rows, _operation
 from .consents import ConsentRoom
 from .people import PeopleRoom
 
@@ -58,7 +58,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
         fresh = [e for e in events if e.event_id not in seen]
         now = self.clock()
         if fresh:
-            conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
+            _insert_rows(conn, ev, [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
         self._link_many(conn, [link for e in fresh for link in e.links], now)
@@ -138,7 +138,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
                           priority=0 if items[i][0].action in PRIORITY_ACTIONS else 1)
                      for i in new for s in items[i][0].steps]
             if steps:
-                conn.execute(sa.insert(_S), steps)
+                _insert_rows(conn, _S, steps)
         for i, j in merged_into.items():
             ids[i] = ids[j]
         return [int(rid) for rid in ids]  # type: ignore[arg-type]

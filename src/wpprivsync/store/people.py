@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..errors import StoreError
 from . import schema
 from .api import Person, PersonEmail, PersonLink
-from .base import SqlBase, _operation
+from .base import SqlBase, _insert_rows, _operation
 
 _P, _PE = schema.people, schema.person_emails
 
@@ -116,7 +116,7 @@ class PeopleRoom(SqlBase):
                   "b_last": p["last_name"]} for p in changed])
         new_emails = [e for e in mem.emails if e["id"] is None]
         if new_emails:
-            conn.execute(sa.insert(_PE), [{k: (real.get(v, v) if k == "person_id" else v)
+            _insert_rows(conn, _PE, [{k: (real.get(v, v) if k == "person_id" else v)
                                            for k, v in e.items() if k != "id"} for e in new_emails])
         touched = [e for e in mem.emails if e["id"] is not None and e["id"] in mem.dirty_emails]
         if touched:
