@@ -145,7 +145,7 @@ class Planner:
         # links, consents and audit entries name it (issue 17.6): a few emails at most, dropped
         # once the event is planned
         self._checked: dict[str, str | None] = {}  # text -> normalised email, None when not one
-        self._digests: dict[str, str] = {}  # normalised email -> keyed hash
+        self._digests: dict[str, str] = {}  # email (as given) -> keyed hash
 
     # -- public ------------------------------------------------------------------------
     def event_hash(self, event: Event) -> str | None:
@@ -393,7 +393,6 @@ class Planner:
 
     def _hash(self, email: str) -> str:
         """``email_hash`` under the site secret."""
-        email = normalise_email(email)
         try:
             return self._digests[email]
         except KeyError:

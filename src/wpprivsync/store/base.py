@@ -112,7 +112,7 @@ def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, 
         return
     sql, order, binders = _insert_plan(conn.dialect, table, tuple(rows[0]))
     get = operator.itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
-    convert = [(i, _converter(once, bind)) for i, (once, bind) in enumerate(binders) if bind is not None]
+    convert = [(i, _converter(kind, bind)) for i, (kind, bind) in enumerate(binders) if bind is not None]
     out: list[tuple[Any, ...]] = []
     for row in rows:
         if len(row) != len(order):
@@ -127,11 +127,14 @@ def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, 
     conn.exec_driver_sql(sql, out)
 
 
-def _converter(once: bool, bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``bind``, or, for a value repeating across a batch (a timestamp), ``bind`` once per
-    distinct value; None bound once."""
+def _converter(kind: str, bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``bind``; None bound once; for JSON, an empty object too (most steps' params); for a
+    value repeating across a batch (a timestamp), once per distinct value."""
     null = bind(None)
-    if not once:
+    if kind == "json":
+        empty = bind({})
+        return lambda value: null if value is None else empty if value == {} else bind(value)
+    if kind != "once":
         return lambda value: null if value is None else bind(value)
     memo: dict[Any, Any] = {None: null}
 
@@ -145,7 +148,7 @@ def _converter(once: bool, bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return conv
 
 
-_Binder = tuple[bool, Callable[[Any], Any] | None]  # (bound once per value, the bind processor)
+_Binder = tuple[str, Callable[[Any], Any] | None]  # ("once" per value, "json" or "plain"; the bind processor)
 _InsertPlan = tuple[str, tuple[str, ...], list[_Binder]]
 _INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], _InsertPlan] = {}
 
@@ -164,8 +167,8 @@ def _insert_plan(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) ->
         binders: list[_Binder] = []
         for key in order:
             typ = table.c[key].type
-            binders.append((isinstance(typ, (schema.UtcDateTime, sa.Date)),
-                            typ.dialect_impl(dialect).bind_processor(dialect)))
+            kind = "once" if isinstance(typ, (schema.UtcDateTime, sa.Date)) else "json" if isinstance(typ, sa.JSON) else "plain"
+            binders.append((kind, typ.dialect_impl(dialect).bind_processor(dialect)))
         found = _INSERT_PLANS[cache_key] = (str(compiled), order, binders)
     return found
 

@@ -131,12 +131,14 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
                     event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
             for i, rid in zip(new, self._insert_ids(conn, _R, new_rows)):
                 ids[i] = int(rid)
-            steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
-                          params=dict(s.params), position=s.position, status=PENDING, attempts=0,
-                          next_attempt_at=items[i][0].received_at, last_error=None, result=None,
-                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at,
-                          priority=0 if items[i][0].action in PRIORITY_ACTIONS else 1)
-                     for i in new for s in items[i][0].steps]
+            steps: list[dict[str, Any]] = []
+            for i in new:
+                req = items[i][0]
+                owner, at, priority = ids[i], req.received_at, 0 if req.action in PRIORITY_ACTIONS else 1
+                steps.extend(dict(request_id=owner, site=req.site, system=s.system, action=s.action,
+                                  params=dict(s.params), position=s.position, status=PENDING, attempts=0,
+                                  next_attempt_at=at, last_error=None, result=None, lease_owner=None,
+                                  lease_until=None, updated_at=at, priority=priority) for s in req.steps)
             if steps:
                 _insert_rows(conn, _S, steps)
         for i, j in merged_into.items():

@@ -116,8 +116,13 @@ class PeopleRoom(SqlBase):
                   "b_last": p["last_name"]} for p in changed])
         new_emails = [e for e in mem.emails if e["id"] is None]
         if new_emails:
-            _insert_rows(conn, _PE, [{k: (real.get(v, v) if k == "person_id" else v)
-                                           for k, v in e.items() if k != "id"} for e in new_emails])
+            email_rows: list[dict[str, Any]] = []
+            for e in new_emails:
+                fields = dict(e)
+                del fields["id"]
+                fields["person_id"] = real.get(fields["person_id"], fields["person_id"])
+                email_rows.append(fields)
+            _insert_rows(conn, _PE, email_rows)
         touched = [e for e in mem.emails if e["id"] is not None and e["id"] in mem.dirty_emails]
         if touched:
             conn.execute(sa.update(_PE).where(_PE.c.id == sa.bindparam("b_id")).values(
