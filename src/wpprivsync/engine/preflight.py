@@ -30,7 +30,7 @@ def _refusal(system: str, address: str, valid: bool) -> str | None:
         return "not a valid email address"
     if system == "activecampaign" and "'" in address:
         return "ActiveCampaign does not accept an apostrophe in an address"
-    if system in ("activecampaign", "webinarjam") and any(c.isspace() for c in address):
+    if system in ("activecampaign", "webinarjam") and address.split() != [address]:  # whitespace in it
         return f"{SYSTEM_NAMES[system]} does not accept whitespace in an address"
     return None
 
