@@ -21,7 +21,9 @@ acknowledge, issue 17.6) and exporting a person with many items (issue 17.7).
    PHP on the largest person. Beside the wall time, the CPU time the export took (the daemon's
    client, the PHP server and MariaDB), which a loaded machine distorts less. Target: N = 30,000 costs at most 10 x N = 3,000.
 
-``--only ingest`` or ``--only export`` runs one part.
+``--only ingest`` or ``--only export`` runs one part. ``--fake-plugin`` runs the ingest alone
+against an in-process stand-in for the plugin (the same events, answered from memory, no HTTP,
+no WordPress): the daemon's own share, planning and recording, with its CPU time.
 """
 
 from __future__ import annotations
@@ -155,13 +157,76 @@ echo json_encode(['core_s' => $core, 'core_max_page_s' => $core_max, 'core_items
 """
 
 
+class FakePlugin:
+    """``POST /events/pull`` and ``POST /events/ack`` answered from memory: ``total``
+    ``account.deleted`` events with the payloads SEED_EVENTS writes."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.acked = 0
+
+    def pull(self, after: int, limit: int, ack: Any = (), hashes: Any = None) -> tuple[list[Any], int, int]:
+        from wpprivsync.clients.protocols import Event
+
+        acked = self.ack(ack, hashes) if ack else 0
+        first, now = max(after, self.acked) + 1, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        last = min(self.total, first + limit - 1)
+        events = [Event(id=i, type="account.deleted", created_at=now, payload={
+            "user_id": 100000 + i, "email": f"backlog{i}@example.org", "display_name": f"Person {i}",
+            "roles": ["subscriber"], "newsletter_consent": True}) for i in range(first, last + 1)]
+        return events, max(0, self.total - last), acked
+
+    def ack(self, ids: Any, hashes: Any = None) -> int:
+        self.acked = max([self.acked, *ids])
+        return len(ids)
+
+
+def fake_ingest(events: int) -> int:
+    """The ingest part with the plugin faked (``--fake-plugin``)."""
+    from wpprivsync.app import SiteClients
+
+    with tempfile.TemporaryDirectory(prefix="wpprivsync-bench-", ignore_cleanup_errors=True) as tmp_name:
+        settings = settings_for("http://127.0.0.1:9/", "bench", "app password bench", "http://127.0.0.1:9/api/3",
+                                1, Path(tmp_name))
+
+        class FakeApp(App):
+            def _build_clients(self, site: Any) -> SiteClients:
+                return SiteClients(site, FakePlugin(events), None)  # type: ignore[arg-type]
+
+        app = FakeApp(settings)
+        app.store.get_cursor("bench")  # the store made and migrated before the clock runs
+        load = os.getloadavg()[0]
+        started, cpu = time.monotonic(), time.process_time()
+        ingested = 0
+        while got := services.pull(app, "bench")["events"]:
+            ingested += got
+        wall, used = time.monotonic() - started, time.process_time() - cpu
+        requests = app.store.counts()["requests_open"]
+        app.store.close()
+    if ingested != events or requests != events:
+        print(f"ERROR: {ingested} events ingested, {requests} requests open, of {events}", file=sys.stderr)
+        return 1
+    print(f"ingest of {events} events from an in-process stand-in for the plugin (pages of {ingest.PAGE}), "
+          f"load average {load:.2f}")
+    print_table(["", "events/s", "wall (s)", "CPU (s)", "CPU per event (ms)"],
+                [["ingest, the daemon alone", ingested / wall, wall, used, 1000 * used / ingested]])
+    last_line({"events": events, "fake_ingest_events_per_s": round(ingested / wall), "fake_ingest_s": round(wall, 3),
+               "fake_cpu_ms_per_event": round(1000 * used / ingested, 4), "load": round(load, 2)})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--items", default="3000,30000")
     parser.add_argument("--only", choices=("ingest", "export"), help="run one part only")
     parser.add_argument("--rounds", type=int, default=2, help="exports of each size and paging; the fastest counts")
+    parser.add_argument("--fake-plugin", action="store_true",
+                        help="the ingest alone, against an in-process stand-in for the plugin (no WordPress)")
     args = parser.parse_args(argv)
+    if args.fake_plugin:
+        print_machine()
+        return fake_ingest(args.events)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     do_ingest, do_export = args.only in (None, "ingest"), args.only in (None, "export")

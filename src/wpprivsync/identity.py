@@ -54,7 +54,7 @@ def is_email(text: str) -> bool:
 
 def email_hash(secret: str | bytes, email: str) -> str:
     key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, normalise_email(email).encode(), hashlib.sha256).hex()  # one-shot: hmac.new's result
 
 
 def redact_email(email: str) -> str:

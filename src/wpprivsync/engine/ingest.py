@@ -120,7 +120,8 @@ def _record(site: str, events: list[Event], store: Store, planner: Planner, secr
     cursor = store.get_cursor(site)
     planned: list[PlannedEvent] = []
     for event in events:
-        digest = _event_hash(event, secret)
+        # the planner hashes the email once for the acknowledgement and the event's plan
+        digest = planner.event_hash(event) if secret == planner.secret else _event_hash(event, secret)
         if digest:
             hashes[event.id] = digest
         if event.id <= cursor:
@@ -143,6 +144,7 @@ def _record(site: str, events: list[Event], store: Store, planner: Planner, secr
                 store.retry_step(step_id, clock())
             if plan.retry_all:
                 store.retry_all_dead(clock())
+    planner.forget()
     stats.requests += len(store.ingest_many(site, planned))
     return hashes
 

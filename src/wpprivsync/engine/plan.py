@@ -69,6 +69,8 @@ class Plan:
     lookups: list[tuple[str, str]] = field(default_factory=list)  # (lookup id, email): answered, never stored
 
 
+_REMEMBERED = 8  # emails a planner remembers at most (an event names one or two)
+
 VERIFY_SETTLE_S = 300  # how long core's own erasure flow may still be running its erasers
 
 
@@ -139,19 +141,39 @@ class Planner:
         self.comment_data = comment_data
         self.webinarjam = webinarjam
         self.manual_tasks = manual_tasks
+        # an event's email is checked, normalised and hashed once, however many of its requests,
+        # links, consents and audit entries name it (issue 17.6): a few emails at most, dropped
+        # once the event is planned
+        self._checked: dict[str, str | None] = {}  # text -> normalised email, None when not one
+        self._digests: dict[str, str] = {}  # email (as given) -> keyed hash
 
     # -- public ------------------------------------------------------------------------
+    def event_hash(self, event: Event) -> str | None:
+        """The keyed hash of the event's email (what the acknowledgement sends), None when it
+        has no valid one."""
+        value = event.payload.get("email") if isinstance(event.payload, dict) else None
+        if not isinstance(value, str):
+            return None
+        email = self._check(value)
+        return None if email is None else self._hash(email)
+
+    def forget(self) -> None:
+        """Drop the emails remembered for the event being planned."""
+        self._checked.clear()
+        self._digests.clear()
+
     def request(self, action: str, email: str, *, source: str, received_at: datetime,
                 event_id: int | None = None, **kw: Any) -> NewRequest:
         email = normalise_email(email)
-        digest = email_hash(self.secret, email)
+        digest = self._hash(email)
         if action == ERASE:
             kw.setdefault("webinarjam", self.webinarjam)
             kw.setdefault("residue_scan", self.residue_scan)
         if action in (ERASE, EXPORT):
             kw.setdefault("manual_tasks", self.manual_tasks)
         steps = steps_for(action, comment_data=self.comment_data, **kw)
-        refused = preflight.refusals(email, (s.system for s in steps if s.system != "wordpress"))
+        refused = preflight.refusals(email, (s.system for s in steps if s.system != "wordpress"),
+                                     valid=self._check(email) is not None)
         if refused and action == SUBSCRIBE:
             # lifting the suppression and then failing at ActiveCampaign would leave it half done
             raise _Refused(digest, refused[0][0], refused[0][1])
@@ -165,6 +187,12 @@ class Planner:
 
     def plan(self, event: Event, now: datetime) -> Plan:
         """``now`` stands in for the event's time when the event carries none."""
+        try:
+            return self._plan(event, now)
+        finally:
+            self.forget()
+
+    def _plan(self, event: Event, now: datetime) -> Plan:
         received = _parse_time(event.created_at) or now
         handler: Callable[[Event, dict[str, Any], datetime], Plan] | None = getattr(
             self, "_on_" + event.type.replace(".", "_"), None)
@@ -187,12 +215,12 @@ class Planner:
 
     # -- one method per event type ---------------------------------------------------------
     def _on_account_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         return Plan([self.request(ERASE, email, source="account-deleted", received_at=received, event_id=event.id)],
                     links=self._user_link(email, p, "account-deleted"))
 
     def _on_erasure_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         # From Tools → Erase Personal Data the admin's browser runs WordPress's erasers itself;
         # from the admin page nothing has run yet.
         in_wordpress = p.get("source") != "privacy-tools"
@@ -200,13 +228,13 @@ class Planner:
                                   received_at=received, event_id=event.id, wordpress_erasure=in_wordpress)])
 
     def _on_erasure_completed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         return Plan(audit=[self._audit(email, "wordpress", "erasure_completed", received,
                                        reason="WordPress privacy tools completed the erasure request",
                                        detail={"request_id": _int(p.get("request_id"), "request_id", default=0)})])
 
     def _on_comment_deleted(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         comment_id = _int(p.get("comment_id"), "comment_id")
         audit = [self._audit(email, "wordpress", "comment_deleted", received, removed=1,
                              reason="comment deleted in WordPress", detail={"comment_id": comment_id})]
@@ -218,19 +246,19 @@ class Planner:
         return Plan(requests, audit)
 
     def _on_comments_removal_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        return Plan([self.request(REMOVE_COMMENTS, _email(p), source=str(p.get("source") or "admin-page"),
+        return Plan([self.request(REMOVE_COMMENTS, self._email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
 
     def _on_export_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        return Plan([self.request(EXPORT, _email(p), source=str(p.get("source") or "admin-page"),
+        return Plan([self.request(EXPORT, self._email(p), source=str(p.get("source") or "admin-page"),
                                   received_at=received, event_id=event.id)])
 
     def _on_core_export_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        return Plan([self.request(CORE_EXPORT, _email(p), source="privacy-tools", received_at=received,
+        return Plan([self.request(CORE_EXPORT, self._email(p), source="privacy-tools", received_at=received,
                                   event_id=event.id)])
 
     def _on_consent_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         consent = p.get("consent")
         if not isinstance(consent, bool):
             raise _Malformed("consent must be true or false")
@@ -243,7 +271,7 @@ class Planner:
                                             wording=_label(p.get("wording")), proof=_label(p.get("proof")))])
 
     def _on_newsletter_unsubscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         req = self.request(UNSUBSCRIBE, email, source="activecampaign-webhook", received_at=received,
                            event_id=event.id, from_activecampaign=True)
         contact_id = _int(p.get("contact_id"), "contact_id", default=0)
@@ -257,7 +285,7 @@ class Planner:
                                             proof="activecampaign")])
 
     def _on_newsletter_subscribed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         return Plan([self.request(SUBSCRIBE, email, source="activecampaign-webhook", received_at=received,
                                   event_id=event.id, from_activecampaign=True)],
                     links=self._contact_link(email, _int(p.get("contact_id"), "contact_id", default=0), "webhook"),
@@ -268,7 +296,7 @@ class Planner:
         lift = p.get("lift", False)
         if not isinstance(lift, bool):
             raise _Malformed("lift must be true or false")
-        return Plan([self.request(LIFT_RESTRICTION if lift else RESTRICT, _email(p),
+        return Plan([self.request(LIFT_RESTRICTION if lift else RESTRICT, self._email(p),
                                   source=str(p.get("source") or "admin-page")[:64], received_at=received,
                                   event_id=event.id)])
 
@@ -277,16 +305,16 @@ class Planner:
         # emails join the person's history, the new one is current, and the linked contact is
         # rectified. The old address lives only in the event (scrubbed on acknowledgement) and
         # in the person's history.
-        email = _email(p)
-        old = _email({"email": p.get("old_email")})
+        email = self._email(p)
+        old = self._email({"email": p.get("old_email")})
         user_id = _int(p.get("user_id"), "user_id")
         if not user_id:
             raise _Malformed("user_id is required")
-        old_hash = email_hash(self.secret, old)
+        old_hash = self._hash(old)
         proof = str(p.get("proof") or "")[:32]
         names = _names(p)
         links = [PersonLink(self.site, old, old_hash, wp_user_id=user_id, source="email-changed"),
-                 PersonLink(self.site, email, email_hash(self.secret, email), wp_user_id=user_id, current=True,
+                 PersonLink(self.site, email, self._hash(email), wp_user_id=user_id, current=True,
                             proof=proof, source="email-changed", replaces_hash=old_hash,
                             first_name=names.get("first_name"), last_name=names.get("last_name"))]
         # names are personal data: they stay on the person's linked record (erased with it),
@@ -301,7 +329,7 @@ class Planner:
                     audit, links=links)
 
     def _on_profile_name_changed(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         names = _names(p)
         if not names:
             raise _Malformed("first_name or last_name is required")
@@ -314,7 +342,7 @@ class Planner:
         return Plan([self._single(RECTIFY, email, step, received, event)], links=links)
 
     def _on_contact_updated(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
-        email = _email(p)
+        email = self._email(p)
         contact_id = _int(p.get("contact_id"), "contact_id", default=0)
         if not contact_id:
             raise _Malformed("contact_id is required")
@@ -325,7 +353,7 @@ class Planner:
         # A WordPress user acted on an email they never proved to own (docs/IDENTITY.md):
         # nothing reaches ActiveCampaign or the suppression list; the attempt is audited.
         attempt = str(p.get("attempt") or "unknown")[:64]
-        return Plan(audit=[self._audit(_email(p), "wordpress", "unproven_email", received,
+        return Plan(audit=[self._audit(self._email(p), "wordpress", "unproven_email", received,
                                        reason=f"ignored: {attempt} for an email the user has not proven to own",
                                        detail={"user_id": _int(p.get("user_id"), "user_id", default=0),
                                                "attempt": attempt})])
@@ -345,7 +373,7 @@ class Planner:
         lookup_id = p.get("lookup_id")
         if not isinstance(lookup_id, str) or not re.fullmatch(r"[A-Za-z0-9]{16,64}", lookup_id):
             raise _Malformed("lookup_id must be 16 to 64 letters and digits")
-        return Plan(lookups=[(lookup_id, _email(p))])
+        return Plan(lookups=[(lookup_id, self._email(p))])
 
     def _on_retry_requested(self, event: Event, p: dict[str, Any], received: datetime) -> Plan:
         if p.get("all") is True:
@@ -353,8 +381,35 @@ class Planner:
         return Plan(retry_step_ids=[_int(p.get("step_id"), "step_id")])
 
     # -- helpers -----------------------------------------------------------------------
+    def _check(self, text: str) -> str | None:
+        """``text`` normalised when WordPress would take it as an email (``is_email``), else None."""
+        try:
+            return self._checked[text]
+        except KeyError:
+            if len(self._checked) >= _REMEMBERED:
+                self._checked.clear()
+            found = self._checked[text] = normalise_email(text) if is_email(text) else None
+            return found
+
+    def _hash(self, email: str) -> str:
+        """``email_hash`` under the site secret."""
+        try:
+            return self._digests[email]
+        except KeyError:
+            if len(self._digests) >= _REMEMBERED:
+                self._digests.clear()
+            found = self._digests[email] = email_hash(self.secret, email)
+            return found
+
+    def _email(self, payload: dict[str, Any]) -> str:
+        value = payload.get("email")
+        email = self._check(value) if isinstance(value, str) else None
+        if email is None:
+            raise _Malformed("payload has no valid email")
+        return email
+
     def _single(self, action: str, email: str, step: NewStep, received: datetime, event: Event) -> NewRequest:
-        digest = email_hash(self.secret, email)
+        digest = self._hash(email)
         return NewRequest(site=self.site, action=action, email=email, email_hash=digest,
                           source="event", received_at=received, due_at=self.due(received), steps=[step],
                           event_id=event.id, dedupe_key=None)
@@ -365,17 +420,17 @@ class Planner:
         user_id = _int(p.get("user_id"), "user_id", default=0)
         if not user_id:
             return []
-        return [PersonLink(self.site, email, email_hash(self.secret, email), wp_user_id=user_id, current=True,
+        return [PersonLink(self.site, email, self._hash(email), wp_user_id=user_id, current=True,
                            proof=str(p.get("proof") or "")[:32], source=source)]
 
     def _contact_link(self, email: str, contact_id: int, source: str) -> list[PersonLink]:
         if not contact_id:
             return []
-        return [PersonLink(self.site, email, email_hash(self.secret, email), contact_id=contact_id, source=source)]
+        return [PersonLink(self.site, email, self._hash(email), contact_id=contact_id, source=source)]
 
     def _consent(self, email: str, given: bool, at: datetime, event: Event, *, source: str,
                  wording: str | None, proof: str | None) -> ConsentRecord:
-        return ConsentRecord(site=self.site, email_hash=email_hash(self.secret, email), given=given, at=at,
+        return ConsentRecord(site=self.site, email_hash=self._hash(email), given=given, at=at,
                              source=source, wording=wording, proof=proof, event_id=event.id)
 
     def _consent_audit(self, record: ConsentRecord) -> AuditEntry:
@@ -388,7 +443,7 @@ class Planner:
 
     def _audit(self, email: str, system: str, action: str, at: datetime, *, removed: int = 0,
                reason: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
-        return AuditEntry(site=self.site, email_hash=email_hash(self.secret, email), system=system, action=action,
+        return AuditEntry(site=self.site, email_hash=self._hash(email), system=system, action=action,
                           items_removed=removed, reason=reason, detail=detail or {}, at=at)
 
     def _invalid(self, event: Event, received: datetime, problem: str) -> Plan:
@@ -410,13 +465,6 @@ class _Refused(ValueError):
 
 class _Malformed(ValueError):
     pass
-
-
-def _email(payload: dict[str, Any]) -> str:
-    value = payload.get("email")
-    if not isinstance(value, str) or not is_email(value):
-        raise _Malformed("payload has no valid email")
-    return normalise_email(value)
 
 
 def consent_source(value: Any) -> str:

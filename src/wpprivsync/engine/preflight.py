@@ -22,20 +22,28 @@ SYSTEM_NAMES = {"wordpress": "WordPress", "activecampaign": "ActiveCampaign", "w
 def refusal(system: str, email: str) -> str | None:
     """Why ``system`` would refuse ``email`` (normalised), or None when it takes it."""
     address = normalise_email(email)
-    if not is_email(address):
+    return _refusal(system, address, is_email(address))
+
+
+def _refusal(system: str, address: str, valid: bool) -> str | None:
+    if not valid:
         return "not a valid email address"
     if system == "activecampaign" and "'" in address:
         return "ActiveCampaign does not accept an apostrophe in an address"
-    if system in ("activecampaign", "webinarjam") and any(c.isspace() for c in address):
+    if system in ("activecampaign", "webinarjam") and address.split() != [address]:  # whitespace in it
         return f"{SYSTEM_NAMES[system]} does not accept whitespace in an address"
     return None
 
 
-def refusals(email: str, systems: Iterable[str]) -> list[tuple[str, str]]:
-    """(system, reason) for each system of ``systems`` that would refuse ``email``."""
+def refusals(email: str, systems: Iterable[str], *, valid: bool | None = None) -> list[tuple[str, str]]:
+    """(system, reason) for each system of ``systems`` that would refuse ``email``. ``valid``:
+    whether the normalised email passes ``is_email``, when the caller knows already."""
+    address = normalise_email(email)
+    if valid is None:
+        valid = is_email(address)
     out = []
     for system in dict.fromkeys(systems):
-        reason = refusal(system, email)
+        reason = _refusal(system, address, valid)
         if reason is not None:
             out.append((system, reason))
     return out

@@ -14,7 +14,7 @@ from .api import (
     Audit,
     AuditEntry,
 )
-from .base import _A, SqlBase, _audit, _operation
+from .base import _A, SqlBase, _audit, _insert_rows, _operation
 
 
 # built once: every recorded batch of erasure steps runs them
@@ -22,7 +22,6 @@ _LISTED = sa.select(schema.suppression.c.email_hash).where(
     schema.suppression.c.site == sa.bindparam("site"),
     schema.suppression.c.email_hash.in_(sa.bindparam("hashes", expanding=True)))
 _INSERT_SUPPRESSION = sa.insert(schema.suppression)
-_INSERT_AUDIT = sa.insert(_A)
 
 
 class AuditRoom(SqlBase):
@@ -46,7 +45,7 @@ class AuditRoom(SqlBase):
                 items_removed=e.items_removed, items_retained=e.items_retained, retained_until=e.retained_until,
                 reason=e.reason, request_id=e.request_id if e.request_id is not None else request_id,
                 step_id=e.step_id if e.step_id is not None else step_id, detail=dict(e.detail)))
-        conn.execute(_INSERT_AUDIT, rows)
+        _insert_rows(conn, _A, rows)
 
     @_operation
     def add_audit(self, entries: Sequence[AuditEntry]) -> None:

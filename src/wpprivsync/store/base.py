@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -97,6 +98,81 @@ _STEPS_BY_ID = sa.select(_S).where(_S.c.id.in_(_IDS))
 _REQUESTS_BY_ID = sa.select(_R).where(_R.c.id.in_(_IDS))
 
 
+def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``conn.execute(sa.insert(table), rows)``; every row has the same columns. On SQLite the
+    values are bound here, by the columns' own bind processors (the same text for a timestamp,
+    the same JSON), and the rows go to the driver's ``executemany`` as tuples: SQLAlchemy's own
+    per-row parameter processing was most of the time of a page's ingest (issue 17.6). A
+    timestamp repeats across the rows of a batch (a page's clock, its events' times) and is
+    bound once per value. Elsewhere: SQLAlchemy's ``executemany``, as before."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.insert(table), list(rows))
+        return
+    sql, order, binders = _insert_plan(conn.dialect, table, tuple(rows[0]))
+    get = operator.itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+    convert = [(i, _converter(kind, bind)) for i, (kind, bind) in enumerate(binders) if bind is not None]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        if len(row) != len(order):
+            raise StoreError(f"rows for {table.name} differ in their columns")
+        values = get(row)
+        if convert:
+            listed = list(values)
+            for i, conv in convert:
+                listed[i] = conv(listed[i])
+            values = tuple(listed)
+        out.append(values)
+    conn.exec_driver_sql(sql, out)
+
+
+def _converter(kind: str, bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``bind``; None bound once; for JSON, an empty object too (most steps' params); for a
+    value repeating across a batch (a timestamp), once per distinct value."""
+    null = bind(None)
+    if kind == "json":
+        empty = bind({})
+        return lambda value: null if value is None else empty if value == {} else bind(value)
+    if kind != "once":
+        return lambda value: null if value is None else bind(value)
+    memo: dict[Any, Any] = {None: null}
+
+    def conv(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            found = memo[value] = bind(value)
+            return found
+
+    return conv
+
+
+_Binder = tuple[str, Callable[[Any], Any] | None]  # ("once" per value, "json" or "plain"; the bind processor)
+_InsertPlan = tuple[str, tuple[str, ...], list[_Binder]]
+_INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], _InsertPlan] = {}
+
+
+def _insert_plan(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _InsertPlan:
+    """The INSERT of these columns as the dialect writes it (positional parameters), the
+    columns in the order of its parameters and each one's bind processor; built once per table
+    and set of columns."""
+    cache_key = (dialect.name, table.name, keys)
+    found = _INSERT_PLANS.get(cache_key)
+    if found is None:
+        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(keys))
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(keys):
+            raise StoreError(f"unexpected parameters in the insert of {table.name}")
+        binders: list[_Binder] = []
+        for key in order:
+            typ = table.c[key].type
+            kind = "once" if isinstance(typ, (schema.UtcDateTime, sa.Date)) else "json" if isinstance(typ, sa.JSON) else "plain"
+            binders.append((kind, typ.dialect_impl(dialect).bind_processor(dialect)))
+        found = _INSERT_PLANS[cache_key] = (str(compiled), order, binders)
+    return found
+
+
 class SqlBase:
     """What every room of the store shares: the engine, transactions, the error
     boundary, migrations. ``clock`` fills audit times the caller left
@@ -148,7 +224,7 @@ class SqlBase:
         if self.backend == "sqlite":
             top = int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
             ids = list(range(top + 1, top + 1 + len(rows)))
-            conn.execute(sa.insert(table), [dict(row, id=i) for row, i in zip(rows, ids)])
+            _insert_rows(conn, table, [dict(row, id=i) for row, i in zip(rows, ids)])
             return ids
         found = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
         return [int(i) for i in found]

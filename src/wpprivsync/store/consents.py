@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from . import schema
 from .api import ConsentRecord
-from .base import SqlBase, _operation
+from .base import SqlBase, _insert_rows, _operation
 
 _C = schema.consents
 # every erasure runs it (most find nothing): built once
@@ -27,7 +27,7 @@ class ConsentRoom(SqlBase):
     @staticmethod
     def _insert_consents(conn: sa.Connection, records: Sequence[ConsentRecord]) -> None:
         if records:
-            conn.execute(sa.insert(schema.consents), [
+            _insert_rows(conn, schema.consents, [
                 dict(site=r.site, email_hash=r.email_hash, given=r.given, at=r.at, source=r.source,
                      wording=r.wording, proof=r.proof, event_id=r.event_id, erased_at=r.erased_at)
                 for r in records])

@@ -21,7 +21,7 @@ from .api import (
     PlannedEvent,
 )
 from .audit import AuditRoom
-from .base import _R, _S, _operation
+from .base import _R, _S, _insert_rows, _operation
 from .consents import ConsentRoom
 from .people import PeopleRoom
 
@@ -58,7 +58,7 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
         fresh = [e for e in events if e.event_id not in seen]
         now = self.clock()
         if fresh:
-            conn.execute(sa.insert(ev), [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
+            _insert_rows(conn, ev, [dict(site=site, event_id=e.event_id, ingested_at=now) for e in fresh])
         ids = self._add_requests(conn, [(r, e.event_id) for e in fresh for r in e.requests])
         self._insert_audit_rows(conn, [(a, None, None) for e in fresh for a in e.audit], now)
         self._link_many(conn, [link for e in fresh for link in e.links], now)
@@ -131,14 +131,16 @@ class IngestRoom(PeopleRoom, ConsentRoom, AuditRoom):
                     event_id=req.event_id if req.event_id is not None else event_id, dedupe_key=req.dedupe_key))
             for i, rid in zip(new, self._insert_ids(conn, _R, new_rows)):
                 ids[i] = int(rid)
-            steps = [dict(request_id=ids[i], site=items[i][0].site, system=s.system, action=s.action,
-                          params=dict(s.params), position=s.position, status=PENDING, attempts=0,
-                          next_attempt_at=items[i][0].received_at, last_error=None, result=None,
-                          lease_owner=None, lease_until=None, updated_at=items[i][0].received_at,
-                          priority=0 if items[i][0].action in PRIORITY_ACTIONS else 1)
-                     for i in new for s in items[i][0].steps]
+            steps: list[dict[str, Any]] = []
+            for i in new:
+                req = items[i][0]
+                owner, at, priority = ids[i], req.received_at, 0 if req.action in PRIORITY_ACTIONS else 1
+                steps.extend(dict(request_id=owner, site=req.site, system=s.system, action=s.action,
+                                  params=dict(s.params), position=s.position, status=PENDING, attempts=0,
+                                  next_attempt_at=at, last_error=None, result=None, lease_owner=None,
+                                  lease_until=None, updated_at=at, priority=priority) for s in req.steps)
             if steps:
-                conn.execute(sa.insert(_S), steps)
+                _insert_rows(conn, _S, steps)
         for i, j in merged_into.items():
             ids[i] = ids[j]
         return [int(rid) for rid in ids]  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from ..errors import StoreError
 from . import schema
 from .api import Person, PersonEmail, PersonLink
 from .audit import AuditRoom
-from .base import SqlBase, _operation
+from .base import SqlBase, _insert_rows, _operation
 from .consents import _ERASE_CONSENTS
 
 _P, _PE = schema.people, schema.person_emails
@@ -64,7 +64,6 @@ _PEOPLE_IN = sa.select(_P).where(_P.c.id.in_(sa.bindparam("pids", expanding=True
 _EMAILS_OF_PEOPLE = sa.select(_PE).where(_PE.c.person_id.in_(sa.bindparam("pids", expanding=True))).order_by(_PE.c.id)
 _UPDATE_PERSON = sa.update(_P).where(_P.c.id == sa.bindparam("b_id")).values(
     wp_user_id=sa.bindparam("b_uid"), first_name=sa.bindparam("b_first"), last_name=sa.bindparam("b_last"))
-_INSERT_EMAIL = sa.insert(_PE)
 _UPDATE_EMAIL = sa.update(_PE).where(_PE.c.id == sa.bindparam("b_id")).values(
     email=sa.bindparam("b_email"), contact_id=sa.bindparam("b_contact"), proof=sa.bindparam("b_proof"),
     updated_at=sa.bindparam("b_updated"), current=sa.bindparam("b_current"))
@@ -134,8 +133,13 @@ class PeopleRoom(SqlBase):
                   "b_last": p["last_name"]} for p in changed])
         new_emails = [e for e in mem.emails if e["id"] is None]
         if new_emails:
-            conn.execute(_INSERT_EMAIL, [{k: (real.get(v, v) if k == "person_id" else v)
-                                           for k, v in e.items() if k != "id"} for e in new_emails])
+            email_rows: list[dict[str, Any]] = []
+            for e in new_emails:
+                fields = dict(e)
+                del fields["id"]
+                fields["person_id"] = real.get(fields["person_id"], fields["person_id"])
+                email_rows.append(fields)
+            _insert_rows(conn, _PE, email_rows)
         touched = [e for e in mem.emails if e["id"] is not None and e["id"] in mem.dirty_emails]
         if touched:
             conn.execute(_UPDATE_EMAIL, [{"b_id": e["id"], "b_email": e["email"], "b_contact": e["contact_id"], "b_proof": e["proof"],
