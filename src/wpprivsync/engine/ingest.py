@@ -48,7 +48,7 @@ class IngestStats:
 
 
 def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Planner, secret: str,
-                clock: Callable[[], datetime], *, batch: int = PAGE, max_events: int = MAX_EVENTS) -> IngestStats:
+                clock: Callable[[], datetime], *, batch: int | None = None, max_events: int = MAX_EVENTS) -> IngestStats:
     """Ingest until the outbox has nothing more (or ``max_events`` were read: the rest waits
     for the next call); every page read is recorded and acknowledged before this returns.
 
@@ -57,7 +57,7 @@ def pull_events(site: str, wordpress: WordPressApi, store: Store, planner: Plann
     does. Only that thread talks to WordPress until the last page is recorded."""
     stats = IngestStats()
     key = ACKED_KEY.format(site=site)
-    read = _Reader(wordpress, batch)
+    read = _Reader(wordpress, PAGE if batch is None else batch)
     owed: list[int] = []  # recorded, not yet sent to be acknowledged
     owed_hashes: dict[int, str] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="wpprivsync-pull") as pool:

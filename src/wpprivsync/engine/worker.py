@@ -136,25 +136,27 @@ class _Finished:
     def __init__(self) -> None:
         self._done: list[_StepFuture] = []
         self._wanted = 1
-        self._urgent = False  # an urgent request's step is among them: record without lingering
+        self._urgent = False  # an urgent request's step is among them
+        self._hurry = False  # the recorder wants urgent steps at once (it has others in hand)
         self._cond = threading.Condition()
 
     def add(self, future: _StepFuture, urgent: bool = False) -> None:
         with self._cond:
             self._done.append(future)
             self._urgent = self._urgent or urgent
-            if len(self._done) in (1, self._wanted) or urgent:
+            if len(self._done) in (1, self._wanted) or (urgent and self._hurry):
                 self._cond.notify()
 
-    def take(self, wanted: int, linger_s: float) -> list[_StepFuture]:
-        """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have (or an urgent
-        one has: its request's next step waits for this recording); take them all."""
+    def take(self, wanted: int, linger_s: float, *, hurry: bool = False) -> list[_StepFuture]:
+        """Wait for one to finish, then up to ``linger_s`` until ``wanted`` have; take them all.
+        With ``hurry``, an urgent step ends the wait: its request's next step waits for this
+        recording, behind the other steps in hand."""
         with self._cond:
             self._cond.wait_for(lambda: self._done)
-            if len(self._done) < wanted and not self._urgent:
-                self._wanted = wanted
-                self._cond.wait_for(lambda: len(self._done) >= wanted or self._urgent, timeout=linger_s)
-                self._wanted = 1
+            if len(self._done) < wanted and not (hurry and self._urgent):
+                self._wanted, self._hurry = wanted, hurry
+                self._cond.wait_for(lambda: len(self._done) >= wanted or (hurry and self._urgent), timeout=linger_s)
+                self._wanted, self._hurry = 1, False
             taken, self._done, self._urgent = self._done, [], False
             return taken
 
@@ -282,9 +284,10 @@ class Worker:
                 if may_claim and busy <= self.concurrency:
                     claimed = self.store.claim_steps(self.worker_id, self.clock(),
                                                      limit=self.claim_size - busy, lease_s=self.lease_s)
-                elif may_claim and urgent_next:
-                    # the threads still have plenty in hand, but the next step of an erasure
-                    # (or export, comment removal ...) must not wait until they ran dry
+                elif may_claim and urgent_next and busy > len(urgent_ids):
+                    # the threads still have plenty in hand, consent changes among it, but the
+                    # next step of an erasure (or export, comment removal ...) must not wait
+                    # until they ran dry (in hand only urgent steps: their order is the claim's)
                     claimed = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency,
                                                      lease_s=self.lease_s, urgent_only=True)
                 urgent_next = False
@@ -295,16 +298,16 @@ class Worker:
                     prefetched = self._erase_in_one_call(claimed, requests)
                     for step in claimed:
                         request = requests.get(step.request_id)
+                        urgent = False  # a proof is its request's last step: nothing waits for it
                         if (step.system, step.action) == ("wordpress", "verify"):
                             future: _StepFuture = Future()
                             self._scan_room.setdefault(step.site, []).append((step, request, future))
                             scans.add(future)
                         else:
+                            urgent = _is_urgent(request)
                             future = self._threads.submit(
-                                _is_urgent(request),
-                                functools.partial(self._execute, step, request, prefetched.get(step.id)))
+                                urgent, functools.partial(self._execute, step, request, prefetched.get(step.id)))
                         in_flight[future] = step
-                        urgent = _is_urgent(request)
                         if urgent:
                             urgent_ids.add(step.id)
                         future.add_done_callback(functools.partial(finished.add, urgent=urgent))
@@ -319,7 +322,7 @@ class Worker:
                 # record in batches, but never let the threads run dry waiting for one: wait for
                 # no more than leaves a thread's worth of steps queued
                 wanted = max(1, min(RECORD_BATCH, len(in_flight) - len(scans) - 2 * self.concurrency))
-                taken = finished.take(wanted, GATHER_S)
+                taken = finished.take(wanted, GATHER_S, hurry=len(in_flight) - len(scans) > len(urgent_ids))
                 scans.difference_update(taken)
                 outcomes = [f.result() for f in taken if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):
