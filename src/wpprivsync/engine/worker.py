@@ -276,6 +276,12 @@ class Worker:
         scans: set[_StepFuture] = set()  # verify steps waiting for, or in, a scan pass
         finished = _Finished()
         urgent_next = False  # an urgent request's step was recorded: its next step may be due
+        def others_in_hand() -> bool:
+            """Steps of consent changes are in hand beside the urgent ones: only then do urgent
+            steps hurry (recorded at once, their next step claimed at once); with urgent steps
+            alone in hand their order is the claim's, and batches stay large."""
+            return len(in_flight) - len(scans) > len(urgent_ids)
+
         with self._renewing() as leases:
             while True:
                 busy = len(in_flight) - len(scans)
@@ -284,10 +290,9 @@ class Worker:
                 if may_claim and busy <= self.concurrency:
                     claimed = self.store.claim_steps(self.worker_id, self.clock(),
                                                      limit=self.claim_size - busy, lease_s=self.lease_s)
-                elif may_claim and urgent_next and busy > len(urgent_ids):
-                    # the threads still have plenty in hand, consent changes among it, but the
-                    # next step of an erasure (or export, comment removal ...) must not wait
-                    # until they ran dry (in hand only urgent steps: their order is the claim's)
+                elif may_claim and urgent_next and others_in_hand():
+                    # the threads still have plenty in hand, but the next step of an erasure (or
+                    # export, comment removal ...) must not wait until they ran dry
                     claimed = self.store.claim_steps(self.worker_id, self.clock(), limit=self.concurrency,
                                                      lease_s=self.lease_s, urgent_only=True)
                 urgent_next = False
@@ -322,7 +327,7 @@ class Worker:
                 # record in batches, but never let the threads run dry waiting for one: wait for
                 # no more than leaves a thread's worth of steps queued
                 wanted = max(1, min(RECORD_BATCH, len(in_flight) - len(scans) - 2 * self.concurrency))
-                taken = finished.take(wanted, GATHER_S, hurry=len(in_flight) - len(scans) > len(urgent_ids))
+                taken = finished.take(wanted, GATHER_S, hurry=others_in_hand())
                 scans.difference_update(taken)
                 outcomes = [f.result() for f in taken if in_flight.pop(f, None) is not None]
                 for step, verdict, stats in self._record(outcomes):

@@ -83,11 +83,8 @@ class PeopleRoom(SqlBase):
         found = conn.execute(_LIVE_BY[column.name], {"site": site, "value": value}).scalar()
         return None if found is None else int(found)
 
-    def _link(self, conn: sa.Connection, link: PersonLink, now: datetime) -> int:
-        return self._link_many(conn, [link], now)[0]
-
     def _link_many(self, conn: sa.Connection, links: Sequence[PersonLink], now: datetime) -> list[int]:
-        """Apply links in order, as one ``_link`` after the other would, with a few statements
+        """Apply links in order, as one link after the other would be, with a few statements
         for the lot (issue 17.6: a page of 500 events was 3,000 statements): read every person
         and email the links can reach, apply the links to that copy in memory, write back what
         changed (one insert of new people, one of new emails, one update each of changed rows).
@@ -203,7 +200,7 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 class _Copy:
     """The people and emails a batch of links can reach, as rows (dicts with the table's
-    columns), and ``apply``: ``_link``'s look-ups and writes on them. A new person gets an id
+    columns), and ``apply``: one link's look-ups and writes on them. A new person gets an id
     from ``_NEW`` up, above every stored one, so "the newest person" stays the highest id."""
 
     def __init__(self) -> None:

@@ -107,20 +107,18 @@ class QueueRoom(AuditRoom):
         return q
 
     @staticmethod
-    def _pick(conn: sa.Connection, status: str, now: datetime, limit: int, systems: Iterable[str] | None,
+    def _pick(conn: sa.Connection, status: str, now: datetime, limit: int, systems: tuple[str, ...] | None,
               priorities: tuple[int, ...] = (0, 1)) -> list[int]:
         """Lock up to ``limit`` claimable steps with ``status`` and their time (next attempt,
-        or lease end) ``<= now``, oldest
-        first. Reads candidates a page at a time in index order (status, when, id) and checks
-        only that page, so a claim costs the same with ten or a hundred thousand steps queued,
-        whatever the planner's statistics say."""
+        or lease end) ``<= now``, oldest first. Reads candidates a page at a time in index order
+        (status, time, id) and checks only that page, so a claim costs the same with ten or a
+        hundred thousand steps queued, whatever the planner's statistics say."""
         page = max(2 * limit, 16)
         picked: list[int] = []
-        key = None if systems is None else tuple(sorted(systems))
         # pending steps: one pass per priority, urgent first (index (status, priority, due, id));
         # expired leases: one pass over all, they are rare
         for priority in (priorities if status == PENDING else (None,)):
-            first, following, chosen_q = _pick_statements(status, priority, key)
+            first, following, chosen_q = _pick_statements(status, priority, systems)
             params: dict[str, Any] = {"now": now, "page": page}
             statement = first
             while len(picked) < limit:
@@ -142,14 +140,15 @@ class QueueRoom(AuditRoom):
         # callers' clock, not on every claim of a busy worker.
         look_for_expired = self._expired_checked_at is None or now - self._expired_checked_at >= _EXPIRED_EVERY \
             or now < self._expired_checked_at
+        wanted = None if systems is None else tuple(sorted(set(systems)))  # read once, the statements' key
         with self._tx(write=True) as conn:
             ids: list[int] = []
             if look_for_expired and not urgent_only:
-                ids = self._pick(conn, RUNNING, now, limit, systems)
+                ids = self._pick(conn, RUNNING, now, limit, wanted)
                 if len(ids) < limit:  # all found; with a full page there may be more: look again
                     self._expired_checked_at = now
             if len(ids) < limit:
-                ids += self._pick(conn, PENDING, now, limit - len(ids), systems,
+                ids += self._pick(conn, PENDING, now, limit - len(ids), wanted,
                                   priorities=(0,) if urgent_only else (0, 1))
             if not ids:
                 return []
